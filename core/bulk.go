@@ -1,0 +1,134 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// bulkChunk bounds the keys of one MGET or UNLINK so one command never
+// blocks the server for long.
+const bulkChunk = 1000
+
+// SetMany stores every key/value of values with one ttl (0 = no expiry) in a
+// single pipeline: one round trip on a standalone server, one per master on a
+// cluster. Every key and value is checked and encoded before anything is
+// sent, so bad input writes nothing. The writes are not atomic as a group.
+func (c *Client) SetMany(ctx context.Context, values map[string]any, ttl time.Duration) error {
+	if err := c.check(ctx, "set many"); err != nil {
+		return err
+	}
+	encoded := make(map[string][]byte, len(values))
+	for k, v := range values {
+		data, err := c.encode(ctx, "set many", k, v, ttl)
+		if err != nil {
+			return err
+		}
+		encoded[k] = data
+	}
+	if len(encoded) == 0 {
+		return nil
+	}
+	ttl = redisTTL(ttl)
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, data := range encoded {
+			p.Set(ctx, k, data, ttl)
+		}
+		return nil
+	})
+	return wrap("set many", "", err)
+}
+
+// GetMany returns the raw stored bytes of the keys that exist; missing keys
+// are absent from the map (as in the Python get_many). Decode them with
+// Decode, or use GetManyAs. One round trip on a standalone server, one per
+// master on a cluster (MGET grouped by hash slot).
+func (c *Client) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	if err := c.checkKeys(ctx, "get many", keys); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	groups := c.groupBySlot(keys, bulkChunk)
+	cmds := make([]*redis.SliceCmd, len(groups))
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, g := range groups {
+			cmds[i] = p.MGet(ctx, g...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("get many", "", err)
+	}
+	for i, g := range groups {
+		for j, v := range cmds[i].Val() {
+			if s, ok := v.(string); ok {
+				out[g[j]] = []byte(s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// GetManyAs reads keys as T values, returning only the keys that exist. The
+// first value that cannot be decoded fails the call with a *DecodeError.
+func GetManyAs[T any](ctx context.Context, c *Client, keys []string) (map[string]T, error) {
+	raw, err := c.GetMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]T, len(raw))
+	for k, data := range raw {
+		var v T
+		if err := Decode(k, data, &v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// DeleteMany removes keys (UNLINK, grouped by slot and chunked) and returns
+// how many existed.
+func (c *Client) DeleteMany(ctx context.Context, keys []string) (int64, error) {
+	if err := c.checkKeys(ctx, "delete many", keys); err != nil {
+		return 0, err
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	n, err := unlinkGroups(ctx, c.rdb, c.groupBySlot(keys, bulkChunk))
+	return n, wrap("delete many", "", err)
+}
+
+// unlinkGroups sends one UNLINK per group in a single pipeline on p.
+func unlinkGroups(ctx context.Context, p redis.Cmdable, groups [][]string) (int64, error) {
+	cmds := make([]*redis.IntCmd, len(groups))
+	_, err := p.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, g := range groups {
+			cmds[i] = pipe.Unlink(ctx, g...)
+		}
+		return nil
+	})
+	var n int64
+	for _, cmd := range cmds {
+		n += cmd.Val()
+	}
+	return n, err
+}
+
+func (c *Client) checkKeys(ctx context.Context, op string, keys []string) error {
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := checkKey(op, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+

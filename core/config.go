@@ -1,0 +1,330 @@
+package core
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Environments understood by Config.Environment and $ENVIRONMENT.
+const (
+	EnvLocal      = "local"
+	EnvProduction = "production"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultPort          = 6379
+	DefaultCacheTTL      = time.Hour
+	DefaultDialTimeout   = 5 * time.Second
+	DefaultReadTimeout   = 3 * time.Second
+	DefaultWriteTimeout  = 3 * time.Second
+	DefaultMaxValueBytes = 512 << 20 // Redis' own proto-max-bulk-len
+	localHost            = "127.0.0.1"
+)
+
+// Config describes how to reach Redis. The zero value connects to a local
+// server on 127.0.0.1:6379. Production configurations must name an address:
+// no host is ever assumed there.
+type Config struct {
+	// Environment is "local" (default) or "production".
+	Environment string
+	// URL is a redis:// or rediss:// URL; when set it wins over Host, Port,
+	// Username, Password, DB and TLS.
+	URL string
+	// Host and Port of a standalone server. Host defaults to 127.0.0.1 in
+	// the local environment only; Port defaults to 6379.
+	Host string
+	Port int
+	// Username and Password for AUTH (ACL users need both). The password
+	// never appears in errors, logs or String().
+	Username string
+	Password string
+	// DB selects the logical database (standalone only).
+	DB int
+	// TLS turns on TLS. TLSCAFile adds a PEM CA bundle to trust (the system
+	// pool is used otherwise); TLSServerName overrides the name checked in
+	// the server certificate.
+	TLS           bool
+	TLSCAFile     string
+	TLSServerName string
+	// ClusterAddrs, when non-empty, selects Redis Cluster mode with these
+	// seed nodes ("host:port").
+	ClusterAddrs []string
+	// SentinelAddrs and MasterName select Sentinel (failover) mode.
+	SentinelAddrs []string
+	MasterName    string
+	// Timeouts; zero means the package defaults (5 s dial, 3 s read/write).
+	DialTimeout  time.Duration
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// PoolSize is the connection pool size per node; zero means go-redis'
+	// default of 10 per GOMAXPROCS.
+	PoolSize int
+	// CacheTTL is the TTL of CacheSet; zero means one hour.
+	CacheTTL time.Duration
+	// MaxValueBytes bounds encoded values written by Set and friends; zero
+	// means 512 MiB, Redis' own limit.
+	MaxValueBytes int
+	// ClientSideCache turns on go-redis client-side caching (RESP3 with
+	// server-assisted invalidation): repeated GETs of a hot key are answered
+	// in process and invalidated when any client writes the key. Off by
+	// default. Limits: standalone servers only (New rejects it with
+	// ClusterAddrs or SentinelAddrs), DB 0 recommended, needs Redis 6+ and
+	// RESP3; memory is bounded by ClientSideCacheMaxEntries. Only plain GETs
+	// are cached locally: writes, scripts and pipelines go to the server.
+	ClientSideCache bool
+	// ClientSideCacheMaxEntries bounds the local cache; zero means 10,000.
+	ClientSideCacheMaxEntries int
+}
+
+// ConfigFromEnv reads a Config from the environment: ENVIRONMENT, REDIS_URL,
+// REDIS_HOST, REDIS_PORT, REDIS_USERNAME, REDIS_PASSWORD, REDIS_DB,
+// REDIS_TLS, REDIS_TLS_CA_FILE, REDIS_CLUSTER_ADDRS (comma-separated),
+// REDIS_SENTINEL_ADDRS and REDIS_SENTINEL_MASTER.
+func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.Getenv) }
+
+// ConfigFromLookup is ConfigFromEnv with a custom variable lookup (for tests).
+func ConfigFromLookup(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		Environment:   strings.ToLower(strings.TrimSpace(getenv("ENVIRONMENT"))),
+		URL:           strings.TrimSpace(getenv("REDIS_URL")),
+		Host:          strings.TrimSpace(getenv("REDIS_HOST")),
+		Username:      getenv("REDIS_USERNAME"),
+		Password:      getenv("REDIS_PASSWORD"),
+		TLSCAFile:     strings.TrimSpace(getenv("REDIS_TLS_CA_FILE")),
+		ClusterAddrs:  splitList(getenv("REDIS_CLUSTER_ADDRS")),
+		SentinelAddrs: splitList(getenv("REDIS_SENTINEL_ADDRS")),
+		MasterName:    strings.TrimSpace(getenv("REDIS_SENTINEL_MASTER")),
+	}
+	var err error
+	if cfg.Port, err = envInt(getenv, "REDIS_PORT", 0); err != nil {
+		return Config{}, err
+	}
+	if cfg.DB, err = envInt(getenv, "REDIS_DB", 0); err != nil {
+		return Config{}, err
+	}
+	if v := strings.TrimSpace(getenv("REDIS_TLS")); v != "" {
+		if cfg.TLS, err = strconv.ParseBool(v); err != nil {
+			return Config{}, fmt.Errorf("core: REDIS_TLS=%q is not a boolean", v)
+		}
+	}
+	return cfg, cfg.validate()
+}
+
+func envInt(getenv func(string) string, name string, def int) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("core: %s=%q is not an integer", name, v)
+	}
+	return n, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// String describes the configuration with the password redacted; it is safe
+// to log.
+func (c Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "environment=%s", c.environment())
+	switch {
+	case c.URL != "":
+		fmt.Fprintf(&b, " url=%s", redactURL(c.URL))
+	case len(c.ClusterAddrs) > 0:
+		fmt.Fprintf(&b, " cluster=%s", strings.Join(c.ClusterAddrs, ","))
+	case len(c.SentinelAddrs) > 0:
+		fmt.Fprintf(&b, " sentinel=%s master=%s", strings.Join(c.SentinelAddrs, ","), c.MasterName)
+	default:
+		fmt.Fprintf(&b, " addr=%s db=%d", c.addr(), c.DB)
+	}
+	if c.Username != "" {
+		fmt.Fprintf(&b, " user=%s", c.Username)
+	}
+	if c.Password != "" {
+		b.WriteString(" password=REDACTED")
+	}
+	if c.TLS {
+		b.WriteString(" tls=true")
+	}
+	if c.ClientSideCache {
+		b.WriteString(" client_side_cache=true")
+	}
+	return b.String()
+}
+
+// GoString keeps %#v from printing the password.
+func (c Config) GoString() string { return "core.Config{" + c.String() + "}" }
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	return u.String()
+}
+
+func (c Config) environment() string {
+	if c.Environment == "" {
+		return EnvLocal
+	}
+	return c.Environment
+}
+
+func (c Config) addr() string {
+	host, port := c.Host, c.Port
+	if host == "" && c.environment() == EnvLocal {
+		host = localHost
+	}
+	if port == 0 {
+		port = DefaultPort
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func (c Config) validate() error {
+	switch c.environment() {
+	case EnvLocal, EnvProduction:
+	default:
+		return fmt.Errorf("core: ENVIRONMENT=%q: want %q or %q", c.Environment, EnvLocal, EnvProduction)
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("core: REDIS_PORT=%d out of range 1-65535", c.Port)
+	}
+	if c.DB < 0 {
+		return fmt.Errorf("core: REDIS_DB=%d must not be negative", c.DB)
+	}
+	if c.environment() == EnvProduction && c.URL == "" && c.Host == "" &&
+		len(c.ClusterAddrs) == 0 && len(c.SentinelAddrs) == 0 {
+		return fmt.Errorf("%w for ENVIRONMENT=production: set REDIS_URL, REDIS_HOST (and REDIS_PORT), REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS", ErrNoAddress)
+	}
+	if c.ClientSideCache && (len(c.ClusterAddrs) > 0 || len(c.SentinelAddrs) > 0) {
+		return fmt.Errorf("core: %w: ClientSideCache is supported on a standalone server only, not with cluster or sentinel addresses", ErrInvalidArgument)
+	}
+	if len(c.SentinelAddrs) > 0 && c.MasterName == "" {
+		return fmt.Errorf("core: %w: REDIS_SENTINEL_ADDRS needs REDIS_SENTINEL_MASTER", ErrInvalidArgument)
+	}
+	for _, d := range []time.Duration{c.DialTimeout, c.ReadTimeout, c.WriteTimeout, c.CacheTTL} {
+		if d < 0 {
+			return fmt.Errorf("core: %w: timeouts and CacheTTL must not be negative", ErrInvalidTTL)
+		}
+	}
+	return nil
+}
+
+func (c Config) tlsConfig(serverName string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
+	if c.TLSServerName != "" {
+		tc.ServerName = c.TLSServerName
+	}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("core: read TLS CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("core: TLS CA file %s holds no PEM certificate", c.TLSCAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// newRedis builds the go-redis client the Config describes.
+func (c Config) newRedis() (redis.UniversalClient, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	dial, read, write := orDuration(c.DialTimeout, DefaultDialTimeout),
+		orDuration(c.ReadTimeout, DefaultReadTimeout), orDuration(c.WriteTimeout, DefaultWriteTimeout)
+	if len(c.ClusterAddrs) > 0 {
+		opt := &redis.ClusterOptions{
+			Addrs: c.ClusterAddrs, Username: c.Username, Password: c.Password,
+			DialTimeout: dial, ReadTimeout: read, WriteTimeout: write, PoolSize: c.PoolSize,
+		}
+		if c.TLS {
+			host, _, _ := net.SplitHostPort(c.ClusterAddrs[0])
+			tc, err := c.tlsConfig(host)
+			if err != nil {
+				return nil, err
+			}
+			opt.TLSConfig = tc
+		}
+		return redis.NewClusterClient(opt), nil
+	}
+	var opt *redis.Options
+	if c.URL != "" {
+		var err error
+		if opt, err = redis.ParseURL(c.URL); err != nil {
+			// go-redis errors may echo the URL; never echo the password.
+			return nil, fmt.Errorf("core: invalid REDIS_URL %s", redactURL(c.URL))
+		}
+		if opt.TLSConfig != nil && (c.TLSCAFile != "" || c.TLSServerName != "") {
+			tc, err := c.tlsConfig(opt.TLSConfig.ServerName)
+			if err != nil {
+				return nil, err
+			}
+			opt.TLSConfig = tc
+		}
+	} else {
+		opt = &redis.Options{Addr: c.addr(), Username: c.Username, Password: c.Password, DB: c.DB}
+		if c.TLS {
+			tc, err := c.tlsConfig(strings.Trim(c.Host, "[]"))
+			if err != nil {
+				return nil, err
+			}
+			opt.TLSConfig = tc
+		}
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = dial, read, write
+	if c.PoolSize > 0 {
+		opt.PoolSize = c.PoolSize
+	}
+	if c.ClientSideCache {
+		maxEntries := c.ClientSideCacheMaxEntries
+		if maxEntries <= 0 {
+			maxEntries = 10_000
+		}
+		opt.Protocol = 3
+		opt.ClientSideCacheConfig = &redis.ClientSideCacheConfig{MaxEntries: maxEntries}
+	}
+	if len(c.SentinelAddrs) > 0 {
+		fo := &redis.FailoverOptions{
+			MasterName: c.MasterName, SentinelAddrs: c.SentinelAddrs,
+			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
+			DialTimeout: dial, ReadTimeout: read, WriteTimeout: write, PoolSize: opt.PoolSize,
+		}
+		return redis.NewFailoverClient(fo), nil
+	}
+	return redis.NewClient(opt), nil
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,116 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Increment adds amount to the integer stored at key (a missing key counts
+// as 0) and returns the new value, like the Python increment. A key holding
+// something other than an integer is an error.
+func (c *Client) Increment(ctx context.Context, key string, amount int64) (int64, error) {
+	if err := c.check(ctx, "increment"); err != nil {
+		return 0, err
+	}
+	if err := checkKey("increment", key); err != nil {
+		return 0, err
+	}
+	n, err := c.rdb.IncrBy(ctx, key, amount).Result()
+	return n, wrap("increment", key, err)
+}
+
+// Decrement subtracts amount from the integer stored at key and returns the
+// new value.
+func (c *Client) Decrement(ctx context.Context, key string, amount int64) (int64, error) {
+	if err := c.check(ctx, "decrement"); err != nil {
+		return 0, err
+	}
+	if err := checkKey("decrement", key); err != nil {
+		return 0, err
+	}
+	n, err := c.rdb.DecrBy(ctx, key, amount).Result()
+	return n, wrap("decrement", key, err)
+}
+
+// WindowCount is the state of a windowed counter after an increment.
+type WindowCount struct {
+	Count int64         // the counter's value after the increment
+	TTL   time.Duration // time left until the counter expires
+}
+
+// IncrementWindow atomically adds amount to the counter at key and makes
+// sure it expires: the first increment of a window sets the TTL to window;
+// later ones leave it alone. A counter left without a TTL (written by someone
+// else) gets one. One round trip: MULTI{INCRBY; PEXPIRE NX; PTTL} on Redis 7+,
+// a Lua script on older servers (detected on first use). So the counter can
+// never be left without its TTL, the bug of the INCR-then-EXPIRE pattern.
+func (c *Client) IncrementWindow(ctx context.Context, key string, amount int64, window time.Duration) (WindowCount, error) {
+	if err := c.check(ctx, "increment window"); err != nil {
+		return WindowCount{}, err
+	}
+	if err := checkKey("increment window", key); err != nil {
+		return WindowCount{}, err
+	}
+	if window <= 0 {
+		return WindowCount{}, fmt.Errorf("core: increment window %q: %w: window must be positive, got %v", key, ErrInvalidTTL, window)
+	}
+	window = redisTTL(window)
+	if c.ttlMode.Load() != ttlModeLua {
+		wc, err := c.incrementWindowMulti(ctx, key, amount, window)
+		if err == nil || !isUnsupportedNX(err) {
+			c.ttlMode.CompareAndSwap(ttlModeUnknown, ttlModeMulti)
+			return wc, wrap("increment window", key, err)
+		}
+		// Redis < 7 rejects PEXPIRE NX; the INCRBY in that transaction ran,
+		// and the script below gives the key its TTL.
+		c.ttlMode.Store(ttlModeLua)
+		amount = 0
+	}
+	res, err := incrementWindowScript.Run(ctx, c.rdb, []string{key}, amount, window.Milliseconds()).Int64Slice()
+	if err != nil {
+		return WindowCount{}, wrap("increment window", key, err)
+	}
+	return WindowCount{Count: res[0], TTL: time.Duration(res[1]) * time.Millisecond}, nil
+}
+
+const (
+	ttlModeUnknown int32 = iota
+	ttlModeMulti
+	ttlModeLua
+)
+
+func (c *Client) incrementWindowMulti(ctx context.Context, key string, amount int64, window time.Duration) (WindowCount, error) {
+	var incr *redis.IntCmd
+	var pttl *redis.DurationCmd
+	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		incr = p.IncrBy(ctx, key, amount)
+		p.Do(ctx, "pexpire", key, window.Milliseconds(), "nx")
+		pttl = p.PTTL(ctx, key)
+		return nil
+	})
+	if err != nil {
+		return WindowCount{}, err
+	}
+	return WindowCount{Count: incr.Val(), TTL: pttl.Val()}, nil
+}
+
+func isUnsupportedNX(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "syntax error") || strings.Contains(msg, "unsupported option") ||
+		strings.Contains(msg, "wrong number of arguments")
+}
+
+// incrementWindowScript is the pre-Redis-7 form of the windowed counter.
+var incrementWindowScript = redis.NewScript(`
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {n, ttl}
+`)
