@@ -1,0 +1,9 @@
+package core_test
+
+import (
+	"testing"
+
+	"github.com/rediskit/rediskit/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
