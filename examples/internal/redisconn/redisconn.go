@@ -1,0 +1,94 @@
+// Package redisconn connects the example programs to Redis: a configured
+// server or cluster when the environment names one, otherwise an embedded
+// in-process Redis (miniredis) so the examples run on a machine with no
+// Redis at all. It is for examples only; services use core.New or
+// core.Default directly.
+package redisconn
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/rediskit/rediskit/core"
+)
+
+// Modes accepted by Open.
+const (
+	ModeAuto     = "auto"     // environment when configured, else embedded
+	ModeEnv      = "env"      // REDIS_URL / REDIS_HOST / REDIS_CLUSTER_ADDRS, as core.ConfigFromEnv
+	ModeEmbedded = "embedded" // in-process miniredis
+)
+
+// Conn is an open connection and a description of it that is safe to log
+// (no password).
+type Conn struct {
+	Client      *core.Client
+	Description string
+	embedded    *miniredis.Miniredis
+}
+
+// Close closes the client and stops the embedded server, if any.
+func (c *Conn) Close() {
+	_ = c.Client.Close()
+	if c.embedded != nil {
+		c.embedded.Close()
+	}
+}
+
+// Configured reports whether the environment names a Redis to use.
+func Configured() bool {
+	for _, v := range []string{"REDIS_URL", "REDIS_HOST", "REDIS_CLUSTER_ADDRS", "REDIS_SENTINEL_ADDRS"} {
+		if os.Getenv(v) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Open connects as mode says and checks the connection with a PING.
+func Open(ctx context.Context, mode string) (*Conn, error) {
+	if mode == ModeAuto {
+		mode = ModeEmbedded
+		if Configured() {
+			mode = ModeEnv
+		}
+	}
+	var conn *Conn
+	switch mode {
+	case ModeEnv:
+		cfg, err := core.ConfigFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		c, err := core.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		conn = &Conn{Client: c, Description: "configured Redis (" + cfg.String() + ")"}
+	case ModeEmbedded:
+		srv := miniredis.NewMiniRedis()
+		if err := srv.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		c, err := core.New(core.Config{URL: "redis://" + srv.Addr()})
+		if err != nil {
+			srv.Close()
+			return nil, err
+		}
+		conn = &Conn{Client: c, embedded: srv,
+			Description: "embedded in-process Redis (miniredis) on " + srv.Addr() + "; set REDIS_URL or REDIS_CLUSTER_ADDRS to use a real one"}
+	default:
+		return nil, fmt.Errorf("unknown redis mode %q: want %q, %q or %q", mode, ModeAuto, ModeEnv, ModeEmbedded)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := conn.Client.Ping(pctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("redis at %s does not answer: %w", conn.Description, err)
+	}
+	return conn, nil
+}
