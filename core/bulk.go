@@ -131,4 +131,3 @@ func (c *Client) checkKeys(ctx context.Context, op string, keys []string) error 
 	}
 	return nil
 }
-
