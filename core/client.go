@@ -43,7 +43,8 @@ func New(cfg Config) (*Client, error) {
 
 // NewFromRedis wraps a go-redis client the caller already has (standalone,
 // failover or cluster). Close on the returned Client does not close rdb: its
-// owner does. It panics if rdb is nil.
+// owner does. It panics if rdb is nil. Set ContextTimeoutEnabled in rdb's
+// options so that context deadlines bound slow calls (New does).
 func NewFromRedis(rdb redis.UniversalClient) *Client {
 	if rdb == nil {
 		panic("core: NewFromRedis: nil redis client")

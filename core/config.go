@@ -69,6 +69,11 @@ type Config struct {
 	// PoolSize is the connection pool size per node; zero means go-redis'
 	// default of 10 per GOMAXPROCS.
 	PoolSize int
+	// MaxRetries is how often go-redis retries a command after a network
+	// error; zero means go-redis' default (3), -1 disables retries. A retry
+	// after a connection reset can apply a non-idempotent command (INCR)
+	// twice; the feature packages that count guard against it themselves.
+	MaxRetries int
 	// CacheTTL is the TTL of CacheSet; zero means one hour.
 	CacheTTL time.Duration
 	// MaxValueBytes bounds encoded values written by Set and friends; zero
@@ -264,6 +269,7 @@ func (c Config) newRedis() (redis.UniversalClient, error) {
 		opt := &redis.ClusterOptions{
 			Addrs: c.ClusterAddrs, Username: c.Username, Password: c.Password,
 			DialTimeout: dial, ReadTimeout: read, WriteTimeout: write, PoolSize: c.PoolSize,
+			MaxRetries: c.MaxRetries, ContextTimeoutEnabled: true,
 		}
 		if c.TLS {
 			host, _, _ := net.SplitHostPort(c.ClusterAddrs[0])
@@ -300,6 +306,12 @@ func (c Config) newRedis() (redis.UniversalClient, error) {
 		}
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = dial, read, write
+	// Honour context deadlines on every call, so a per-call timeout bounds a
+	// slow or blackholed Redis instead of waiting for ReadTimeout.
+	opt.ContextTimeoutEnabled = true
+	if c.MaxRetries != 0 {
+		opt.MaxRetries = c.MaxRetries
+	}
 	if c.PoolSize > 0 {
 		opt.PoolSize = c.PoolSize
 	}
@@ -316,6 +328,7 @@ func (c Config) newRedis() (redis.UniversalClient, error) {
 			MasterName: c.MasterName, SentinelAddrs: c.SentinelAddrs,
 			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
 			DialTimeout: dial, ReadTimeout: read, WriteTimeout: write, PoolSize: opt.PoolSize,
+			MaxRetries: opt.MaxRetries, ContextTimeoutEnabled: true,
 		}
 		return redis.NewFailoverClient(fo), nil
 	}

@@ -197,8 +197,8 @@ func Cluster(t testing.TB) redis.UniversalClient {
 }
 
 // NewClient opens another independent client, with its own connection pool,
-// to the same target (e.g. to simulate several processes). Closed at
-// t.Cleanup.
+// to the same target (e.g. to simulate several processes), with
+// ContextTimeoutEnabled set as core.New does. Closed at t.Cleanup.
 func NewClient(t testing.TB, target Target) redis.UniversalClient {
 	t.Helper()
 	if len(target.Addrs) == 0 {
@@ -206,13 +206,15 @@ func NewClient(t testing.TB, target Target) redis.UniversalClient {
 	}
 	var rdb redis.UniversalClient
 	if target.Cluster {
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: target.Addrs})
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: target.Addrs, ContextTimeoutEnabled: true})
 	} else {
 		opts := &redis.Options{Addr: target.Addrs[0]}
 		if u := standalone.opts; u != nil && u.Addr == target.Addrs[0] {
 			c := *u
 			opts = &c
 		}
+		// Like core.New: context deadlines bound every call.
+		opts.ContextTimeoutEnabled = true
 		rdb = redis.NewClient(opts)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })

@@ -100,12 +100,12 @@ func (s *Server) Restart() {
 }
 
 // Client returns a client for the server, closed at t.Cleanup. opts may be
-// nil; Addr is always set to the server's. For a TLS server with no
+// nil (then context deadlines are honoured, as with core.New); Addr is always set to the server's. For a TLS server with no
 // opts.TLSConfig, the client trusts the server's CA and verifies the name
 // "127.0.0.1".
 func (s *Server) Client(t testing.TB, opts *redis.Options) *redis.Client {
 	t.Helper()
-	var o redis.Options
+	o := redis.Options{ContextTimeoutEnabled: true}
 	if opts != nil {
 		o = *opts
 	}
