@@ -1,0 +1,88 @@
+// Package memo turns a slow function into a read-through cache in Redis with
+// stampede protection in and across processes.
+//
+//	byID, err := memo.Wrap(client, "user", repo.LoadUser, memo.Options{TTL: time.Minute})
+//	u, err := byID.Get(ctx, 42)
+//
+// A *Func is safe for concurrent use. Values handed to concurrent callers of
+// one load, and with L1 to every hit of one entry, are shared: treat a V
+// holding slices, maps or pointers as read-only.
+//
+// # Contracts
+//
+//   - One load per key at a time per process (singleflight). The load runs
+//     detached from the callers (context.WithoutCancel) under its own
+//     LoadTimeout; a caller whose ctx ends gets ctx.Err() alone. Concurrent
+//     reads of one key share one GET too.
+//   - With Options.Lease, one load per key across processes: SET NX PX with a
+//     random token, released by a compare-and-delete Lua script. Others poll
+//     the entry (5 ms, doubling to 50 ms) for at most LeaseWait, taking the
+//     lease over if it is released without a value, then load themselves. A
+//     crashed holder's lease expires after LeaseTTL.
+//   - TTL is jittered (default ±10%). "Not found" results (Options.NotFound or
+//     IsNotFound) are cached for NegativeTTL and returned as *NotFoundError
+//     (errors.Is ErrNotFound and Options.NotFound); other errors are never
+//     cached.
+//   - Fresh hits may refresh early (XFetch, Vattani et al., VLDB 2015:
+//     refresh when now − delta·Beta·ln(rand) ≥ expiry, delta = last load
+//     time). Within StaleWhileRevalidate after expiry the stale value is
+//     served and refreshed in the background; within StaleIfError it is
+//     served when the load fails. A background refresh runs once: in process
+//     through a set of keys being refreshed, across processes through the
+//     lease (taken without waiting, whatever Options.Lease says) and a check
+//     that the entry is still the one that triggered it.
+//   - An entry that cannot be decoded is a miss: reported to OnError
+//     (ErrCorrupt), counted, loaded and overwritten.
+//
+// # Keys
+//
+// All keys are built with core.MakeKey under Options.Namespace (default
+// "memo") and the name given to Wrap:
+//
+//	<ns>:<name>:gen                    generation number (no TTL)
+//	<ns>:<name>:g<gen>:<key>           entry, expires at its hard expiry
+//	<ns>:<name>:lease:g<gen>:<key>     lease, expires after LeaseTTL
+//
+// <gen> is base 36. <key> is the key function's output: strings and numbers
+// as text; other comparable types (structs, arrays) as '#' and 32 hex digits
+// of the SHA-256 of their %#v text; parts longer than MaxKeyLen or starting
+// with '#' hashed the same way. Key types whose text is not stable across
+// processes (pointers, channels) need Options.KeyFunc. Entries of one name
+// spread over all cluster slots: no hash tag is used.
+//
+// ForgetAll is O(1): it increments the generation, so old entries are never
+// read again and expire by TTL. Each process caches the generation for
+// GenerationRefresh (default 1 s) and refreshes it in the background, so a
+// warm hit stays one round trip (reading the generation and the entry in one
+// round trip would need both in one cluster slot, i.e. every entry of a name
+// on one node). ForgetAll takes effect at once in the calling process and
+// within GenerationRefresh in others; Forget of one key at once everywhere.
+//
+// # Entries
+//
+// Entries are envelopes encoded by Options.Codec (JSON by default, readable
+// with redis-cli): value, created, soft (fresh until) and hard (servable
+// until) expiry in Unix milliseconds, the load duration, and for "not found"
+// a negative flag and the error text.
+//
+// # L1
+//
+// When the core client has client-side caching on (core.Config
+// ClientSideCache, standalone only), warm hits are answered in process by
+// go-redis and invalidated by Redis within milliseconds when any client
+// writes or deletes the entry (Forget included). memo keeps the decoded
+// value beside each cached entry (at most 10,000) and reuses it while the
+// bytes go-redis returns are the same, so an L1 hit decodes nothing.
+// Stats.L1Hits reports the client's cache hits.
+//
+// # Failure policy
+//
+// Each Redis command is bounded by RedisTimeout (default 250 ms), so a slow
+// Redis adds at most that to a call. By default memo fails open: on a Redis
+// error Get calls the function (still once per key per process) and returns
+// its result without storing it. With FailClosed, Get returns an error
+// wrapping ErrUnavailable and does not call the function. A failed write
+// after a successful load is reported, never returned. Forget and ForgetAll
+// always return Redis errors. Every Redis error, corrupt entry and failed
+// background refresh reaches OnError and the Stats counters.
+package memo

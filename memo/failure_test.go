@@ -1,0 +1,147 @@
+package memo_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/faultproxy"
+	"github.com/rediskit/rediskit/internal/redistest"
+	"github.com/rediskit/rediskit/memo"
+)
+
+// failureCase is one failure policy and what Get must answer under it.
+type failureCase struct {
+	name       string
+	failClosed bool
+}
+
+var failurePolicies = []failureCase{{"fail open", false}, {"fail closed", true}}
+
+func checkPolicy(t *testing.T, fc failureCase, f *memo.Func[string, string], src *source, k string, within time.Duration) {
+	t.Helper()
+	before := src.calls.Load()
+	start := time.Now()
+	v, err := f.Get(context.Background(), k)
+	took := time.Since(start)
+	if fc.failClosed {
+		if !errors.Is(err, memo.ErrUnavailable) || v != "" {
+			t.Fatalf("fail closed: got (%q, %v), want ErrUnavailable", v, err)
+		}
+		if src.calls.Load() != before {
+			t.Fatalf("fail closed: fn called with Redis down, want no call")
+		}
+	} else if err != nil || v == "" || src.calls.Load() != before+1 {
+		t.Fatalf("fail open: got (%q, %v) with %d new fn calls, want fn's value and 1 call", v, err, src.calls.Load()-before)
+	}
+	if took > within {
+		t.Fatalf("Get took %v with Redis down, want at most %v", took, within)
+	}
+	if f.Stats().RedisErrors == 0 {
+		t.Fatalf("redis errors: got 0, want > 0")
+	}
+}
+
+func TestRedisStoppedMidTest(t *testing.T) {
+	t.Parallel()
+	for _, fc := range failurePolicies {
+		t.Run(fc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.StartServer(t, redistest.ServerOptions{})
+			c := core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1}))
+			src := &source{}
+			var reported atomic.Int64
+			f := wrap(t, c, "t", src.fn, memo.Options{
+				FailClosed: fc.failClosed, RedisTimeout: 200 * time.Millisecond,
+				OnError: func(err error) {
+					if errors.Is(err, memo.ErrUnavailable) {
+						reported.Add(1)
+					}
+				},
+			})
+			ctx := context.Background()
+			if v, err := f.Get(ctx, "warm"); v != "warm#1" || err != nil {
+				t.Fatalf("Get with Redis up: got (%q, %v), want (\"warm#1\", nil)", v, err)
+			}
+			srv.Stop()
+			checkPolicy(t, fc, f, src, "warm", 2*time.Second)
+			checkPolicy(t, fc, f, src, "cold", 2*time.Second)
+			if reported.Load() == 0 {
+				t.Fatal("OnError: got no ErrUnavailable, want the Redis errors reported")
+			}
+			if err := f.ForgetAll(ctx); !errors.Is(err, memo.ErrUnavailable) {
+				t.Fatalf("ForgetAll with Redis down: got %v, want ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+// TestSlowRedis checks that a Redis that stops answering adds at most
+// RedisTimeout to a call (plus fn's own time).
+func TestSlowRedis(t *testing.T) {
+	t.Parallel()
+	for _, fc := range failurePolicies {
+		t.Run(fc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.StartServer(t, redistest.ServerOptions{})
+			proxy := faultproxy.New(t, srv.Addr())
+			rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1, ReadTimeout: 10 * time.Second})
+			t.Cleanup(func() { _ = rdb.Close() })
+			src := &source{}
+			timeout := 100 * time.Millisecond
+			f := wrap(t, core.NewFromRedis(rdb), "t", src.fn, memo.Options{FailClosed: fc.failClosed, RedisTimeout: timeout})
+			if _, err := f.Get(context.Background(), "warm"); err != nil {
+				t.Fatal(err)
+			}
+			proxy.Blackhole()
+			t.Cleanup(proxy.Restore)
+			checkPolicy(t, fc, f, src, "warm", timeout+time.Second)
+		})
+	}
+}
+
+func TestCorruptEntryIsAMiss(t *testing.T) {
+	t.Parallel()
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		ctx := context.Background()
+		src := &source{}
+		var corrupt atomic.Int64
+		f := wrap(t, core.NewFromRedis(tc.RDB), tc.Prefix, src.fn, memo.Options{
+			OnError: func(err error) {
+				if errors.Is(err, memo.ErrCorrupt) {
+					corrupt.Add(1)
+				}
+			},
+		})
+		if _, err := f.Get(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := core.NewFromRedis(tc.RDB).FindKeys(ctx, core.EscapeGlob(tc.Prefix)+":users:g*:k", 10)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("entry keys: got %v, %v; want exactly one", keys, err)
+		}
+		for i, garbage := range []string{"not json", `{"value":"x"}`} {
+			if err := tc.RDB.Set(ctx, keys[0], garbage, time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			want := "k#" + string(rune('2'+i))
+			if v, err := f.Get(ctx, "k"); v != want || err != nil {
+				t.Fatalf("Get of corrupt entry %q: got (%q, %v), want (%q, nil)", garbage, v, err, want)
+			}
+			if got := corrupt.Load(); got != int64(i+1) {
+				t.Fatalf("corrupt entries reported: got %d, want %d", got, i+1)
+			}
+			if v, err := f.Get(ctx, "k"); v != want || err != nil { // overwritten: a hit now
+				t.Fatalf("Get after overwrite: got (%q, %v), want (%q, nil)", v, err, want)
+			}
+		}
+		if st := f.Stats(); st.CorruptEntries != 2 || st.Loads != 3 {
+			t.Fatalf("stats: got corrupt %d, loads %d; want 2, 3", st.CorruptEntries, st.Loads)
+		}
+	})
+}

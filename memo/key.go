@@ -1,0 +1,124 @@
+package memo
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"reflect"
+	"strconv"
+)
+
+// MaxKeyLen is the longest key part stored as is; longer parts, and parts
+// starting with '#', are replaced by '#' and 32 hex digits of their SHA-256.
+const MaxKeyLen = 128
+
+// keyFunc returns the function turning a K into the key part of its entry:
+// opts.KeyFunc when set (it must be a func(K) string), else the default for
+// K's kind. It rejects key types whose default rendering would not be stable
+// across processes (pointers, channels, structs holding them).
+func keyFunc[K comparable](custom any) (func(K) (string, error), error) {
+	if custom != nil {
+		f, ok := custom.(func(K) string)
+		if !ok {
+			var k K
+			return nil, fmt.Errorf("%w: KeyFunc is %T, want func(%T) string", ErrInvalidOptions, custom, k)
+		}
+		return func(k K) (string, error) {
+			s := f(k)
+			if s == "" {
+				return "", fmt.Errorf("%w: KeyFunc returned an empty key", ErrInvalidKey)
+			}
+			return shorten(s), nil
+		}, nil
+	}
+	t := reflect.TypeFor[K]()
+	if !stableType(t, true, 0) {
+		return nil, fmt.Errorf("%w: key type %v holds pointers or channels, whose text is not stable across processes; set KeyFunc", ErrInvalidOptions, t)
+	}
+	return func(k K) (string, error) { return defaultKey(k), nil }, nil
+}
+
+// defaultKey renders basic types with strconv (strings as is) and hashes
+// everything else's Go-syntax representation (%#v, which includes unexported
+// fields and type names, so distinct values of a struct key never collide).
+func defaultKey[K comparable](k K) string {
+	switch v := any(k).(type) {
+	case string:
+		return shorten(v)
+	case int:
+		return strconv.Itoa(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	case uint:
+		return strconv.FormatUint(uint64(v), 10)
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10)
+	case bool:
+		return strconv.FormatBool(v)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	rv := reflect.ValueOf(any(k))
+	if !rv.IsValid() {
+		return "#nil"
+	}
+	switch rv.Kind() {
+	case reflect.String:
+		return shorten(rv.String())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(rv.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.FormatUint(rv.Uint(), 10)
+	case reflect.Float32, reflect.Float64:
+		return strconv.FormatFloat(rv.Float(), 'g', -1, 64)
+	case reflect.Bool:
+		return strconv.FormatBool(rv.Bool())
+	}
+	return hashKey(fmt.Sprintf("%#v", k))
+}
+
+// shorten keeps a short key part as is and hashes a long one, or one that
+// could be mistaken for a hash.
+func shorten(s string) string {
+	if len(s) <= MaxKeyLen && (s == "" || s[0] != '#') {
+		return s
+	}
+	return hashKey(s)
+}
+
+func hashKey(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "#" + hex.EncodeToString(sum[:16])
+}
+
+// stableType reports whether %#v of a value of type t is the same in every
+// process: no pointers, channels, maps, funcs or unsafe pointers inside.
+// Interfaces are accepted (their dynamic value is rendered with its type). A
+// GoString method makes a type stable where fmt can call it (methods is
+// false inside unexported fields, which fmt prints raw).
+func stableType(t reflect.Type, methods bool, depth int) bool {
+	if depth > 32 {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.UnsafePointer, reflect.Chan, reflect.Func, reflect.Map, reflect.Slice:
+		return false
+	case reflect.Array:
+		return stableType(t.Elem(), methods, depth+1)
+	case reflect.Struct:
+		if _, ok := t.MethodByName("GoString"); ok && methods {
+			return true // e.g. time.Time renders as time.Date(...)
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !stableType(f.Type, methods && f.IsExported(), depth+1) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,192 @@
+package memo
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
+)
+
+type point struct{ X, Y int }
+
+type color string
+
+type secret struct {
+	id   int
+	name string
+}
+
+type withTime struct {
+	At time.Time
+}
+
+func TestDefaultKeys(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("a", MaxKeyLen+1)
+	cases := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"string", defaultKey("ada"), "ada"},
+		{"int", defaultKey(-42), "-42"},
+		{"uint8", defaultKey(uint8(7)), "7"},
+		{"float", defaultKey(1.5), "1.5"},
+		{"bool", defaultKey(true), "true"},
+		{"named string", defaultKey(color("red")), "red"},
+		{"max length kept", defaultKey(long[:MaxKeyLen]), long[:MaxKeyLen]},
+		{"long hashed", defaultKey(long), hashKey(long)},
+		{"hash-like hashed", defaultKey("#abc"), hashKey("#abc")},
+		{"struct", defaultKey(point{1, 2}), hashKey("memo.point{X:1, Y:2}")},
+		{"unexported fields count", defaultKey(secret{1, "a"}), hashKey(`memo.secret{id:1, name:"a"}`)},
+		{"time via GoString", defaultKey(withTime{time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}),
+			hashKey("memo.withTime{At:time.Date(2024, time.January, 2, 3, 4, 5, 0, time.UTC)}")},
+		{"interface", defaultKey(any(point{1, 2})), hashKey("memo.point{X:1, Y:2}")},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if h := hashKey(long); len(h) != 33 || h[0] != '#' {
+		t.Errorf("hashed key: got %q, want '#' and 32 hex digits", h)
+	}
+	if defaultKey(point{1, 2}) == defaultKey(point{2, 1}) {
+		t.Error("distinct structs: got the same key, want different ones")
+	}
+}
+
+func TestKeyFuncOption(t *testing.T) {
+	t.Parallel()
+	type bad struct{ P *int }
+	type badInner struct{ t struct{ c chan int } }
+	cases := []struct {
+		name    string
+		build   func() error
+		wantErr error
+	}{
+		{"pointer key", func() error { _, err := keyFunc[*int](nil); return err }, ErrInvalidOptions},
+		{"struct with pointer", func() error { _, err := keyFunc[bad](nil); return err }, ErrInvalidOptions},
+		{"nested chan", func() error { _, err := keyFunc[badInner](nil); return err }, ErrInvalidOptions},
+		{"pointer with KeyFunc", func() error {
+			_, err := keyFunc[*int](func(p *int) string { return "x" })
+			return err
+		}, nil},
+		{"KeyFunc of wrong type", func() error {
+			_, err := keyFunc[int](func(s string) string { return s })
+			return err
+		}, ErrInvalidOptions},
+	}
+	for _, c := range cases {
+		if err := c.build(); !errors.Is(err, c.wantErr) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.wantErr)
+		}
+	}
+	kf, err := keyFunc[point](func(p point) string { return "p" + defaultKey(p.X) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := kf(point{X: 3}); got != "p3" || err != nil {
+		t.Errorf("KeyFunc: got (%q, %v), want (\"p3\", nil)", got, err)
+	}
+	if _, err := kf(point{}); err != nil {
+		t.Errorf("KeyFunc: got %v, want nil", err)
+	}
+	empty, _ := keyFunc[int](func(int) string { return "" })
+	if _, err := empty(1); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("empty KeyFunc result: got %v, want ErrInvalidKey", err)
+	}
+}
+
+func TestWrapValidation(t *testing.T) {
+	t.Parallel()
+	c := core.NewFromRedis(redistest.Standalone(t))
+	fn := func(context.Context, int) (int, error) { return 0, nil }
+	cases := []struct {
+		name string
+		opts Options
+		fn   string
+	}{
+		{"empty name", Options{}, ""},
+		{"colon in name", Options{}, "a:b"},
+		{"brace in name", Options{}, "a{b}"},
+		{"negative TTL", Options{TTL: -time.Second}, "n"},
+		{"tiny TTL", Options{TTL: time.Microsecond}, "n"},
+		{"jitter too large", Options{Jitter: 0.6}, "n"},
+		{"brace in namespace", Options{Namespace: "{x}"}, "n"},
+		{"negative timeout", Options{RedisTimeout: -1}, "n"},
+	}
+	for _, tc := range cases {
+		if _, err := Wrap(c, tc.fn, fn, tc.opts); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("%s: got %v, want ErrInvalidOptions", tc.name, err)
+		}
+	}
+	if _, err := Wrap(c, "ok", fn, Options{}); err != nil {
+		t.Errorf("zero Options: got %v, want nil", err)
+	}
+	defer func() {
+		if p := recover(); p == nil || !strings.HasPrefix(p.(string), "memo: ") {
+			t.Errorf("MustWrap with bad name: got panic %v, want one prefixed \"memo: \"", p)
+		}
+	}()
+	MustWrap(c, "", fn, Options{})
+}
+
+func TestJitterBounds(t *testing.T) {
+	t.Parallel()
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		ttl := 10 * time.Second
+		cases := []struct {
+			name   string
+			jitter float64
+			lo, hi time.Duration // bounds of soft − created
+			spread bool          // values must differ
+		}{
+			{"default", 0, 9 * time.Second, 11 * time.Second, true},
+			{"25%", 0.25, 7500 * time.Millisecond, 12500 * time.Millisecond, true},
+			{"off", -1, ttl, ttl, false},
+		}
+		for i, jc := range cases {
+			fn := func(_ context.Context, k int) (int, error) { return k, nil }
+			f, err := Wrap(core.NewFromRedis(tc.RDB), "j"+defaultKey(i), fn,
+				Options{Namespace: tc.Prefix, TTL: ttl, Jitter: jc.jitter, StaleIfError: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkJitter(t, f, jc.name, jc.lo, jc.hi, jc.spread)
+		}
+	})
+}
+
+func checkJitter(t *testing.T, f *Func[int, int], name string, lo, hi time.Duration, spread bool) {
+	t.Helper()
+	ctx := context.Background()
+	seen := map[int64]bool{}
+	var minTTL, maxTTL int64 = 1 << 62, 0
+	for k := range 200 {
+		if _, err := f.Get(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		e, err := f.readOnce(ctx, f.entryKey(f.gen.Load(), defaultKey(k)), false)
+		if err != nil || e == nil {
+			t.Fatalf("%s: entry %d: got (%v, %v), want it stored", name, k, e, err)
+		}
+		d := e.Soft - e.Created
+		minTTL, maxTTL = min(minTTL, d), max(maxTTL, d)
+		seen[d] = true
+		if e.Hard-e.Soft != 1000 {
+			t.Fatalf("%s: hard − soft: got %dms, want 1000ms (the StaleIfError window)", name, e.Hard-e.Soft)
+		}
+	}
+	// ±1 ms: soft and created are truncated to milliseconds separately.
+	if minTTL < lo.Milliseconds()-1 || maxTTL > hi.Milliseconds()+1 {
+		t.Fatalf("%s: TTLs in [%d, %d] ms, want within [%d, %d]", name, minTTL, maxTTL, lo.Milliseconds(), hi.Milliseconds())
+	}
+	if spread && (len(seen) < 50 || maxTTL-minTTL < (hi-lo).Milliseconds()/2) {
+		t.Fatalf("%s: %d distinct TTLs spanning %d ms, want them spread over the range", name, len(seen), maxTTL-minTTL)
+	}
+}

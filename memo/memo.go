@@ -1,0 +1,210 @@
+package memo
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/rediskit/rediskit/core"
+)
+
+// Func is a memoized function from K to V. It is safe for concurrent use;
+// values returned to concurrent callers of one load (and, with L1, to all
+// hits of one entry) are shared, so treat a V holding slices, maps or
+// pointers as read-only.
+type Func[K comparable, V any] struct {
+	c         *core.Client
+	rdb       redis.UniversalClient
+	name      string
+	fn        func(context.Context, K) (V, error)
+	cfg       config
+	keyOf     func(K) (string, error)
+	base      string // "<ns>:<name>:"
+	leaseBase string // "<ns>:<name>:lease:"
+	genKey    string // "<ns>:<name>:gen"
+
+	ctxTimeouts bool // go-redis honours ctx deadlines on sockets
+	l1          bool // the client serves repeated GETs from its client-side cache
+
+	reads      singleflight.Group // key: entry key; shares concurrent GETs
+	loads      singleflight.Group // key: entry key; shares loads
+	decoded    sync.Map           // with L1: entry key -> *decoded[V]
+	decodedN   atomic.Int64       // entries in decoded, roughly
+	refreshing sync.Map           // entry keys being refreshed in the background
+	genFlight  singleflight.Group
+	gen        atomic.Int64
+	genAt      atomic.Int64 // UnixNano of the last generation read; 0 = never
+	genBusy    atomic.Bool
+	stats      counters
+}
+
+// Wrap returns fn memoized in Redis under name, which must be non-empty and
+// made of letters, digits and "_.-/". It returns an error wrapping
+// ErrInvalidOptions for a bad name or Options, or a key type K the default
+// key function cannot render stably (set Options.KeyFunc). Wrap does not
+// touch Redis.
+func Wrap[K comparable, V any](c *core.Client, name string, fn func(context.Context, K) (V, error), opts Options) (*Func[K, V], error) {
+	if c == nil || fn == nil {
+		return nil, fmt.Errorf("%w: nil client or function", ErrInvalidOptions)
+	}
+	if err := checkName("name", name, false); err != nil {
+		return nil, err
+	}
+	cfg, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	keyOf, err := keyFunc[K](opts.KeyFunc)
+	if err != nil {
+		return nil, err
+	}
+	f := &Func[K, V]{
+		c: c, rdb: c.Redis(), name: name, fn: fn, cfg: cfg, keyOf: keyOf,
+		base:      core.MakeKey(cfg.Namespace, name, ""),
+		leaseBase: core.MakeKey(cfg.Namespace, name, "lease", ""),
+		genKey:    core.MakeKey(cfg.Namespace, name, "gen"),
+	}
+	switch r := f.rdb.(type) {
+	case *redis.Client:
+		o := r.Options()
+		f.ctxTimeouts = o.ContextTimeoutEnabled
+		f.l1 = o.ClientSideCacheConfig != nil || o.ClientSideCache != nil
+	case *redis.ClusterClient:
+		f.ctxTimeouts = r.Options().ContextTimeoutEnabled
+	}
+	return f, nil
+}
+
+// MustWrap is Wrap that panics on a configuration error, for package-level
+// variables.
+func MustWrap[K comparable, V any](c *core.Client, name string, fn func(context.Context, K) (V, error), opts Options) *Func[K, V] {
+	f, err := Wrap(c, name, fn, opts)
+	if err != nil {
+		panic(err.Error())
+	}
+	return f
+}
+
+// Name returns the name the Func was wrapped under.
+func (f *Func[K, V]) Name() string { return f.name }
+
+// L1 reports whether warm hits are served from the client's client-side
+// cache (core.Config.ClientSideCache).
+func (f *Func[K, V]) L1() bool { return f.l1 }
+
+// Get returns fn(ctx, k), from Redis when a servable entry is there, else by
+// calling fn once per key per process (once across processes with Lease)
+// and storing the result. A "not found" result is a *NotFoundError; other
+// errors of fn are returned as is and never cached. If ctx ends first, Get
+// returns ctx.Err() while the shared load goes on for the others. On a Redis
+// failure Get calls fn directly, or with FailClosed returns an error
+// wrapping ErrUnavailable.
+func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
+	var zero V
+	part, err := f.keyOf(k)
+	if err != nil {
+		return zero, err
+	}
+	gen, err := f.generation(ctx)
+	if err != nil {
+		return f.redisDown(ctx, k, "", err)
+	}
+	key := f.entryKey(gen, part)
+	e, err := f.read(ctx, key)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return zero, ctxErr
+		}
+		return f.redisDown(ctx, k, key, err)
+	}
+	if e == nil {
+		f.stats.misses.Add(1)
+		return f.load(ctx, k, key, nil)
+	}
+	return f.serve(ctx, k, key, e)
+}
+
+// serve answers from an entry read from Redis according to its age.
+func (f *Func[K, V]) serve(ctx context.Context, k K, key string, e *envelope[V]) (V, error) {
+	now := ms(time.Now())
+	switch {
+	case now < e.Soft:
+		f.countHit(e)
+		if !e.Negative && shouldRefreshEarly(now, e.Soft, e.Delta, f.cfg.Beta) {
+			f.refresh(ctx, k, key, e, &f.stats.earlyRefreshes)
+		}
+		return f.value(e)
+	case !e.Negative && now < e.Soft+f.cfg.StaleWhileRevalidate.Milliseconds() && now < e.Hard:
+		f.stats.staleServed.Add(1)
+		f.refresh(ctx, k, key, e, &f.stats.staleRefreshes)
+		return f.value(e)
+	case !e.Negative && now < e.Soft+f.cfg.StaleIfError.Milliseconds() && now < e.Hard:
+		f.stats.misses.Add(1)
+		return f.load(ctx, k, key, e)
+	}
+	f.stats.misses.Add(1)
+	return f.load(ctx, k, key, nil)
+}
+
+func (f *Func[K, V]) countHit(e *envelope[V]) {
+	f.stats.hits.Add(1)
+	if e.Negative {
+		f.stats.negativeHits.Add(1)
+	}
+}
+
+// redisDown applies the failure policy after a Redis error on the read
+// path: fail closed returns it, fail open calls fn (shared per key) without
+// touching Redis again for this call.
+func (f *Func[K, V]) redisDown(ctx context.Context, k K, key string, err error) (V, error) {
+	if f.cfg.FailClosed {
+		var zero V
+		return zero, err
+	}
+	if key == "" {
+		part, _ := f.keyOf(k)
+		key = f.base + "nogen:" + part
+	}
+	return f.share(ctx, key, func(lctx context.Context) result[V] { return f.call(lctx, k, "", "", "") })
+}
+
+// Forget deletes the entry for k, in this process and (through Redis) in
+// every other; the next Get loads it again. Redis failures are returned,
+// wrapping ErrUnavailable.
+func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
+	part, err := f.keyOf(k)
+	if err != nil {
+		return err
+	}
+	gen, err := f.fetchGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	key := f.entryKey(gen, part)
+	_, err = do(ctx, f, func(ctx context.Context) (int64, error) { return f.rdb.Unlink(ctx, key).Result() })
+	if err != nil {
+		return f.redisErr("forget", key, err)
+	}
+	return nil
+}
+
+// ForgetAll forgets every entry of this Func in O(1): it increments the
+// generation number that is part of every entry key, so old entries are
+// never read again and expire on their own. It takes effect at once in this
+// process and within Options.GenerationRefresh in others. Redis failures are
+// returned, wrapping ErrUnavailable.
+func (f *Func[K, V]) ForgetAll(ctx context.Context) error {
+	g, err := do(ctx, f, func(ctx context.Context) (int64, error) {
+		return bumpScript.Run(ctx, f.rdb, []string{f.genKey}, time.Now().UnixMilli()).Int64()
+	})
+	if err != nil {
+		return f.redisErr("forget all", f.genKey, err)
+	}
+	f.setGeneration(g)
+	return nil
+}

@@ -1,0 +1,270 @@
+package viewcount
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rediskit/rediskit/core"
+)
+
+// Counter records item views in Redis. It is safe for concurrent use.
+type Counter struct {
+	c    *core.Client
+	rdb  redis.UniversalClient
+	opts Options
+	keys keys
+
+	buf      *buffer // nil in Direct mode
+	closeMu  sync.Mutex
+	closed   atomic.Bool
+	stopLoop chan struct{}
+	loopDone chan struct{}
+}
+
+// New returns a Counter storing views through c. A Buffered Counter starts a
+// goroutine that flushes every FlushInterval until Close.
+func New(c *core.Client, opts Options) (*Counter, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: nil core.Client", ErrInvalidOptions)
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	vc := &Counter{c: c, rdb: c.Redis(), opts: o, keys: keys{ns: o.Namespace}}
+	if o.Mode == Buffered {
+		vc.buf = newBuffer(vc)
+		vc.stopLoop, vc.loopDone = make(chan struct{}), make(chan struct{})
+		go vc.flushLoop()
+	}
+	return vc, nil
+}
+
+// Record counts one view of item by visitor. visitor is any stable id of
+// the viewer (see the Visitor funcs); only its HMAC digest reaches Redis.
+// A repeat view inside the dedup window counts nothing.
+//
+// Direct mode: one round trip (see the package doc); a Redis failure is
+// returned and the view is not counted. Buffered mode: no network; the view
+// is counted at the next flush. ErrBufferFull reports a dropped view.
+func (c *Counter) Record(ctx context.Context, item, visitor string) error {
+	if err := checkItem(item); err != nil {
+		return err
+	}
+	if err := checkVisitor(visitor); err != nil {
+		return err
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	d := digest(c.opts.Secret, visitor)
+	if c.buf != nil {
+		return c.buf.add(item, d, false)
+	}
+	if ctx == nil {
+		return fmt.Errorf("viewcount: record: %w", core.ErrNilContext)
+	}
+	return c.recordDirect(ctx, item, hex.EncodeToString(d[:]))
+}
+
+// RecordBot counts one view of item by a crawler in the item's separate bots
+// total. Bot views never touch totals, uniques, days or rankings.
+func (c *Counter) RecordBot(ctx context.Context, item string) error {
+	if err := checkItem(item); err != nil {
+		return err
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.buf != nil {
+		return c.buf.add(item, [16]byte{}, true)
+	}
+	if ctx == nil {
+		return fmt.Errorf("viewcount: record bot: %w", core.ErrNilContext)
+	}
+	if err := c.rdb.IncrBy(ctx, c.keys.item(item).bots(), 1).Err(); err != nil {
+		return fmt.Errorf("viewcount: record bot %q: %w", item, err)
+	}
+	return nil
+}
+
+// recordDirect sends one view as one pipeline: the item script alone on a
+// standalone server; on a cluster, the item script and the ranking script,
+// which live in different slots, together.
+func (c *Counter) recordDirect(ctx context.Context, item, vis string) error {
+	now := c.opts.Now()
+	b := c.bucketsAt(now)
+	ik := c.keys.item(item)
+	win := strconv.FormatInt(c.opts.DedupWindow.Milliseconds(), 10)
+	main := &scriptCall{script: directScript,
+		keys: []string{ik.seen(vis), ik.total(), ik.unique(), ik.day(b.day)},
+		args: []any{win, vis, int64(c.opts.Retention / time.Second), item}}
+	calls := []*scriptCall{main}
+	rank := main
+	if c.c.IsCluster() && len(c.opts.Periods) > 0 {
+		rank = &scriptCall{script: rankScript, keys: []string{c.keys.rankSeen(item, vis)}, args: []any{win, item}}
+		calls = append(calls, rank)
+	}
+	for i, p := range c.opts.Periods {
+		rank.keys = append(rank.keys, c.keys.rank(p, b.rank[i]))
+		rank.args = append(rank.args, rankTTL(p)) // the TTL of that key
+	}
+	if _, err := runScripts(ctx, c.rdb, calls); err != nil {
+		return fmt.Errorf("viewcount: record %q: %w", item, err)
+	}
+	return nil
+}
+
+// DayCount is the views of one day.
+type DayCount struct {
+	Day   string // "2006-01-02" in Options.Location
+	Views int64
+}
+
+// Stats are the counts of one item.
+type Stats struct {
+	Total  int64      // views counted since the first (dedup applied)
+	Unique int64      // distinct visitors, HyperLogLog estimate (0.81% standard error)
+	Bots   int64      // crawler views (RecordBot)
+	Today  int64      // views of the current day
+	Days   []DayCount // the last n days, oldest first, today last
+}
+
+// Stats reads the counts of item and its last days day buckets (today
+// included; 0 means 1) in one round trip. Views a Buffered Counter has not
+// flushed yet are not included.
+func (c *Counter) Stats(ctx context.Context, item string, days int) (Stats, error) {
+	if err := checkItem(item); err != nil {
+		return Stats{}, err
+	}
+	maxDays := int(c.opts.Retention / (24 * time.Hour))
+	if days < 0 || days > maxDays {
+		return Stats{}, fmt.Errorf("viewcount: stats: days %d outside 0..%d (Retention)", days, maxDays)
+	}
+	days = max(days, 1)
+	ik := c.keys.item(item)
+	today := c.opts.Now().In(c.opts.Location)
+	dayNames := make([]string, days)
+	dayKeys := make([]string, days)
+	for i := range days {
+		dayNames[i] = today.AddDate(0, 0, i-days+1).Format(time.DateOnly)
+		dayKeys[i] = ik.day(dayNames[i])
+	}
+	var total, bots *redis.StringCmd
+	var uniq *redis.IntCmd
+	var daysCmd *redis.SliceCmd
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		total, bots = p.Get(ctx, ik.total()), p.Get(ctx, ik.bots())
+		uniq = p.PFCount(ctx, ik.unique())
+		daysCmd = p.MGet(ctx, dayKeys...) // one slot: the item's tag
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Stats{}, fmt.Errorf("viewcount: stats %q: %w", item, err)
+	}
+	s := Stats{Unique: uniq.Val(), Days: make([]DayCount, days)}
+	if s.Total, err = intOrZero(total); err == nil {
+		s.Bots, err = intOrZero(bots)
+	}
+	for i, v := range daysCmd.Val() {
+		s.Days[i].Day = dayNames[i]
+		if str, ok := v.(string); ok && err == nil {
+			s.Days[i].Views, err = strconv.ParseInt(str, 10, 64)
+		}
+	}
+	if err != nil {
+		return Stats{}, fmt.Errorf("viewcount: stats %q: %w", item, err)
+	}
+	s.Today = s.Days[days-1].Views
+	return s, nil
+}
+
+func intOrZero(cmd *redis.StringCmd) (int64, error) {
+	n, err := cmd.Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// Ranked is one entry of a Top list.
+type Ranked struct {
+	Item  string
+	Views int64
+}
+
+// Top returns the n most viewed items of the current bucket of period (one
+// of Options.Periods), most viewed first, in one read. Buckets are aligned
+// to multiples of the period since the Unix epoch (whole hours and UTC days
+// for 1h and 24h) and each expires one period after it ends.
+func (c *Counter) Top(ctx context.Context, n int, period time.Duration) ([]Ranked, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("%w: Top n must be positive, got %d", ErrInvalidOptions, n)
+	}
+	idx := -1
+	for i, p := range c.opts.Periods {
+		if p == period {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return nil, fmt.Errorf("%w: %v (have %v)", ErrUnknownPeriod, period, c.opts.Periods)
+	}
+	key := c.keys.rank(period, c.bucketsAt(c.opts.Now()).rank[idx])
+	zs, err := c.rdb.ZRevRangeWithScores(ctx, key, 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("viewcount: top %v: %w", period, err)
+	}
+	out := make([]Ranked, len(zs))
+	for i, z := range zs {
+		out[i] = Ranked{Item: fmt.Sprint(z.Member), Views: int64(z.Score)}
+	}
+	return out, nil
+}
+
+// Flush sends the views a Buffered Counter holds now, retrying batches that
+// failed before; it returns nil at once in Direct mode.
+func (c *Counter) Flush(ctx context.Context) error {
+	if c.buf == nil {
+		return nil
+	}
+	return c.buf.flush(ctx)
+}
+
+// Close stops a Buffered Counter's flush loop and flushes what is left,
+// retrying until ctx is done; views still unsent then are reported to
+// OnDrop and the error returned. Record after Close returns ErrClosed.
+// Close does not close the core.Client. It is idempotent.
+func (c *Counter) Close(ctx context.Context) error {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closed.Swap(true) || c.buf == nil {
+		return nil
+	}
+	close(c.stopLoop)
+	<-c.loopDone
+	return c.buf.close(ctx)
+}
+
+func (c *Counter) flushLoop() {
+	defer close(c.loopDone)
+	t := time.NewTicker(c.opts.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stopLoop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), max(c.opts.FlushInterval, 5*time.Second))
+			_ = c.buf.flush(ctx) // reported through OnFlush; kept for retry
+			cancel()
+		}
+	}
+}

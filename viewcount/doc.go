@@ -1,0 +1,73 @@
+// Package viewcount counts item views in Redis: totals, unique visitors,
+// day buckets, top-N rankings, and a separate total for bots, either with
+// one round trip per view (Direct) or aggregated in process and flushed
+// every second (Buffered).
+//
+// # Contracts
+//
+// A view of an item by a visitor counts once per dedup window (default
+// 30 min; one atomic SET NX PX per visitor and item): reloads inside the
+// window count nothing. A counted view increments the item's total and its
+// day bucket, adds the visitor to a HyperLogLog (0.81% standard error, at
+// most about 12 KB per item), and increments the item in the ranking of the
+// current bucket of every configured period, so Top is one ZREVRANGE.
+//
+// Direct mode sends each Record as one pipeline, which is one round trip:
+// on a standalone server it holds a single Lua script doing all of the
+// above; on a cluster the ranking keys live in another slot than the item's,
+// so the pipeline holds two scripts, the item's and the rankings' (the
+// latter keeps its own dedup key in the ranking slot), which go-redis sends
+// concurrently, one request per node involved (one or two). The first call
+// after a server (re)start loads the scripts on every node: a few more round
+// trips, once. A go-redis retry of a Record whose reply was lost is harmless
+// while dedup is on (the retry is a repeat view); with dedup off it could
+// count twice.
+//
+// Buffered mode holds views in process (a repeat of a visitor in the same
+// batch is dropped at once) and flushes every FlushInterval: one pipeline of
+// scripts, one per slot (a single group on a standalone server) and per
+// chunk of at most 256 items or 4,096 visitors, then one more for the
+// rankings, whose increments depend on what Redis counted. Dedup across
+// batches and processes is decided by Redis at flush time (the window then
+// starts at the flush, up to one interval late). Each batch has a random id;
+// each script first checks a marker key for its chunk (in the same slot,
+// kept for MarkerTTL, storing what the chunk counted) and applies nothing if
+// it exists, so a retried batch is never applied twice. A failed flush
+// keeps its batch and retries it at the next tick; at most MaxPending views
+// are held, views past that are dropped and reported to OnDrop. Close
+// flushes the rest, retrying until its ctx is done. Stats and Top read only
+// what was flushed.
+//
+// # Keys
+//
+// Every key starts with Options.Namespace (default "viewcount"). Item ids
+// are user input: an id of only [A-Za-z0-9._/-] is used as is, any other as
+// "~" + base64url, inside the hash tag, so '{', '}', '*' or ':' in an id can
+// neither move it to another slot nor reach another item's keys.
+//
+//	<ns>:{<item>}:total          views (INCRBY), no TTL
+//	<ns>:{<item>}:uniq           HyperLogLog of visitor digests, no TTL
+//	<ns>:{<item>}:bots           bot views, no TTL
+//	<ns>:{<item>}:day:YYYY-MM-DD views of a day, TTL Retention (90 days)
+//	<ns>:{<item>}:seen:<digest>  dedup marker, TTL DedupWindow
+//	<ns>:{<item>}:flush:<batch>  buffered flush marker, TTL MarkerTTL
+//	<ns>:{top}:<secs>:<bucket>   ranking sorted set per period bucket, TTL 2 periods
+//	<ns>:{top}:seen:<h>:<digest> cluster direct mode: ranking dedup marker
+//	<ns>:{top}:flush:<batch>     buffered ranking flush marker
+//
+// # Privacy
+//
+// Visitor ids (an IP, a cookie, a user id) never reach Redis: Record keeps
+// only the first 128 bits of HMAC-SHA256(Options.Secret, id). The HTTP
+// helpers (Tracker, VisitorIP, VisitorCookie, VisitorUser) resolve the
+// client IP with clientip under the same trusted-proxy rules as the rate
+// limiter.
+//
+// # Failure policy
+//
+// Counting fails open: Direct Record returns the Redis error and the view is
+// not counted; the Tracker reports errors to OnError and never fails a
+// request. Buffered mode reports flush failures to OnFlush and retries them.
+//
+// A Counter and a Tracker are safe for concurrent use.
+package viewcount

@@ -1,0 +1,196 @@
+package viewcount
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults applied for zero Options fields.
+const (
+	DefaultNamespace     = "viewcount"
+	DefaultDedupWindow   = 30 * time.Minute
+	DefaultRetention     = 90 * 24 * time.Hour
+	DefaultFlushInterval = time.Second
+	DefaultMaxPending    = 1_000_000
+	DefaultMarkerTTL     = 10 * time.Minute
+	MaxItemBytes         = 256  // longest item id Record accepts
+	MaxVisitorBytes      = 1024 // longest visitor id Record accepts
+	minSecretBytes       = 16
+	maxPeriods           = 8
+)
+
+// DefaultPeriods are the ranking periods kept when Options.Periods is nil:
+// the current hour, day and week (see Top).
+var DefaultPeriods = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+// Mode selects how Record reaches Redis.
+type Mode int
+
+const (
+	// Direct sends every view to Redis in one round trip (see the package doc).
+	Direct Mode = iota
+	// Buffered aggregates views in process and flushes them every FlushInterval.
+	Buffered
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Direct:
+		return "direct"
+	case Buffered:
+		return "buffered"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// FlushInfo describes one flush attempt of a buffered Counter.
+type FlushInfo struct {
+	Views    int64         // views in the batches attempted
+	Commands int           // Redis commands sent
+	Retry    bool          // at least one batch had failed before
+	Duration time.Duration // wall time of the attempt
+	Err      error         // nil on success; the batches are kept and retried
+}
+
+// Options configures a Counter. The zero value is valid except for Secret.
+type Options struct {
+	// Secret keys the HMAC-SHA256 that turns every visitor id into the
+	// digest stored in Redis; raw visitor ids (IPs, cookies, user ids) are
+	// never stored. Required, at least 16 bytes; keep it stable across
+	// processes and restarts or unique counts split.
+	Secret []byte
+
+	// Namespace is the first part of every key. Default "viewcount". It may
+	// not contain '{', '}', glob metacharacters or whitespace.
+	Namespace string
+
+	// Mode is Direct (default) or Buffered.
+	Mode Mode
+
+	// DedupWindow is how long repeat views of an item by one visitor count
+	// once. Default 30 min; negative disables deduplication (every view
+	// counts). Rounded down to milliseconds.
+	DedupWindow time.Duration
+
+	// Retention is how long day buckets live. Default 90 days; at least 24 h.
+	Retention time.Duration
+
+	// Periods are the ranking periods Top accepts, each at least one second
+	// and a whole number of seconds. Default DefaultPeriods; at most 8.
+	Periods []time.Duration
+
+	// Location is the time zone days are counted in. Default UTC.
+	Location *time.Location
+
+	// Now is the clock used to pick day and ranking buckets. Default
+	// time.Now. Tests inject a fake clock here.
+	Now func() time.Time
+
+	// FlushInterval is how often a buffered Counter flushes. Default 1 s.
+	FlushInterval time.Duration
+
+	// MaxPending bounds the views a buffered Counter holds unflushed,
+	// including failed batches awaiting a retry. Views past it are dropped,
+	// reported to OnDrop, and Record returns ErrBufferFull. Default 1,000,000.
+	MaxPending int
+
+	// MarkerTTL is how long a flush marker lives: a batch retried later than
+	// this after it was applied, with its reply lost, would be applied
+	// twice. Default 10 min.
+	MarkerTTL time.Duration
+
+	// OnFlush, if set, is called after every flush attempt of a buffered
+	// Counter, from the flushing goroutine.
+	OnFlush func(FlushInfo)
+
+	// OnDrop, if set, is called with the number of views a buffered Counter
+	// drops (buffer full, or Close giving up) and why.
+	OnDrop func(views int64, err error)
+}
+
+// Sentinel errors; match them with errors.Is.
+var (
+	ErrInvalidOptions = errors.New("viewcount: invalid options")
+	ErrInvalidItem    = errors.New("viewcount: invalid item")
+	ErrInvalidVisitor = errors.New("viewcount: invalid visitor")
+	ErrUnknownPeriod  = errors.New("viewcount: period not configured")
+	ErrBufferFull     = errors.New("viewcount: buffer full, view dropped")
+	ErrClosed         = errors.New("viewcount: counter is closed")
+)
+
+func (o Options) withDefaults() (Options, error) {
+	bad := func(format string, args ...any) (Options, error) {
+		return o, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
+	}
+	if len(o.Secret) < minSecretBytes {
+		return bad("Secret must be at least %d bytes, got %d", minSecretBytes, len(o.Secret))
+	}
+	o.Secret = append([]byte(nil), o.Secret...)
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if len(o.Namespace) > 128 || strings.ContainsAny(o.Namespace, "{}*?[]\\ \t\r\n") {
+		return bad("Namespace %q: at most 128 bytes, no braces, glob characters or spaces", o.Namespace)
+	}
+	if o.Mode != Direct && o.Mode != Buffered {
+		return bad("unknown Mode %v", o.Mode)
+	}
+	switch {
+	case o.DedupWindow == 0:
+		o.DedupWindow = DefaultDedupWindow
+	case o.DedupWindow < 0:
+		o.DedupWindow = 0
+	case o.DedupWindow < time.Millisecond:
+		return bad("DedupWindow %v is below 1ms", o.DedupWindow)
+	}
+	if o.Retention == 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.Retention < 24*time.Hour {
+		return bad("Retention %v is below 24h", o.Retention)
+	}
+	if o.Periods == nil {
+		o.Periods = DefaultPeriods
+	}
+	if len(o.Periods) > maxPeriods {
+		return bad("%d Periods, at most %d", len(o.Periods), maxPeriods)
+	}
+	o.Periods = append([]time.Duration(nil), o.Periods...)
+	for i, p := range o.Periods {
+		if p < time.Second || p%time.Second != 0 {
+			return bad("period %v: want whole seconds, at least 1s", p)
+		}
+		for _, q := range o.Periods[:i] {
+			if p == q {
+				return bad("period %v listed twice", p)
+			}
+		}
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.FlushInterval < time.Millisecond {
+		return bad("FlushInterval %v is below 1ms", o.FlushInterval)
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.MaxPending < 0 {
+		return bad("MaxPending %d is negative", o.MaxPending)
+	}
+	if o.MarkerTTL == 0 {
+		o.MarkerTTL = DefaultMarkerTTL
+	}
+	if o.MarkerTTL < time.Second {
+		return bad("MarkerTTL %v is below 1s", o.MarkerTTL)
+	}
+	return o, nil
+}
