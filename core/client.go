@@ -85,10 +85,15 @@ func (c *Client) Ping(ctx context.Context) error {
 	return wrap("ping", "", c.rdb.Ping(ctx).Err())
 }
 
-// Close closes the connection pool if this Client created it. Calls after
-// Close return ErrClosed. Close is idempotent.
+// Close closes the connection pool if this Client created it (New); calls
+// after Close return ErrClosed, also on clients derived with WithCacheTTL.
+// On a Client from NewFromRedis or WithCacheTTL, Close does nothing: the
+// owner of the connection closes it. Close is idempotent.
 func (c *Client) Close() error {
-	if c.closed.Swap(true) || !c.owned {
+	if !c.owned { // a client from NewFromRedis or WithCacheTTL: the owner closes
+		return nil
+	}
+	if c.closed.Swap(true) {
 		return nil
 	}
 	if err := c.rdb.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {

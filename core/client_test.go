@@ -247,9 +247,18 @@ func TestCounters(t *testing.T) {
 }
 
 func TestIncrementWindow(t *testing.T) {
+	for _, form := range []string{"multi", "script"} {
+		t.Run(form, func(t *testing.T) { testIncrementWindow(t, form == "script") })
+	}
+}
+
+func testIncrementWindow(t *testing.T, script bool) {
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		ctx := context.Background()
 		c := core.NewFromRedis(tc.RDB)
+		if script {
+			core.UseScriptWindow(c)
+		}
 		key := core.MakeKey(tc.Prefix, "rl")
 		wc, err := c.IncrementWindow(ctx, key, 1, time.Minute)
 		if err != nil || wc.Count != 1 || wc.TTL <= 59*time.Second || wc.TTL > time.Minute {
@@ -388,5 +397,23 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDerivedClientClose(t *testing.T) {
+	target := redistest.StandaloneTarget(t)
+	parent, err := core.New(core.Config{URL: "redis://" + target.Addrs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	derived := parent.WithCacheTTL(time.Minute)
+	must(t, derived.Close())
+	if err := parent.Ping(ctx); err != nil {
+		t.Errorf("parent after closing a derived client: got %v, want nil", err)
+	}
+	must(t, parent.Close())
+	if err := derived.Ping(ctx); !errors.Is(err, core.ErrClosed) {
+		t.Errorf("derived after closing the parent: got %v, want ErrClosed", err)
 	}
 }

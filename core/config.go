@@ -38,7 +38,8 @@ type Config struct {
 	// Environment is "local" (default) or "production".
 	Environment string
 	// URL is a redis:// or rediss:// URL; when set it wins over Host, Port,
-	// Username, Password, DB and TLS.
+	// Username, Password, DB and TLS. It cannot be combined with
+	// ClusterAddrs or SentinelAddrs.
 	URL string
 	// Host and Port of a standalone server. Host defaults to 127.0.0.1 in
 	// the local environment only; Port defaults to 6379.
@@ -228,6 +229,12 @@ func (c Config) validate() error {
 	if c.ClientSideCache && (len(c.ClusterAddrs) > 0 || len(c.SentinelAddrs) > 0) {
 		return fmt.Errorf("core: %w: ClientSideCache is supported on a standalone server only, not with cluster or sentinel addresses", ErrInvalidArgument)
 	}
+	if modes := countSet(c.URL != "", len(c.ClusterAddrs) > 0, len(c.SentinelAddrs) > 0); modes > 1 {
+		return fmt.Errorf("core: %w: set only one of REDIS_URL, REDIS_CLUSTER_ADDRS and REDIS_SENTINEL_ADDRS", ErrInvalidArgument)
+	}
+	if len(c.ClusterAddrs) > 0 && c.DB != 0 {
+		return fmt.Errorf("core: %w: REDIS_DB=%d: Redis Cluster has only database 0", ErrInvalidArgument, c.DB)
+	}
 	if len(c.SentinelAddrs) > 0 && c.MasterName == "" {
 		return fmt.Errorf("core: %w: REDIS_SENTINEL_ADDRS needs REDIS_SENTINEL_MASTER", ErrInvalidArgument)
 	}
@@ -340,4 +347,14 @@ func orDuration(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func countSet(flags ...bool) int {
+	n := 0
+	for _, f := range flags {
+		if f {
+			n++
+		}
+	}
+	return n
 }

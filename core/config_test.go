@@ -38,6 +38,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{"bad db", map[string]string{"REDIS_DB": "-1"}, "", "REDIS_DB"},
 		{"bad tls", map[string]string{"REDIS_TLS": "maybe"}, "", "REDIS_TLS"},
 		{"tls and user", map[string]string{"REDIS_TLS": "true", "REDIS_USERNAME": "app"}, "user=app tls=true", ""},
+		{"url and cluster", map[string]string{"REDIS_URL": "redis://127.0.0.1:6379", "REDIS_CLUSTER_ADDRS": "127.0.0.1:7000"}, "", "only one of"},
+		{"cluster with db", map[string]string{"REDIS_CLUSTER_ADDRS": "127.0.0.1:7000", "REDIS_DB": "3"}, "", "database 0"},
 		{"sentinel without master", map[string]string{"REDIS_SENTINEL_ADDRS": "127.0.0.1:26379"}, "", "REDIS_SENTINEL_MASTER"},
 	}
 	for _, tt := range tests {

@@ -46,8 +46,9 @@ type WindowCount struct {
 // sure it expires: the first increment of a window sets the TTL to window;
 // later ones leave it alone. A counter left without a TTL (written by someone
 // else) gets one. One round trip: MULTI{INCRBY; PEXPIRE NX; PTTL} on Redis 7+,
-// a Lua script on older servers (detected on first use). So the counter can
-// never be left without its TTL, the bug of the INCR-then-EXPIRE pattern.
+// a Lua script on older servers (detected once per Client with a probe on the
+// first call). So the counter can never be left without its TTL, the bug of
+// the INCR-then-EXPIRE pattern.
 func (c *Client) IncrementWindow(ctx context.Context, key string, amount int64, window time.Duration) (WindowCount, error) {
 	if err := c.check(ctx, "increment window"); err != nil {
 		return WindowCount{}, err
@@ -59,16 +60,14 @@ func (c *Client) IncrementWindow(ctx context.Context, key string, amount int64, 
 		return WindowCount{}, fmt.Errorf("core: increment window %q: %w: window must be positive, got %v", key, ErrInvalidTTL, window)
 	}
 	window = redisTTL(window)
-	if c.ttlMode.Load() != ttlModeLua {
-		wc, err := c.incrementWindowMulti(ctx, key, amount, window)
-		if err == nil || !isUnsupportedNX(err) {
-			c.ttlMode.CompareAndSwap(ttlModeUnknown, ttlModeMulti)
-			return wc, wrap("increment window", key, err)
+	if c.ttlMode.Load() == ttlModeUnknown {
+		if err := c.detectExpireNX(ctx, key, window); err != nil {
+			return WindowCount{}, wrap("increment window", key, err)
 		}
-		// Redis < 7 rejects PEXPIRE NX; the INCRBY in that transaction ran,
-		// and the script below gives the key its TTL.
-		c.ttlMode.Store(ttlModeLua)
-		amount = 0
+	}
+	if c.ttlMode.Load() == ttlModeMulti {
+		wc, err := c.incrementWindowMulti(ctx, key, amount, window)
+		return wc, wrap("increment window", key, err)
 	}
 	res, err := incrementWindowScript.Run(ctx, c.rdb, []string{key}, amount, window.Milliseconds()).Int64Slice()
 	if err != nil {
@@ -82,6 +81,23 @@ const (
 	ttlModeMulti
 	ttlModeLua
 )
+
+// detectExpireNX finds out once whether the server takes PEXPIRE … NX
+// (Redis 7+). The probe runs on the counter's own key, so it needs no extra
+// ACL permission, and it is harmless there: it only gives a key that has no
+// TTL the window's, which the increment would do anyway.
+func (c *Client) detectExpireNX(ctx context.Context, key string, window time.Duration) error {
+	err := c.rdb.Do(ctx, "pexpire", key, window.Milliseconds(), "nx").Err()
+	switch {
+	case err == nil:
+		c.ttlMode.Store(ttlModeMulti)
+	case isUnsupportedNX(err):
+		c.ttlMode.Store(ttlModeLua)
+	default:
+		return err
+	}
+	return nil
+}
 
 func (c *Client) incrementWindowMulti(ctx context.Context, key string, amount int64, window time.Duration) (WindowCount, error) {
 	var incr *redis.IntCmd

@@ -171,11 +171,18 @@ func (b *buffer) close(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			// Wait for a concurrent Flush: it may hold batches it is applying,
+			// which are neither lost nor to be dropped under it.
+			b.flushMu.Lock()
 			b.mu.Lock()
 			lost := b.held
 			b.queue, b.cur, b.held = nil, nil, 0
 			b.mu.Unlock()
-			if f := b.c.opts.OnDrop; f != nil && lost > 0 {
+			b.flushMu.Unlock()
+			if lost == 0 {
+				return nil // that Flush applied the rest
+			}
+			if f := b.c.opts.OnDrop; f != nil {
 				f(lost, err)
 			}
 			return fmt.Errorf("viewcount: close: %d views not flushed: %w", lost, err)

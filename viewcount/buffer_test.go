@@ -138,9 +138,6 @@ func TestRetriedFlushNeverAppliesTwice(t *testing.T) {
 	})
 }
 
-// Redis dies in the middle of a flush (after applying it, before the reply)
-// and comes back with its append-only file: the retry neither loses nor
-// double-counts views, including those recorded while it was down.
 // warmUp flushes one view of item "warm-up" so the flush scripts are loaded.
 func warmUp(t *testing.T, c *viewcount.Counter) {
 	t.Helper()
@@ -152,6 +149,9 @@ func warmUp(t *testing.T, c *viewcount.Counter) {
 	}
 }
 
+// Redis dies in the middle of a flush (after applying it, before the reply)
+// and comes back with its append-only file: the retry neither loses nor
+// double-counts views, including those recorded while it was down.
 func TestRedisStoppedDuringFlush(t *testing.T) {
 	t.Parallel()
 	for _, dedup := range []bool{true, false} {

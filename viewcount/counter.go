@@ -169,9 +169,17 @@ func (c *Counter) Stats(ctx context.Context, item string, days int) (Stats, erro
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Stats{}, fmt.Errorf("viewcount: stats %q: %w", item, err)
 	}
-	s := Stats{Unique: uniq.Val(), Days: make([]DayCount, days)}
+	// Pipelined reports only the first failed command, often a redis.Nil of
+	// a missing key: check every command so no other error becomes a zero.
+	s := Stats{Days: make([]DayCount, days)}
 	if s.Total, err = intOrZero(total); err == nil {
 		s.Bots, err = intOrZero(bots)
+	}
+	if err == nil {
+		s.Unique, err = uniq.Result()
+	}
+	if err == nil {
+		err = daysCmd.Err()
 	}
 	for i, v := range daysCmd.Val() {
 		s.Days[i].Day = dayNames[i]
@@ -201,9 +209,12 @@ type Ranked struct {
 }
 
 // Top returns the n most viewed items of the current bucket of period (one
-// of Options.Periods), most viewed first, in one read. Buckets are aligned
-// to multiples of the period since the Unix epoch (whole hours and UTC days
-// for 1h and 24h) and each expires one period after it ends.
+// of Options.Periods), most viewed first, in one read: a fixed bucket, not a
+// sliding window, so just after a bucket starts it holds few views. Buckets
+// are aligned to multiples of the period since the Unix epoch, in UTC
+// whatever Options.Location says (whole hours and UTC days for 1h and 24h;
+// 7-day buckets start on Thursdays). Each bucket's TTL is two periods from
+// its last increment, so it expires one to two periods after it ends.
 func (c *Counter) Top(ctx context.Context, n int, period time.Duration) ([]Ranked, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("%w: Top n must be positive, got %d", ErrInvalidOptions, n)

@@ -51,7 +51,7 @@
 //	<ns>:{<item>}:day:YYYY-MM-DD views of a day, TTL Retention (90 days)
 //	<ns>:{<item>}:seen:<digest>  dedup marker, TTL DedupWindow
 //	<ns>:{<item>}:flush:<batch>  buffered flush marker, TTL MarkerTTL
-//	<ns>:{top}:<secs>:<bucket>   ranking sorted set per period bucket, TTL 2 periods
+//	<ns>:{top}:<secs>:<bucket>   ranking per period bucket, TTL 2 periods from last increment
 //	<ns>:{top}:seen:<h>:<digest> cluster direct mode: ranking dedup marker
 //	<ns>:{top}:flush:<batch>     buffered ranking flush marker
 //
@@ -66,8 +66,9 @@
 // # Failure policy
 //
 // Counting fails open: Direct Record returns the Redis error and the view is
-// not counted; the Tracker reports errors to OnError and never fails a
-// request. Buffered mode reports flush failures to OnFlush and retries them.
+// not counted (on a cluster, where the item and ranking scripts go to
+// different nodes, one of them may have been applied); the Tracker reports
+// errors to OnError and never fails a request. Buffered mode reports flush failures to OnFlush and retries them.
 //
 // A Counter and a Tracker are safe for concurrent use.
 package viewcount

@@ -1,0 +1,156 @@
+package ratelimit
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// txBatcher coalesces concurrent fixed-window increments on a standalone
+// Redis 7+ into one transaction per round trip:
+//
+//	MULTI; INCRBY k1 1; PEXPIRE k1 ttl1 NX; INCRBY k2 1; PEXPIRE k2 ttl2 NX; ... EXEC
+//
+// Each counter gets its increment and its TTL atomically (the whole batch
+// is one transaction), at about 0.5 µs of server time per decision against
+// about 3 µs for a Lua script. go-redis' AutoPipeliner cannot carry MULTI (it
+// diverts it to an unbatched connection), hence this batcher. While one batch
+// is in flight the next one fills; a flusher goroutine runs only while there
+// is work, so an idle limiter holds no goroutine and needs no Close.
+type txBatcher struct {
+	rdb      redis.UniversalClient
+	deadline time.Duration // bound on one batch's round trip
+
+	mu      sync.Mutex
+	queue   []*txReq
+	running bool
+	buf     []*txReq // the flusher's batch, reused (one flusher at a time)
+
+	unsupported atomic.Bool // the server rejected PEXPIRE NX (Redis < 7)
+}
+
+// txReq is one increment waiting for its batch. done is closed when count
+// and err are set.
+type txReq struct {
+	key       string
+	ttlMS     int64
+	count     int64
+	err       error
+	done      chan struct{}
+	abandoned atomic.Bool // the caller gave up: skip it if not yet sent
+}
+
+const maxBatch = 512
+
+func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration) *txBatcher {
+	return &txBatcher{rdb: rdb, deadline: max(20*timeout, time.Second)}
+}
+
+// incr queues an increment of key by 1 and waits for it at most timeout.
+// errUnsupported reports a server without PEXPIRE NX: nothing was changed.
+func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, timeout time.Duration) (int64, error) {
+	r := &txReq{key: key, ttlMS: ttl.Milliseconds(), done: make(chan struct{})}
+	b.mu.Lock()
+	if len(b.queue) >= MaxQueued {
+		b.mu.Unlock()
+		return 0, ErrOverloaded
+	}
+	b.queue = append(b.queue, r)
+	if !b.running {
+		b.running = true
+		go b.flush()
+	}
+	b.mu.Unlock()
+
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-r.done:
+		return r.count, r.err
+	case <-t.C:
+		r.abandoned.Store(true)
+		return 0, timeoutErr(timeout, context.DeadlineExceeded)
+	case <-ctx.Done():
+		r.abandoned.Store(true)
+		return 0, ctx.Err()
+	}
+}
+
+// flush sends batches until the queue is empty, then exits.
+func (b *txBatcher) flush() {
+	b.mu.Lock()
+	batch := b.buf[:0] // only one flusher runs at a time
+	b.mu.Unlock()
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), maxBatch)
+		if n == 0 {
+			clear(batch)
+			b.buf = batch[:0]
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		batch = append(batch[:0], b.queue[:n]...)
+		rest := copy(b.queue, b.queue[n:])
+		clear(b.queue[rest:])
+		b.queue = b.queue[:rest]
+		b.mu.Unlock()
+		b.exec(batch)
+	}
+}
+
+func (b *txBatcher) exec(batch []*txReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if r.abandoned.Load() {
+			close(r.done)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.deadline)
+	defer cancel()
+	incrs := make([]*redis.IntCmd, len(live))
+	var pexpire *redis.Cmd
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range live {
+			incrs[i] = p.IncrBy(ctx, r.key, 1)
+			cmd := p.Do(ctx, "pexpire", r.key, r.ttlMS, "nx")
+			if i == 0 {
+				pexpire = cmd
+			}
+		}
+		return nil
+	})
+	if err != nil && pexpire.Err() != nil && isUnsupportedNX(pexpire.Err()) {
+		b.unsupported.Store(true)
+		err = errUnsupported
+	}
+	for i, r := range live {
+		r.count, r.err = incrs[i].Val(), incrs[i].Err()
+		if err != nil {
+			r.err = err
+		}
+		if r.err != nil {
+			r.err = wrapRedis(r.err)
+		}
+		close(r.done)
+	}
+}
+
+// isUnsupportedNX recognizes a server before Redis 7 rejecting PEXPIRE NX
+// while queueing it, which discards the whole transaction (EXECABORT): no
+// counter changed.
+func isUnsupportedNX(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "wrong number of arguments") ||
+		strings.Contains(msg, "syntax error") || strings.Contains(msg, "unsupported option")
+}

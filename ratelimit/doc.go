@@ -1,0 +1,77 @@
+// Package ratelimit limits how often a client may act, with counters in
+// Redis shared by every process of a service.
+//
+// # Limiters
+//
+// All limiters implement Limiter (Allow, AllowN, Peek, Reset) and return a
+// Result (Allowed, Limit, Remaining, ResetAfter, RetryAfter). They are safe
+// for concurrent use, need no Close and never panic.
+//
+//   - FixedWindow: at most Limit units per Window, windows aligned to the
+//     epoch. Exact: with limit L, exactly L requests pass per window however
+//     many arrive at once, from however many processes. Each decision is one
+//     round trip. On a standalone Redis 7+, concurrent Allow calls share one
+//     transaction per round trip, MULTI{INCRBY k; PEXPIRE k ttl NX; ...},
+//     about 0.5 µs of server time each (go-redis' AutoPipeliner cannot batch
+//     MULTI). AllowN with n > 1, clusters, and servers before Redis 7
+//     (detected on first use when PEXPIRE NX is refused) use one Lua script
+//     that increments only when the cost fits, auto-pipelined. Either way a
+//     counter and its TTL change atomically: no key ever lives without a
+//     TTL, and a counter found without one (written by other code) is given
+//     one.
+//   - GCRA: a smooth rate with bursts, the algorithm of
+//     github.com/go-redis/redis_rate/v10, with this package's keys and
+//     timeouts.
+//   - Multi: several fixed windows (say 10 per second and 1,000 per hour)
+//     decided all or nothing in one Lua script; a denied request consumes
+//     none of them.
+//
+// A denial that leaves no units is remembered in a local deny cache until
+// the window resets (GCRA: until RetryAfter), so an abusive client costs no
+// Redis round trip at all. The cache is per process: Reset clears only the
+// local entry.
+//
+// # Keys
+//
+// Keys are built with core.MakeKey under Options.Prefix (default
+// "ratelimit"); the client's key appears once, wrapped in a {hash tag} so
+// all of its counters live in one cluster slot:
+//
+//	<prefix>:fw:{<key>}:<window number>          FixedWindow
+//	<prefix>:multi:{<key>}:<policy>:<window>     Multi
+//	<prefix>:gcra:{<key>}                        GCRA
+//
+// A key longer than 128 bytes or holding a brace is replaced by a hash. The
+// window number is Now()/Window; counters expire a second after their window
+// ends (sooner for sub-second windows), so process clocks should agree (NTP).
+//
+// # Failure policy
+//
+// Each Redis call waits at most Options.Timeout (default 50 ms; go-redis'
+// auto-pipeliner ignores per-command contexts, so the bound is enforced by
+// the waiting caller). On a timeout or a Redis error a limiter returns the
+// error (wrapping ErrTimeout or the Redis error) and Allowed false; it never
+// guesses. The HTTP middleware then fails open by default (the request
+// proceeds, HTTPOptions.OnError is told) or, with FailClosed, answers 503,
+// never 429. A timed-out command may still run later; it is never retried
+// by this package.
+//
+// # HTTP
+//
+// KeyByIP (client IP through package clientip: RemoteAddr unless trusted
+// proxies are configured, IPv6 by /64), KeyByHeader, KeyByUser, KeyByRoute
+// and Combine build keys; HTTPOptions.Check decides a request; SetHeaders
+// writes the draft-ietf-httpapi-ratelimit-headers-10 fields
+//
+//	RateLimit-Policy: "default";q=100;w=60
+//	RateLimit: "default";r=50;t=30
+//
+// (optionally the legacy X-RateLimit-* trio) and, on 429, Retry-After in
+// whole seconds rounded up; ErrorBody is the JSON or problem+json body. The
+// middleware itself lives in adapters/nethttp and adapters/echo.
+//
+// # Observability
+//
+// Options.OnDecision receives every decision: key, allowed, remaining,
+// error, latency and whether the deny cache answered.
+package ratelimit
