@@ -80,9 +80,20 @@ func (c *Counter) runChunks(ctx context.Context, chunks []*chunk, done func(*chu
 
 // record adds the views an item chunk counted, "n1,n2,..." per entry.
 func (p *plan) record(ch *chunk) error {
-	res, err := ch.call.cmd.Text()
+	v, err := ch.call.cmd.Result()
 	if err != nil {
 		return err
+	}
+	// A one-entry result may arrive as an integer: table.concat of one
+	// number is a number for some Lua engines (miniredis' gopher-lua).
+	var res string
+	switch v := v.(type) {
+	case string:
+		res = v
+	case int64:
+		res = strconv.FormatInt(v, 10)
+	default:
+		return fmt.Errorf("flush script returned %T, want a string", v)
 	}
 	parts := strings.Split(res, ",")
 	if len(parts) != len(ch.entries) {

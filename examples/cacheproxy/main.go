@@ -1,0 +1,131 @@
+// Command cacheproxy is a caching reverse proxy: an httputil.ReverseProxy to
+// -origin wrapped in httpcache's RFC 9111 shared cache, storing responses in
+// Redis. Every method and path is forwarded; GET and HEAD are answered from
+// the cache when RFC 9111 allows, unsafe methods invalidate what they touch.
+//
+//	cacheproxy -origin http://127.0.0.1:8000 [-listen 127.0.0.1:8081] [-redis auto]
+//
+// -redis is a redis:// or rediss:// URL, or "auto" (the default): REDIS_URL
+// when set, else an embedded in-process Redis (miniredis), good for a demo
+// or a test run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/httpcache"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run parses args, serves until ctx is done, and calls ready (when not nil)
+// with the address it listens on.
+func run(ctx context.Context, args []string, logw io.Writer, ready func(addr string)) error {
+	fs := flag.NewFlagSet("cacheproxy", flag.ContinueOnError)
+	fs.SetOutput(logw)
+	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
+	originURL := fs.String("origin", "", "origin base URL, e.g. http://127.0.0.1:8000 (required)")
+	redisURL := fs.String("redis", "auto", `Redis URL, or "auto": REDIS_URL, else an embedded Redis`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	target, err := url.Parse(*originURL)
+	if err != nil || target.Scheme == "" || target.Host == "" {
+		return fmt.Errorf("cacheproxy: -origin must be an absolute http(s) URL, got %q", *originURL)
+	}
+	rdb, closeRedis, err := openRedis(*redisURL, logw)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	logger := log.New(logw, "cacheproxy: ", log.LstdFlags)
+	cache, err := httpcache.New(core.NewFromRedis(rdb), httpcache.Options{
+		OnError: func(_ context.Context, err error) { logger.Print(err) },
+	})
+	if err != nil {
+		return err
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+		},
+		ErrorLog: logger,
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("cacheproxy: %w", err)
+	}
+	srv := &http.Server{Handler: cache.Middleware(proxy), ReadHeaderTimeout: 10 * time.Second, ErrorLog: logger}
+	logger.Printf("listening on http://%s, origin %s", ln.Addr(), target)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// openRedis connects to spec ("auto" or a URL) with context deadlines
+// enabled, so the cache's per-call Redis timeout holds.
+func openRedis(spec string, logw io.Writer) (redis.UniversalClient, func(), error) {
+	if spec == "auto" {
+		spec = os.Getenv("REDIS_URL")
+	}
+	var mr *miniredis.Miniredis
+	if spec == "" {
+		var err error
+		if mr, err = miniredis.Run(); err != nil {
+			return nil, nil, fmt.Errorf("cacheproxy: embedded redis: %w", err)
+		}
+		fmt.Fprintf(logw, "cacheproxy: using an embedded Redis at %s (set -redis or REDIS_URL for a real one)\n", mr.Addr())
+		spec = "redis://" + mr.Addr()
+	}
+	opt, err := redis.ParseURL(spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cacheproxy: -redis: %w", err)
+	}
+	opt.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opt)
+	return rdb, func() {
+		_ = rdb.Close()
+		if mr != nil {
+			mr.Close()
+		}
+	}, nil
+}

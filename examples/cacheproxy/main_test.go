@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestProxy runs the proxy in-process, on an embedded Redis, in front of an
+// httptest origin.
+func TestProxy(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	var mu sync.Mutex
+	seen := map[string]int{}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.Method+" "+r.URL.RequestURI()]++
+		mu.Unlock()
+		if r.Method == http.MethodGet {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		w.Header().Add("X-Multi", "a")
+		w.Header().Add("X-Multi", "b")
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.RequestURI())
+	}))
+	defer origin.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"-listen", "127.0.0.1:0", "-origin", origin.URL}, io.Discard, func(a string) { addrc <- a })
+	}()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-errc:
+		t.Fatalf("run: got %v before listening", err)
+	}
+	send := func(method, path string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res, string(b)
+	}
+	steps := []struct {
+		method, path string
+		wantBody     string
+		wantCS       string
+		originCount  int // times the origin saw this method+path after the step
+	}{
+		{"GET", "/a/b?x=1", "GET /a/b?x=1", "fwd=miss", 1},
+		{"GET", "/a/b?x=1", "GET /a/b?x=1", "hit", 1},
+		{"HEAD", "/a/b?x=1", "", "hit", 0},
+		{"PROPFIND", "/dav/x", "PROPFIND /dav/x", "", 1},
+		{"POST", "/a/b?x=1", "POST /a/b?x=1", "", 1},
+		{"GET", "/a/b?x=1", "GET /a/b?x=1", "fwd=miss", 2},
+	}
+	for i, s := range steps {
+		res, body := send(s.method, s.path)
+		if res.StatusCode != 200 || body != s.wantBody {
+			t.Errorf("step %d %s %s: got %d %q, want 200 %q", i, s.method, s.path, res.StatusCode, body, s.wantBody)
+		}
+		if !strings.Contains(res.Header.Get("Cache-Status"), s.wantCS) {
+			t.Errorf("step %d: Cache-Status got %q, want %q", i, res.Header.Get("Cache-Status"), s.wantCS)
+		}
+		if got := res.Header.Values("X-Multi"); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+			t.Errorf("step %d: X-Multi got %q, want [a b]", i, got)
+		}
+		mu.Lock()
+		n := seen[s.method+" "+s.path]
+		mu.Unlock()
+		if n != s.originCount {
+			t.Errorf("step %d: origin saw %s %s %d times, want %d", i, s.method, s.path, n, s.originCount)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("run after cancel: got %v, want nil", err)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{{}, {"-origin", "not a url"}, {"-origin", "http://127.0.0.1:1", "-redis", "ftp://x"}, {"-bogus"}} {
+		if err := run(context.Background(), args, io.Discard, nil); err == nil {
+			t.Errorf("run(%q): got nil, want an error", args)
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package shop
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rediskit/rediskit/clientip"
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/memo"
+	"github.com/rediskit/rediskit/ratelimit"
+	"github.com/rediskit/rediskit/viewcount"
+)
+
+// MaxBodyBytes caps the body of PUT /products/{id}.
+const MaxBodyBytes = 1 << 20
+
+// ErrBadRequest marks input the client must fix; its message says what.
+var ErrBadRequest = errors.New("bad request")
+
+// Config tunes a Service. The zero value is valid.
+type Config struct {
+	RateLimit      int            // requests per RateWindow on /api/limited; default 5
+	RateWindow     time.Duration  // default 10 s
+	ProductDelay   time.Duration  // simulated database latency; default 50 ms
+	TrustedProxies []netip.Prefix // proxies whose X-Forwarded-For is believed; default none
+	ViewSecret     []byte         // HMAC key for visitor ids; default random per process
+	FlushInterval  time.Duration  // view-count flush interval; default 1 s
+	Logger         *slog.Logger   // where failures are reported; default slog.Default()
+	Namespace      string         // prefix of every Redis key; default "shop"
+}
+
+// Service holds the example's domain and the rediskit features around it.
+// Its fields are what the HTTP layers wire into routes.
+type Service struct {
+	Catalog  *Catalog
+	Products *memo.Func[string, Product] // memoized Catalog.Load
+	Limiter  ratelimit.Limiter           // for GET /api/limited
+	Views    *viewcount.Counter          // article views, buffered
+	Cache    *httpcache.Cache            // response cache
+	IPs      *clientip.Resolver          // client IPs under the trusted-proxy rules
+	Log      *slog.Logger
+}
+
+// New wires the features on c.
+func New(c *core.Client, cfg Config) (*Service, error) {
+	cfg = withDefaults(cfg)
+	s := &Service{Catalog: NewCatalog(cfg.ProductDelay), Log: cfg.Logger}
+	report := func(what string) func(error) {
+		return func(err error) { s.Log.Warn(what, "err", err) }
+	}
+	var err error
+	if s.IPs, err = clientip.New(clientip.Options{TrustedProxies: cfg.TrustedProxies}); err != nil {
+		return nil, err
+	}
+	s.Products, err = memo.Wrap(c, "product", s.Catalog.Load, memo.Options{
+		Namespace:   core.MakeKey(cfg.Namespace, "memo"),
+		TTL:         time.Minute,
+		NotFound:    ErrNoProduct, // unknown ids are cached too, for NegativeTTL
+		NegativeTTL: 10 * time.Second,
+		Lease:       true,
+		OnError:     report("memo"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.Limiter, err = ratelimit.NewFixedWindow(c, ratelimit.Options{
+		Limit:  cfg.RateLimit,
+		Window: cfg.RateWindow,
+		Prefix: core.MakeKey(cfg.Namespace, "ratelimit"),
+	}); err != nil {
+		return nil, err
+	}
+	if s.Views, err = viewcount.New(c, viewcount.Options{
+		Namespace:     core.MakeKey(cfg.Namespace, "views"),
+		Secret:        cfg.ViewSecret,
+		Mode:          viewcount.Buffered,
+		FlushInterval: cfg.FlushInterval,
+		OnDrop:        func(n int64, err error) { s.Log.Error("view counts dropped", "views", n, "err", err) },
+	}); err != nil {
+		return nil, err
+	}
+	if s.Cache, err = httpcache.New(c, httpcache.Options{
+		Namespace: core.MakeKey(cfg.Namespace, "httpcache"),
+		OnError:   func(_ context.Context, err error) { s.Log.Warn("httpcache", "err", err) },
+	}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = 5
+	}
+	if cfg.RateWindow == 0 {
+		cfg.RateWindow = 10 * time.Second
+	}
+	if cfg.ProductDelay == 0 {
+		cfg.ProductDelay = 50 * time.Millisecond
+	}
+	if cfg.ViewSecret == nil {
+		cfg.ViewSecret = make([]byte, 32)
+		_, _ = rand.Read(cfg.ViewSecret)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "shop"
+	}
+	return cfg
+}
+
+// ViewTracker returns the HTTP view-tracking logic for article routes, with
+// item the route's article slug. Visitors are client IPs (hashed with the
+// view secret); curl and Go clients count as visitors rather than bots so
+// the README's curl walk-through shows real numbers.
+func (s *Service) ViewTracker(item viewcount.ItemFunc) (*viewcount.Tracker, error) {
+	patterns := slices.DeleteFunc(slices.Clone(viewcount.DefaultBotPatterns), func(p string) bool {
+		return p == "curl/" || p == "go-http-client"
+	})
+	return viewcount.NewTracker(s.Views, viewcount.TrackerOptions{
+		Item:    item,
+		Visitor: viewcount.VisitorIP(s.IPs),
+		IsBot:   viewcount.NewBotClassifier(patterns),
+		OnError: func(_ *http.Request, err error) { s.Log.Warn("viewcount", "err", err) },
+	})
+}
+
+// UpdateProduct decodes a product from body (at most MaxBodyBytes of JSON),
+// stores it under id and forgets the memoized copy, so the next read loads
+// the new value. Input errors match ErrBadRequest.
+func (s *Service) UpdateProduct(ctx context.Context, id string, body io.Reader) (Product, error) {
+	var p Product
+	dec := json.NewDecoder(io.LimitReader(body, MaxBodyBytes+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Product{}, fmt.Errorf("%w: invalid product JSON: %v", ErrBadRequest, err)
+	}
+	if dec.More() {
+		return Product{}, fmt.Errorf("%w: trailing data after the product JSON", ErrBadRequest)
+	}
+	if p.ID != "" && p.ID != id {
+		return Product{}, fmt.Errorf("%w: body id %q does not match the URL id %q", ErrBadRequest, p.ID, id)
+	}
+	if strings.TrimSpace(p.Name) == "" || p.PriceCents < 0 {
+		return Product{}, fmt.Errorf("%w: a product needs a name and a non-negative price_cents", ErrBadRequest)
+	}
+	p.ID = id
+	s.Catalog.Put(p)
+	if err := s.Products.Forget(ctx, id); err != nil {
+		return p, fmt.Errorf("product stored, but its cached copy could not be forgotten: %w", err)
+	}
+	return p, nil
+}
+
+// ArticleViews are the counts GET /articles/{slug}/views returns.
+type ArticleViews struct {
+	Total  int64 `json:"total"`
+	Unique int64 `json:"unique"`
+	Today  int64 `json:"today"`
+}
+
+// Views reads the counts of an article.
+func (s *Service) ArticleViews(ctx context.Context, slug string) (ArticleViews, error) {
+	st, err := s.Views.Stats(ctx, slug, 1)
+	if err != nil {
+		return ArticleViews{}, err
+	}
+	return ArticleViews{Total: st.Total, Unique: st.Unique, Today: st.Today}, nil
+}
+
+// TopArticle is one entry of GET /articles/top.
+type TopArticle struct {
+	Slug  string `json:"slug"`
+	Views int64  `json:"views"`
+}
+
+// TopArticles returns the n most viewed articles of the current day (UTC).
+func (s *Service) TopArticles(ctx context.Context, n int) ([]TopArticle, error) {
+	ranked, err := s.Views.Top(ctx, n, 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TopArticle, 0, len(ranked))
+	for _, r := range ranked {
+		out = append(out, TopArticle{Slug: r.Item, Views: r.Views})
+	}
+	return out, nil
+}
+
+// Close flushes buffered view counts within ctx.
+func (s *Service) Close(ctx context.Context) error { return s.Views.Close(ctx) }
+
+// ParseTopN reads the n of GET /articles/top: default 10, at most 100.
+func ParseTopN(s string) (int, error) {
+	if s == "" {
+		return 10, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 100 {
+		return 0, fmt.Errorf("n must be an integer from 1 to 100, got %q", s)
+	}
+	return n, nil
+}
