@@ -147,7 +147,7 @@ func (s *Service) UpdateProduct(ctx context.Context, id string, body io.Reader) 
 	dec := json.NewDecoder(io.LimitReader(body, MaxBodyBytes+1))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return Product{}, fmt.Errorf("%w: invalid product JSON: %v", ErrBadRequest, err)
+		return Product{}, fmt.Errorf("%w: invalid product JSON: %w", ErrBadRequest, err)
 	}
 	if dec.More() {
 		return Product{}, fmt.Errorf("%w: trailing data after the product JSON", ErrBadRequest)

@@ -1,0 +1,22 @@
+// Command echo is the rediskit example service on Echo v4, with the same
+// routes and answers as examples/service: memoized and response-cached
+// products, a rate-limited endpoint and counted article views, on an
+// embedded Redis unless REDIS_URL or REDIS_CLUSTER_ADDRS is set.
+//
+//	go run ./examples/echo
+//	curl -i 127.0.0.1:8080/products/1
+//
+// Flags: -addr, -redis (auto, env, embedded), -rate-limit, -rate-window,
+// -trusted-proxies. SIGINT or SIGTERM shuts it down gracefully, flushing
+// buffered view counts.
+package main
+
+import (
+	"net/http"
+
+	"github.com/rediskit/rediskit/examples/internal/shop"
+)
+
+func main() {
+	shop.Main("echo", func(svc *shop.Service) (http.Handler, error) { return newEcho(svc) })
+}

@@ -1,0 +1,106 @@
+package shop
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rediskit/rediskit/clientip"
+	"github.com/rediskit/rediskit/examples/internal/redisconn"
+)
+
+// Flags are the command-line flags both example services take.
+type Flags struct {
+	Addr           string
+	Redis          string
+	RateLimit      int
+	RateWindow     time.Duration
+	TrustedProxies string
+}
+
+// ParseFlags parses args (without the program name).
+func ParseFlags(name string, args []string) (Flags, error) {
+	var f Flags
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&f.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&f.Redis, "redis", redisconn.ModeAuto, "auto (REDIS_URL or REDIS_CLUSTER_ADDRS when set, else embedded), env or embedded")
+	fs.IntVar(&f.RateLimit, "rate-limit", 5, "requests per window on /api/limited")
+	fs.DurationVar(&f.RateWindow, "rate-window", 10*time.Second, "rate-limit window")
+	fs.StringVar(&f.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
+	return f, fs.Parse(args)
+}
+
+// Main runs an example service from the command line until SIGINT or
+// SIGTERM; build routes the Service's endpoints.
+func Main(name string, build func(*Service) (http.Handler, error)) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	f, err := ParseFlags(name, os.Args[1:])
+	if err != nil {
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, log, f, build); err != nil {
+		log.Error(name+" stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// Run connects to Redis as f says, serves the routes build returns on
+// f.Addr, and when ctx ends shuts down gracefully: in-flight requests are
+// drained and buffered view counts flushed.
+func Run(ctx context.Context, log *slog.Logger, f Flags, build func(*Service) (http.Handler, error)) error {
+	cfg := Config{RateLimit: f.RateLimit, RateWindow: f.RateWindow, Logger: log}
+	if f.TrustedProxies != "" {
+		prefixes, err := clientip.ParsePrefixes(strings.Split(f.TrustedProxies, ",")...)
+		if err != nil {
+			return err
+		}
+		cfg.TrustedProxies = prefixes
+	}
+	conn, err := redisconn.Open(ctx, f.Redis)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	log.Info("redis", "using", conn.Description)
+
+	svc, err := New(conn.Client, cfg)
+	if err != nil {
+		return err
+	}
+	handler, err := build(svc)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	log.Info("listening", "addr", "http://"+ln.Addr().String())
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests and flushing view counts")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	if cerr := svc.Close(shutdownCtx); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return err
+}

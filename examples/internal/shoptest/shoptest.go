@@ -1,0 +1,216 @@
+// Package shoptest walks the example services' routes over HTTP and checks
+// the numbers, so the net/http and Echo services are held to one contract.
+package shoptest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rediskit/rediskit/examples/internal/shop"
+)
+
+// RateLimit and RateWindow are the limits Config sets for the walk.
+const (
+	RateLimit  = 5
+	RateWindow = time.Minute
+)
+
+// Config is the shop configuration Walk expects: the default limits, a
+// short flush interval, and 127.0.0.1 trusted as a proxy so the walk can
+// present a second visitor through X-Forwarded-For.
+func Config(namespace string) shop.Config {
+	return shop.Config{
+		Namespace:      namespace,
+		RateLimit:      RateLimit,
+		RateWindow:     RateWindow,
+		FlushInterval:  20 * time.Millisecond,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+	}
+}
+
+// Walk exercises every route of a service listening at base.
+func Walk(t *testing.T, base string) {
+	t.Run("healthz", func(t *testing.T) {
+		expectStatus(t, do(t, "GET", base+"/healthz", "", nil), http.StatusOK)
+	})
+	t.Run("products", func(t *testing.T) { walkProducts(t, base) })
+	t.Run("rate limit", func(t *testing.T) { walkRateLimit(t, base) })
+	t.Run("articles", func(t *testing.T) { walkArticles(t, base) })
+}
+
+func walkProducts(t *testing.T, base string) {
+	// 100 concurrent GETs of a cold product: one load.
+	var wg sync.WaitGroup
+	bodies := make([]string, 100)
+	for i := range bodies {
+		wg.Go(func() {
+			res := do(t, "GET", base+"/products/2", "", nil)
+			if res.status != http.StatusOK {
+				t.Errorf("GET /products/2: got %d, want 200", res.status)
+			}
+			bodies[i] = res.body
+		})
+	}
+	wg.Wait()
+	for _, b := range bodies {
+		if b != bodies[0] {
+			t.Fatalf("concurrent GETs disagree: %q vs %q", b, bodies[0])
+		}
+	}
+	if got := loads(t, base); got != 1 {
+		t.Errorf("product loads after 100 concurrent cold GETs: got %d, want 1", got)
+	}
+	res := do(t, "GET", base+"/products/2", "", nil)
+	if !strings.Contains(res.header.Get("Cache-Status"), "hit") || res.header.Get("Age") == "" {
+		t.Errorf("second GET: Cache-Status %q, Age %q, want a hit with an Age", res.header.Get("Cache-Status"), res.header.Get("Age"))
+	}
+
+	// Unknown ids: 404, negatively cached.
+	for range 3 {
+		expectStatus(t, do(t, "GET", base+"/products/404", "", nil), http.StatusNotFound)
+	}
+	if got := loads(t, base); got != 2 {
+		t.Errorf("loads after three GETs of an unknown id: got %d, want 2 (not-found cached)", got)
+	}
+
+	// Bad updates are rejected and change nothing.
+	bad := do(t, "PUT", base+"/products/2", `{"name":`, nil)
+	expectStatus(t, bad, http.StatusBadRequest)
+	if !strings.Contains(bad.body, "invalid product JSON") {
+		t.Errorf("bad JSON: body %q, want a clear message", bad.body)
+	}
+	huge := `{"name":"` + strings.Repeat("x", shop.MaxBodyBytes) + `"}`
+	expectStatus(t, do(t, "PUT", base+"/products/2", huge, nil), http.StatusRequestEntityTooLarge)
+
+	// A good update is visible at once.
+	expectStatus(t, do(t, "PUT", base+"/products/2", `{"name":"Gooseneck kettle","price_cents":5200}`, nil), http.StatusOK)
+	after := do(t, "GET", base+"/products/2", "", nil)
+	var p shop.Product
+	decode(t, after, &p)
+	if p.Name != "Gooseneck kettle" || p.PriceCents != 5200 {
+		t.Errorf("GET after PUT: got %+v, want the new name and price", p)
+	}
+}
+
+func walkRateLimit(t *testing.T, base string) {
+	for i := 1; i <= RateLimit; i++ {
+		res := do(t, "GET", base+"/api/limited", "", nil)
+		expectStatus(t, res, http.StatusOK)
+		if got := res.header.Get("RateLimit-Policy"); got != `"default";q=5;w=60` {
+			t.Errorf("request %d: RateLimit-Policy %q, want \"default\";q=5;w=60", i, got)
+		}
+		if got := res.header.Get("RateLimit"); !strings.HasPrefix(got, `"default";r=`) {
+			t.Errorf("request %d: RateLimit %q", i, got)
+		}
+	}
+	res := do(t, "GET", base+"/api/limited", "", nil)
+	expectStatus(t, res, http.StatusTooManyRequests)
+	if res.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// A spoofed X-Forwarded-For from the same client does not reset its
+	// bucket... unless the peer is a trusted proxy, as 127.0.0.1 is here:
+	// then the forwarded client gets its own bucket.
+	other := do(t, "GET", base+"/api/limited", "", http.Header{"X-Forwarded-For": {"198.51.100.9"}})
+	expectStatus(t, other, http.StatusOK)
+}
+
+func walkArticles(t *testing.T, base string) {
+	for range 50 { // reloads inside the dedup window count once
+		expectStatus(t, do(t, "GET", base+"/articles/hello-redis", "", nil), http.StatusOK)
+	}
+	second := http.Header{"X-Forwarded-For": {"203.0.113.5"}}
+	expectStatus(t, do(t, "GET", base+"/articles/hello-redis", "", second), http.StatusOK)
+	expectStatus(t, do(t, "GET", base+"/articles/rate-limits", "", nil), http.StatusOK)
+	expectStatus(t, do(t, "GET", base+"/articles/no-such-article", "", nil), http.StatusNotFound)
+
+	var views shop.ArticleViews
+	waitFor(t, func() bool {
+		decode(t, do(t, "GET", base+"/articles/hello-redis/views", "", nil), &views)
+		return views.Total >= 2
+	})
+	if views != (shop.ArticleViews{Total: 2, Unique: 2, Today: 2}) {
+		t.Errorf("views of hello-redis: got %+v, want total 2, unique 2, today 2", views)
+	}
+	var top struct{ Top []shop.TopArticle }
+	waitFor(t, func() bool {
+		decode(t, do(t, "GET", base+"/articles/top?n=10", "", nil), &top)
+		return len(top.Top) >= 2
+	})
+	if len(top.Top) != 2 || top.Top[0] != (shop.TopArticle{Slug: "hello-redis", Views: 2}) || top.Top[1].Slug != "rate-limits" {
+		t.Errorf("top: got %+v, want hello-redis (2) then rate-limits (1)", top.Top)
+	}
+	expectStatus(t, do(t, "GET", base+"/articles/top?n=abc", "", nil), http.StatusBadRequest)
+	expectStatus(t, do(t, "GET", base+"/articles/no-such-article/views", "", nil), http.StatusNotFound)
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t *testing.T, method, url, body string, header http.Header) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+func expectStatus(t *testing.T, res response, want int) {
+	t.Helper()
+	if res.status != want {
+		t.Errorf("got status %d (%s), want %d", res.status, strings.TrimSpace(res.body), want)
+	}
+}
+
+func decode(t *testing.T, res response, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(res.body), v); err != nil {
+		t.Fatalf("decode %q: %v", res.body, err)
+	}
+}
+
+func loads(t *testing.T, base string) int64 {
+	t.Helper()
+	var s struct {
+		ProductLoads int64 `json:"product_loads"`
+	}
+	decode(t, do(t, "GET", base+"/stats/origin", "", nil), &s)
+	return s.ProductLoads
+}
+
+// waitFor polls cond (buffered view counts land within a flush interval).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
