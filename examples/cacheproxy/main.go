@@ -5,9 +5,9 @@
 //
 //	cacheproxy -origin http://127.0.0.1:8000 [-listen 127.0.0.1:8081] [-redis auto]
 //
-// -redis is a redis:// or rediss:// URL, or "auto" (the default): REDIS_URL
-// when set, else an embedded in-process Redis (miniredis), good for a demo
-// or a test run.
+// -redis is "auto" (the default: REDIS_URL or REDIS_CLUSTER_ADDRS when set,
+// else an embedded in-process Redis, good for a demo or a test run), "env",
+// "embedded", or a redis:// or rediss:// URL.
 package main
 
 import (
@@ -26,9 +26,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/examples/internal/redisconn"
 	"github.com/rediskit/rediskit/httpcache"
 )
 
@@ -47,7 +45,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(addr str
 	fs.SetOutput(logw)
 	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
 	originURL := fs.String("origin", "", "origin base URL, e.g. http://127.0.0.1:8000 (required)")
-	redisURL := fs.String("redis", "auto", `Redis URL, or "auto": REDIS_URL, else an embedded Redis`)
+	redisMode := fs.String("redis", redisconn.ModeAuto, `"auto" (REDIS_URL or REDIS_CLUSTER_ADDRS when set, else embedded), "env", "embedded" or a redis:// URL`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,13 +53,14 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(addr str
 	if err != nil || target.Scheme == "" || target.Host == "" {
 		return fmt.Errorf("cacheproxy: -origin must be an absolute http(s) URL, got %q", *originURL)
 	}
-	rdb, closeRedis, err := openRedis(*redisURL, logw)
+	conn, err := redisconn.Open(ctx, *redisMode)
 	if err != nil {
-		return err
+		return fmt.Errorf("cacheproxy: %w", err)
 	}
-	defer closeRedis()
+	defer conn.Close()
 	logger := log.New(logw, "cacheproxy: ", log.LstdFlags)
-	cache, err := httpcache.New(core.NewFromRedis(rdb), httpcache.Options{
+	logger.Printf("using %s", conn.Description)
+	cache, err := httpcache.New(conn.Client, httpcache.Options{
 		OnError: func(_ context.Context, err error) { logger.Print(err) },
 	})
 	if err != nil {
@@ -99,33 +98,4 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(addr str
 		return err
 	}
 	return nil
-}
-
-// openRedis connects to spec ("auto" or a URL) with context deadlines
-// enabled, so the cache's per-call Redis timeout holds.
-func openRedis(spec string, logw io.Writer) (redis.UniversalClient, func(), error) {
-	if spec == "auto" {
-		spec = os.Getenv("REDIS_URL")
-	}
-	var mr *miniredis.Miniredis
-	if spec == "" {
-		var err error
-		if mr, err = miniredis.Run(); err != nil {
-			return nil, nil, fmt.Errorf("cacheproxy: embedded redis: %w", err)
-		}
-		fmt.Fprintf(logw, "cacheproxy: using an embedded Redis at %s (set -redis or REDIS_URL for a real one)\n", mr.Addr())
-		spec = "redis://" + mr.Addr()
-	}
-	opt, err := redis.ParseURL(spec)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cacheproxy: -redis: %w", err)
-	}
-	opt.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(opt)
-	return rdb, func() {
-		_ = rdb.Close()
-		if mr != nil {
-			mr.Close()
-		}
-	}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -49,7 +50,8 @@ func Configured() bool {
 	return false
 }
 
-// Open connects as mode says and checks the connection with a PING.
+// Open connects as mode says (one of the Mode constants, or a redis:// or
+// rediss:// URL) and checks the connection with a PING.
 func Open(ctx context.Context, mode string) (*Conn, error) {
 	if mode == ModeAuto {
 		mode = ModeEmbedded
@@ -58,8 +60,15 @@ func Open(ctx context.Context, mode string) (*Conn, error) {
 		}
 	}
 	var conn *Conn
-	switch mode {
-	case ModeEnv:
+	switch {
+	case strings.HasPrefix(mode, "redis://") || strings.HasPrefix(mode, "rediss://"):
+		cfg := core.Config{URL: mode}
+		c, err := core.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		conn = &Conn{Client: c, Description: "Redis at " + cfg.String()}
+	case mode == ModeEnv:
 		cfg, err := core.ConfigFromEnv()
 		if err != nil {
 			return nil, err
@@ -69,7 +78,7 @@ func Open(ctx context.Context, mode string) (*Conn, error) {
 			return nil, err
 		}
 		conn = &Conn{Client: c, Description: "configured Redis (" + cfg.String() + ")"}
-	case ModeEmbedded:
+	case mode == ModeEmbedded:
 		srv := miniredis.NewMiniRedis()
 		if err := srv.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
@@ -82,7 +91,7 @@ func Open(ctx context.Context, mode string) (*Conn, error) {
 		conn = &Conn{Client: c, embedded: srv,
 			Description: "embedded in-process Redis (miniredis) on " + srv.Addr() + "; set REDIS_URL or REDIS_CLUSTER_ADDRS to use a real one"}
 	default:
-		return nil, fmt.Errorf("unknown redis mode %q: want %q, %q or %q", mode, ModeAuto, ModeEnv, ModeEmbedded)
+		return nil, fmt.Errorf("unknown redis mode: want %q, %q, %q or a redis:// URL", ModeAuto, ModeEnv, ModeEmbedded)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -1,0 +1,74 @@
+// Package httpcache is an RFC 9111 shared HTTP cache for an application's
+// own responses, storing them in Redis.
+//
+// A Cache is created with New and used as net/http middleware
+// (Cache.Middleware, or adapters/nethttp), as Echo middleware
+// (adapters/echo), or through Serve. It follows the shared-cache rules of
+// RFC 9111:
+//
+//   - Only GET responses are stored; HEAD is answered from a GET entry.
+//     A response is stored when its status is final and understood and it
+//     has explicit freshness (s-maxage, max-age, Expires) or public, or its
+//     status is heuristically cacheable (200, 203, 204, 300, 301, 308, 404,
+//     405, 410, 414, 501). Without explicit freshness a response gets none
+//     (it is stored stale, for revalidation, when it has a validator) unless
+//     a Rule gives it a TTL.
+//   - Not stored: no-store, private, Vary: *, a request's no-store, a
+//     response to a request with Authorization unless it has public,
+//     s-maxage or must-revalidate (§3.5), a response with Set-Cookie unless
+//     Options.StoreSetCookie (which stores it without Set-Cookie), a body
+//     over Options.MaxBodyBytes (default 1 MiB; such a body streams to the
+//     client and is never buffered whole). Hop-by-hop and Connection-listed
+//     fields are never stored. Status, header fields and multiple values
+//     are replayed as the handler wrote them, with Age.
+//   - Request directives no-cache, no-store, max-age, min-fresh, max-stale
+//     and only-if-cached (504 when nothing usable is stored), response
+//     directives no-store, no-cache, private, public, must-revalidate,
+//     proxy-revalidate, s-maxage, stale-while-revalidate and stale-if-error
+//     (RFC 5861, capped by Options).
+//   - Clients' If-None-Match and If-Modified-Since are answered with 304
+//     from the entry; a stale entry is revalidated with a conditional
+//     request to the handler, and a 304 refreshes its header fields.
+//   - A successful POST, PUT, PATCH or DELETE (any unsafe method)
+//     invalidates its URI and same-origin Location and Content-Location.
+//   - Every GET or HEAD response carries a Cache-Status member (RFC 9211).
+//
+// # Keys
+//
+// The key of a request is its scheme, host, path and query (ignored
+// parameters dropped, optionally sorted). The host must be on
+// Options.Hosts or is replaced by Options.CanonicalHost (the handler then
+// sees the canonical host), else the request bypasses the cache; with
+// neither set every host is keyed as sent. X-Forwarded-Host and the other
+// Options.StripHeaders are never keyed and are removed before the handler
+// runs, so they cannot poison an entry. A key longer than MaxKeyBytes is
+// replaced by its SHA-256. Redis keys, built with core.MakeKey:
+//
+//	<ns>:gen                 generation number (PurgeAll increments it)
+//	<ns>:g<gen>:{<key>}      one response (a string), or for a response
+//	                         with Vary a hash: field "vary" holds the
+//	                         normalized Vary names, field "v:<hash>" one
+//	                         variant (Accept-Encoding normalized)
+//	<ns>:g<gen>:tag:<tag>    set of the entry keys carrying tag
+//
+// where <ns> is Options.Namespace ("httpcache"). An entry's TTL is its
+// remaining freshness plus the longest of its stale-while-revalidate,
+// stale-if-error and Options.StaleRetention windows, capped by MaxTTL.
+// Purge removes one URL's entry (all variants), PurgeTag the entries of a
+// tag (cost proportional to the tag's size), PurgeAll everything in O(1).
+//
+// # Failure policy
+//
+// The cache fails open: when Redis errors or exceeds Options.RedisTimeout,
+// the handler answers and nothing is stored; the error goes to
+// Options.OnError and Stats.Errors. A corrupt entry is a miss. A response
+// is stored whole (body, header fields and tags, tags first) or not at all,
+// and a client receives either a whole stored response or the handler's.
+//
+// # Concurrency
+//
+// A Cache is safe for concurrent use. Concurrent misses for one key call
+// the handler once; the other requests wait (each up to its own context)
+// and reuse the response when it is shareable (reported as collapsed).
+// Only one background revalidation runs per entry at a time.
+package httpcache

@@ -1,0 +1,235 @@
+package httpcache
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// fetch calls the handler for a miss (stale == nil) or to validate stale,
+// collapsing concurrent calls for the same key: followers reuse the
+// leader's response when it is shareable and matches their variant.
+func (t *txn) fetch(stale *entry) {
+	fkey := t.slot
+	cl, leader := t.c.flight.join(fkey)
+	if !leader {
+		select {
+		case <-cl.done:
+			if e := cl.e; e != nil && t.canShare(e) {
+				age := e.age(t.c.now())
+				t.serveEntry(e, age, cacheStatus{fwd: fwdKind(stale), fwdStatus: e.status, collapsed: true,
+					ttl: e.lifetime - age, hasTTL: true}, Result{Status: StatusCollapsed, Age: age})
+				return
+			}
+		case <-t.r.Context().Done():
+			return
+		}
+		t.fetchOwn(stale)
+		return
+	}
+	var shared *entry
+	defer func() { t.c.flight.leave(fkey, cl, shared) }()
+	// A leader that finished between our lookup and our join has stored
+	// its response (it stores before it leaves): look again.
+	if e, err := t.find(); err == nil && e != nil && e.responseTime != respTimeOf(stale) {
+		if u := t.use(e, e.age(t.c.now())); u == useFresh || u == useStaleOK {
+			shared = e
+			t.useEntry(e)
+			return
+		}
+		stale = e
+	}
+	shared = t.fetchOwn(stale)
+}
+
+func respTimeOf(e *entry) int64 {
+	if e == nil {
+		return 0
+	}
+	return e.responseTime
+}
+
+// canShare reports whether a response fetched for another request may
+// answer this one: same variant, §3.5, and no request no-cache.
+func (t *txn) canShare(e *entry) bool {
+	if t.rd.noCache || (t.r.Header.Get("Authorization") != "" && e.flags&flagAuthOK == 0) {
+		return false
+	}
+	return e.vary == "" || variantID(e.vary, t.r.Header) == e.variant
+}
+
+func fwdKind(stale *entry) string {
+	if stale != nil {
+		return "stale"
+	}
+	return "miss"
+}
+
+// conditional request header fields a client may send; the cache answers
+// them itself, so they never reach the handler on a storing path.
+var clientConditionals = []string{"If-None-Match", "If-Modified-Since"}
+
+// originRequest is the request the handler sees on a storing path: unkeyed
+// headers stripped, host and query as keyed, and the validators of stale.
+func (t *txn) originRequest(ctx context.Context, stale *entry) *http.Request {
+	c := t.c
+	or := t.r.Clone(ctx)
+	for _, h := range c.strip {
+		or.Header.Del(h)
+	}
+	for _, h := range clientConditionals {
+		or.Header.Del(h)
+	}
+	if normalizeHost(or.Host, requestScheme(or)) != t.host {
+		or.Host = t.host
+		or.URL.Host = ""
+	}
+	if len(c.ignore) > 0 && or.URL.RawQuery != "" {
+		or.URL.RawQuery = c.filterQuery(or.URL.RawQuery, false) // the client's order, ignored names dropped
+		or.RequestURI = or.URL.RequestURI()
+	}
+	if stale != nil {
+		or.Method = http.MethodGet
+		if v := stale.header.Get("ETag"); v != "" {
+			or.Header.Set("If-None-Match", v)
+		}
+		if v := stale.header.Get("Last-Modified"); v != "" {
+			or.Header.Set("If-Modified-Since", v)
+		}
+	}
+	return or
+}
+
+// fetchOwn calls the handler and answers the client, returning the entry
+// other requests may share (nil when there is none).
+func (t *txn) fetchOwn(stale *entry) *entry {
+	c := t.c
+	or := t.originRequest(t.r.Context(), stale)
+	reqTime := c.now()
+	cp := newCapture(t.w, c.opts.MaxBodyBytes)
+	var pol policy
+	cp.decide = func(status int, h http.Header) int {
+		if stale != nil && (status == http.StatusNotModified || (status >= 500 && t.staleIfError(stale))) {
+			return modeDiscard
+		}
+		pol = c.policyFor(or, t.rd, status, h, c.now())
+		if pol.reason == "" && contentLength(h) > int64(c.opts.MaxBodyBytes) {
+			pol.reason = ReasonTooLarge
+		}
+		if pol.reason != "" {
+			return modePass
+		}
+		return modeHold
+	}
+	cp.release = func(status int, h http.Header) {
+		t.sendHeader(status, h, cacheStatus{fwd: fwdKind(stale), fwdStatus: status, detail: pol.reason})
+	}
+	t.next.ServeHTTP(cp, or)
+	cp.finish()
+	respTime := c.now()
+	switch {
+	case cp.mode == modeDiscard && cp.status == http.StatusNotModified:
+		return t.revalidated(stale, cp.header, or, reqTime, respTime)
+	case cp.mode == modeDiscard:
+		t.serveStaleOnError(stale, cp.status)
+		return nil
+	case pol.reason == "" && !cp.fits:
+		pol.reason = ReasonTooLarge
+	}
+	if pol.reason != "" {
+		t.report(Result{Status: StatusMiss, Reason: pol.reason})
+		return nil
+	}
+	e := c.newEntry(cp.status, cp.header, string(cp.body), pol, reqTime, respTime)
+	e.variant = variantID(e.vary, or.Header)
+	stored := t.store(e, or.Header, cp.header)
+	if !cp.released {
+		t.serveFetched(e, cp.header, stale, stored)
+	}
+	t.report(Result{Status: StatusMiss, Stored: stored, Reason: storeReason(stored)})
+	return e
+}
+
+func storeReason(stored bool) string {
+	if stored {
+		return ""
+	}
+	return ReasonRedis
+}
+
+// report records a result for client requests (background revalidations
+// only count).
+func (t *txn) report(res Result) {
+	if t.w == nil {
+		if res.Stored {
+			t.c.stats.stored.Add(1)
+		}
+		return
+	}
+	t.c.result(t.r, res)
+}
+
+// store writes e (with the tags of the handler's header h) and reports
+// whether it was stored.
+func (t *txn) store(e *entry, reqH, h http.Header) bool {
+	ctx := t.r.Context()
+	if t.c.ttlFor(e) < time.Millisecond {
+		return false
+	}
+	if err := t.c.put(ctx, t.gen, t.slot, e, reqH, parseTags(h[t.c.opts.TagHeader])); err != nil {
+		t.c.reportError(ctx, err)
+		return false
+	}
+	return true
+}
+
+// staleIfError reports whether stale may replace an error response
+// (RFC 5861 §4), from the response's or the request's stale-if-error.
+func (t *txn) staleIfError(stale *entry) bool {
+	if stale.flags&flagMustRevalidate != 0 {
+		return false
+	}
+	window := stale.sie
+	if t.rd.hasStaleIfError {
+		window = max(window, min(t.rd.staleIfError, t.c.opts.MaxStaleIfError))
+	}
+	over := stale.age(t.c.now()) - stale.lifetime
+	return over < window
+}
+
+func contentLength(h http.Header) int64 {
+	v := h.Get("Content-Length")
+	if v == "" {
+		return -1
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// revalidateInBackground refreshes e with a conditional request to the
+// background handler after the client was answered, one at a time per key.
+func (t *txn) revalidateInBackground(e *entry) {
+	c := t.c
+	key := t.slot + "\x00" + e.variant
+	cl, leader := c.bg.join(key)
+	if !leader {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.r.Context()), c.opts.RevalidateTimeout)
+	bt := &txn{c: c, r: t.r.Clone(ctx), next: t.bg, bg: t.bg, host: t.host, slot: t.slot, gen: t.gen}
+	go func() {
+		defer cancel()
+		defer c.bg.leave(key, cl, nil)
+		defer func() {
+			if p := recover(); p != nil {
+				c.reportError(ctx, fmt.Errorf("httpcache: background revalidation panicked: %v", p))
+			}
+		}()
+		bt.fetchOwn(e)
+	}()
+}

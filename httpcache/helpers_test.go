@@ -1,0 +1,154 @@
+package httpcache_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/httpcache"
+)
+
+// clock is a fake clock for freshness: tests advance it instead of
+// sleeping. It starts on a whole second so Date headers are exact.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Now().Truncate(time.Second).UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time                  { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Advance(d time.Duration)         { c.ns.Add(int64(d)) }
+func (c *clock) HTTPDate(d time.Duration) string { return c.Now().Add(d).UTC().Format(http.TimeFormat) }
+
+// newCache builds a Cache on rdb under a test-unique namespace.
+func newCache(t testing.TB, rdb redis.UniversalClient, prefix string, opts httpcache.Options, clk *clock) *httpcache.Cache {
+	t.Helper()
+	opts.Namespace = prefix
+	if opts.RedisTimeout == 0 {
+		opts.RedisTimeout = 2 * time.Second
+	}
+	c, err := httpcache.New(core.NewFromRedis(rdb), opts)
+	if err != nil {
+		t.Fatalf("New: got %v, want nil", err)
+	}
+	if clk != nil {
+		httpcache.SetClock(c, clk.Now)
+	}
+	return c
+}
+
+// resp is a response the scripted origin gives. Header values may use
+// {date} (the clock's now) and {date+N} / {date-N} (N seconds).
+type resp struct {
+	status int
+	hdr    []string // "Name: value", repeated names give several values
+	body   string
+}
+
+// origin is a scripted handler that records the requests it got.
+type origin struct {
+	clk   *clock
+	mu    sync.Mutex
+	next  resp
+	calls int
+	seen  []http.Header
+	hosts []string
+}
+
+func (o *origin) set(r resp) {
+	o.mu.Lock()
+	o.next = r
+	o.mu.Unlock()
+}
+
+func (o *origin) Calls() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.calls
+}
+
+func (o *origin) last() (http.Header, string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.seen) == 0 {
+		return http.Header{}, ""
+	}
+	return o.seen[len(o.seen)-1], o.hosts[len(o.hosts)-1]
+}
+
+func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	o.calls++
+	o.seen = append(o.seen, r.Header.Clone())
+	o.hosts = append(o.hosts, r.Host)
+	rs := o.next
+	o.mu.Unlock()
+	for _, line := range rs.hdr {
+		name, val, _ := strings.Cut(line, ":")
+		w.Header().Add(name, o.expand(strings.TrimSpace(val)))
+	}
+	if rs.status == 0 {
+		rs.status = http.StatusOK
+	}
+	body := strings.NewReplacer("{host}", r.Host, "{xfh}", r.Header.Get("X-Forwarded-Host"),
+		"{query}", r.URL.RawQuery).Replace(rs.body)
+	w.WriteHeader(rs.status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+func (o *origin) expand(v string) string {
+	if !strings.HasPrefix(v, "{date") {
+		return v
+	}
+	var d time.Duration
+	if n := strings.Trim(v, "{}date"); n != "" {
+		sign := time.Duration(1)
+		if n[0] == '-' {
+			sign = -1
+		}
+		secs, _ := time.ParseDuration(strings.TrimLeft(n, "+-") + "s")
+		d = sign * secs
+	}
+	return o.clk.HTTPDate(d)
+}
+
+// do sends one request through h and returns the recorded response.
+func do(h http.Handler, method, target string, hdr ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, nil)
+	for _, line := range hdr {
+		name, val, _ := strings.Cut(line, ":")
+		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
+		if strings.EqualFold(name, "Host") {
+			r.Host = val
+			continue
+		}
+		r.Header.Add(name, val)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// poll waits up to 5s for cond, checking every millisecond.
+func poll(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func coreClient(rdb redis.UniversalClient) *core.Client { return core.NewFromRedis(rdb) }

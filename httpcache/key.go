@@ -1,0 +1,213 @@
+package httpcache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// normalizeHost lower-cases host, drops a trailing dot and the scheme's
+// default port.
+func normalizeHost(host, scheme string) string {
+	host = strings.ToLower(strings.TrimSpace(host))
+	if i := strings.LastIndexByte(host, ':'); i < 0 || (host[0] == '[' && !strings.HasSuffix(host[:i], "]")) {
+		return strings.TrimSuffix(host, ".") // no port
+	}
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if port == "" || (port == "80" && scheme != "https") || (port == "443" && scheme == "https") {
+			host = h
+			if strings.Contains(h, ":") {
+				host = "[" + h + "]"
+			}
+		}
+	}
+	return strings.TrimSuffix(host, ".")
+}
+
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if r.URL != nil && r.URL.Scheme == "https" {
+		return "https"
+	}
+	return "http"
+}
+
+// keyHost maps a request host to the host used in keys: itself when allowed,
+// else the canonical host; ok is false when neither applies.
+func (c *Cache) keyHost(host, scheme string) (string, bool) {
+	h := normalizeHost(host, scheme)
+	if len(c.hosts) == 0 && c.opts.CanonicalHost == "" {
+		return h, h != ""
+	}
+	if c.hosts[h] {
+		return h, true
+	}
+	if c.opts.CanonicalHost != "" {
+		return c.opts.CanonicalHost, true
+	}
+	return "", false
+}
+
+// URLKey returns the cache key text of a request: scheme, keyed host, path
+// and (filtered, optionally sorted) query. ok is false when the request's
+// host is not allowed. Vary headers are not part of it: they select a
+// variant under this key.
+func (c *Cache) URLKey(r *http.Request) (key string, ok bool) {
+	scheme := requestScheme(r)
+	host, ok := c.keyHost(r.Host, scheme)
+	if !ok {
+		return "", false
+	}
+	return c.urlKey(scheme, host, r.URL), true
+}
+
+func (c *Cache) urlKey(scheme, host string, u *url.URL) string {
+	q := c.keyQuery(u.RawQuery)
+	var b strings.Builder
+	b.Grow(len(scheme) + len(host) + len(u.Path) + len(q) + 5)
+	b.WriteString(scheme)
+	b.WriteString("://")
+	b.WriteString(host)
+	p := u.EscapedPath()
+	if p == "" {
+		p = "/"
+	}
+	b.WriteString(p)
+	if q != "" {
+		b.WriteByte('?')
+		b.WriteString(q)
+	}
+	return b.String()
+}
+
+// keyQuery drops ignored parameters and sorts when configured; raw encoding
+// of the kept parameters is preserved.
+func (c *Cache) keyQuery(raw string) string { return c.filterQuery(raw, c.opts.SortQuery) }
+
+func (c *Cache) filterQuery(raw string, sortQuery bool) string {
+	if raw == "" || (!sortQuery && len(c.ignore) == 0) {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if !c.ignore[name] {
+			kept = append(kept, p)
+		}
+	}
+	if sortQuery {
+		sort.Strings(kept)
+	}
+	return strings.Join(kept, "&")
+}
+
+// slotID turns a URL key into the part placed inside the Redis hash tag:
+// the key itself when short and free of braces, else "h:" + its SHA-256.
+func (c *Cache) slotID(key string) string {
+	if len(key) <= c.opts.MaxKeyBytes && !strings.ContainsAny(key, "{}") {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "h:" + hex.EncodeToString(sum[:])
+}
+
+// normalizeVary returns the canonical, sorted, de-duplicated header names of
+// a Vary field, joined with ",".
+func normalizeVary(h http.Header) string {
+	vals := h["Vary"]
+	if len(vals) == 0 {
+		return ""
+	}
+	var names []string
+	for _, v := range vals {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				names = append(names, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	sort.Strings(names)
+	out := names[:0]
+	for i, n := range names {
+		if i == 0 || n != names[i-1] {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// variantID identifies the variant of a request for a Vary spec: a hash of
+// the normalized values of the named request headers.
+func variantID(spec string, r http.Header) string {
+	h := sha256.New()
+	for _, name := range strings.Split(spec, ",") {
+		h.Write([]byte(name))
+		h.Write([]byte{0})
+		h.Write([]byte(normalizeHeaderValue(name, r[name])))
+		h.Write([]byte{0})
+	}
+	sum := h.Sum(nil)
+	return hex.EncodeToString(sum[:16])
+}
+
+// normalizeHeaderValue combines a request header's lines for variant
+// matching: whitespace around list elements is dropped, and Accept-Encoding
+// becomes the sorted set of codings it accepts (q>0), so equivalent
+// spellings share a variant.
+func normalizeHeaderValue(name string, vals []string) string {
+	if len(vals) == 0 {
+		return "\x00absent"
+	}
+	var elems []string
+	for _, v := range vals {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				elems = append(elems, e)
+			}
+		}
+	}
+	if name != "Accept-Encoding" {
+		return strings.Join(elems, ",")
+	}
+	set := elems[:0]
+	for _, e := range elems {
+		coding, params, _ := strings.Cut(e, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if qZero(params) || coding == "identity" {
+			continue
+		}
+		set = append(set, coding)
+	}
+	sort.Strings(set)
+	out := set[:0]
+	for i, s := range set {
+		if i == 0 || s != set[i-1] {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func qZero(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			v = strings.TrimRight(strings.TrimSpace(v), "0")
+			return v == "" || v == "0." || v == "0"
+		}
+	}
+	return false
+}

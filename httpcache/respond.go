@@ -1,0 +1,197 @@
+package httpcache
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// newEntry builds the entry for a handler response received at respTime
+// for a request sent at reqTime, with its corrected initial age (§4.2.3).
+func (c *Cache) newEntry(status int, h http.Header, body string, pol policy, reqTime, respTime time.Time) *entry {
+	sh := c.storedHeader(h)
+	date := respTime
+	if len(sh["Date"]) == 0 {
+		sh["Date"] = []string{respTime.UTC().Format(http.TimeFormat)}
+	} else if d, err := http.ParseTime(sh.Get("Date")); err == nil {
+		date = d
+	}
+	ageValue := parseAge(h["Age"])
+	apparent := max(respTime.Sub(date), 0)
+	corrected := ageValue + max(respTime.Sub(reqTime), 0)
+	return &entry{status: status, flags: pol.flags, responseTime: respTime.UnixNano(),
+		initialAge: max(apparent, corrected), lifetime: pol.lifetime, swr: pol.swr, sie: pol.sie,
+		vary: normalizeVary(sh), header: sh, body: body}
+}
+
+// parseAge reads an Age field as the public HTTP caching test suite expects
+// of a strict parser: its lines joined with ", " must form a list of bare
+// delta-seconds with no whitespace, and the first one counts ("0,7200" is 0).
+// Anything else (several lines, spaces, a sign, a fraction, parameters) makes
+// the response stale, as if infinitely old.
+func parseAge(lines []string) time.Duration {
+	if len(lines) == 0 {
+		return 0
+	}
+	v := strings.TrimSpace(strings.Join(lines, ", "))
+	var n int64
+	for i, elem := range strings.Split(v, ",") {
+		d, ok := parseDelta(elem)
+		if !ok {
+			return maxDelta * time.Second
+		}
+		if i == 0 {
+			n = d
+		}
+	}
+	return time.Duration(n) * time.Second
+}
+
+// notUpdated are the fields a 304 never changes in a stored response
+// (RFC 9111 §3.2), with the hop-by-hop ones.
+var notUpdated = map[string]bool{"Content-Length": true, "Content-Encoding": true, "Content-Range": true,
+	"Content-Md5": true, "Etag": true, "Set-Cookie": true}
+
+// revalidated handles a 304 to a conditional request for stale: it updates
+// the stored header fields (§4.3.4), stores and serves the result.
+func (t *txn) revalidated(stale *entry, h304 http.Header, or *http.Request, reqTime, respTime time.Time) *entry {
+	c := t.c
+	merged := make(http.Header, len(stale.header)+len(h304))
+	copyHeader(merged, stale.header)
+	delete(merged, "Date")
+	listed := connectionListed(h304)
+	for k, v := range h304 {
+		if !notUpdated[k] && !hopByHop[k] && !listed[k] || k == "Age" {
+			merged[k] = v
+		}
+	}
+	pol := c.policyFor(or, t.rd, stale.status, merged, respTime)
+	e := c.newEntry(stale.status, merged, stale.body, pol, reqTime, respTime)
+	e.variant = stale.variant
+	stored := pol.reason == "" && t.store(e, or.Header, merged)
+	age := e.age(c.now())
+	t.serveEntry(e, age, cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified, stored: stored,
+		ttl: e.lifetime - age, hasTTL: true}, Result{Status: StatusRevalidated, Stored: stored, Reason: pol.reason, Age: age})
+	if pol.reason != "" {
+		return nil
+	}
+	return e
+}
+
+func (t *txn) serveStaleOnError(stale *entry, status int) {
+	age := stale.age(t.c.now())
+	t.serveEntry(stale, age, cacheStatus{fwd: "stale", fwdStatus: status, ttl: stale.lifetime - age, hasTTL: true,
+		detail: "stale-if-error"}, Result{Status: StatusStale, Reason: "stale-if-error", Age: age})
+}
+
+// serveEntry answers the client from a stored entry, with Age.
+func (t *txn) serveEntry(e *entry, age time.Duration, cs cacheStatus, res Result) {
+	if t.w == nil {
+		t.report(res)
+		return
+	}
+	h := t.w.Header()
+	if e.owned {
+		for k, v := range e.header {
+			h[k] = v // capacity-limited slices of this request's own decode
+		}
+	} else {
+		n := 0
+		for _, v := range e.header {
+			n += len(v)
+		}
+		vals := make([]string, 0, n) // shared entries: copy, in one allocation
+		for k, v := range e.header {
+			i := len(vals)
+			vals = append(vals, v...)
+			h[k] = vals[i:len(vals):len(vals)]
+		}
+	}
+	h["Age"] = []string{strconv.FormatInt(int64(max(age, 0)/time.Second), 10)}
+	t.write(e, cs)
+	t.report(res)
+}
+
+// serveFetched answers the client with a response the handler just gave
+// (its own header, Set-Cookie included), held until it was stored.
+func (t *txn) serveFetched(e *entry, h http.Header, stale *entry, stored bool) {
+	if t.w == nil {
+		return
+	}
+	out := t.w.Header()
+	for k, v := range h {
+		if k != t.c.opts.TagHeader || t.c.opts.KeepTagHeader {
+			out[k] = v
+		}
+	}
+	t.write(e, cacheStatus{fwd: fwdKind(stale), fwdStatus: e.status, stored: stored,
+		ttl: e.lifetime - e.initialAge, hasTTL: stored})
+}
+
+// write sends status and body of e, or a 304 when the client's own
+// validators match e (RFC 9111 §4.3.2).
+func (t *txn) write(e *entry, cs cacheStatus) {
+	h := t.w.Header()
+	if t.notModified(e) {
+		for _, k := range []string{"Content-Length", "Content-Type", "Content-Range"} {
+			delete(h, k)
+		}
+		t.c.setCacheStatus(h, cs)
+		t.w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	withBody := bodyAllowed(e.status)
+	if withBody && len(h["Content-Length"]) == 0 {
+		h["Content-Length"] = []string{strconv.Itoa(len(e.body))}
+	}
+	t.c.setCacheStatus(h, cs)
+	t.w.WriteHeader(e.status)
+	if withBody && t.r.Method != http.MethodHead {
+		_, _ = io.WriteString(t.w, e.body)
+	}
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// notModified evaluates the client's If-None-Match (or, without it,
+// If-Modified-Since) against a 2xx entry.
+func (t *txn) notModified(e *entry) bool {
+	if e.status < 200 || e.status > 299 {
+		return false
+	}
+	if inm := t.r.Header["If-None-Match"]; len(inm) > 0 {
+		return etagMatch(inm, e.header.Get("ETag"))
+	}
+	ims := t.r.Header.Get("If-Modified-Since")
+	if ims == "" {
+		return false
+	}
+	lm := e.header.Get("Last-Modified")
+	if lm == "" {
+		lm = e.header.Get("Date") // RFC 9110 §13.1.3: Date stands in for it
+	}
+	since, err1 := http.ParseTime(ims)
+	mod, err2 := http.ParseTime(lm)
+	return err1 == nil && err2 == nil && !mod.After(since)
+}
+
+// etagMatch is the weak comparison of If-None-Match (RFC 9110 §13.1.2).
+func etagMatch(lines []string, etag string) bool {
+	etag = strings.TrimPrefix(etag, "W/")
+	for _, line := range lines {
+		for _, tag := range strings.Split(line, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "*" && etag != "" {
+				return true
+			}
+			if etag != "" && strings.TrimPrefix(tag, "W/") == etag {
+				return true
+			}
+		}
+	}
+	return false
+}

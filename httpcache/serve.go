@@ -1,0 +1,201 @@
+package httpcache
+
+import (
+	"net/http"
+	"time"
+)
+
+// Serve answers r from the cache or from next, storing what RFC 9111 lets a
+// shared cache store. Requests with unsafe methods go to next and, when they
+// succeed, invalidate the URLs they touched. background, when non-nil, is
+// called instead of next for revalidations that run after Serve returned
+// (stale-while-revalidate), so it must not use per-request state that is gone
+// by then; nil means next. Serve itself never panics; a panic of next
+// propagates to the caller.
+func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next, background http.Handler) {
+	if background == nil {
+		background = next
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions, http.MethodTrace, http.MethodConnect:
+		next.ServeHTTP(w, r)
+		return
+	default:
+		c.serveUnsafe(w, r, next)
+		return
+	}
+	t := &txn{c: c, w: w, r: r, next: next, bg: background}
+	t.run()
+}
+
+// txn is one GET or HEAD request going through the cache.
+type txn struct {
+	c        *Cache
+	w        http.ResponseWriter // nil for a background revalidation
+	r        *http.Request
+	next, bg http.Handler
+	rd       requestDirectives
+	host     string // keyed host
+	slot     string
+	gen      int64
+}
+
+// how an entry can be used for a request
+const (
+	useFresh = iota
+	useStaleOK
+	useSWR
+	useValidate
+)
+
+func (t *txn) run() {
+	c, r := t.c, t.r
+	if bypassed(r) {
+		t.pass(cacheStatus{fwd: "bypass"}, Result{Status: StatusBypass})
+		return
+	}
+	scheme := requestScheme(r)
+	host, ok := c.keyHost(r.Host, scheme)
+	if !ok {
+		t.pass(cacheStatus{fwd: "bypass", detail: "host"}, Result{Status: StatusBypass, Reason: "host"})
+		return
+	}
+	t.host = host
+	t.slot = c.slotID(c.urlKey(scheme, host, r.URL))
+	t.rd = parseRequestDirectives(r.Header)
+	gen, err := c.generation(r.Context())
+	var e *entry
+	if err == nil {
+		t.gen = gen
+		e, err = t.find()
+	}
+	if err != nil {
+		c.reportError(r.Context(), err)
+		t.pass(cacheStatus{fwd: "miss", detail: ReasonRedis}, Result{Status: StatusError, Reason: ReasonRedis})
+		return
+	}
+	if e == nil {
+		t.miss()
+		return
+	}
+	t.useEntry(e)
+}
+
+// find looks up the entry for the request; entries a request with
+// Authorization may not get (§3.5) are not found.
+func (t *txn) find() (*entry, error) {
+	e, err := t.c.lookup(t.r.Context(), t.gen, t.slot, t.r)
+	if e != nil && t.r.Header.Get("Authorization") != "" && e.flags&flagAuthOK == 0 {
+		e = nil
+	}
+	return e, err
+}
+
+func (t *txn) useEntry(e *entry) {
+	age := e.age(t.c.now())
+	ttl := e.lifetime - age
+	switch t.use(e, age) {
+	case useFresh, useStaleOK:
+		t.serveEntry(e, age, cacheStatus{hit: true, ttl: ttl, hasTTL: true}, Result{Status: StatusHit, Age: age})
+	case useSWR:
+		t.serveEntry(e, age, cacheStatus{hit: true, ttl: ttl, hasTTL: true, detail: "stale-while-revalidate"},
+			Result{Status: StatusStale, Reason: "stale-while-revalidate", Age: age})
+		t.revalidateInBackground(e)
+	default:
+		if t.rd.onlyIfCached {
+			t.gatewayTimeout()
+			return
+		}
+		t.fetch(e)
+	}
+}
+
+// use decides how entry e, of current age age, may satisfy the request
+// (RFC 9111 §4.2, §5.2.1, §5.2.2 and RFC 5861).
+func (t *txn) use(e *entry, age time.Duration) int {
+	rd := t.rd
+	if e.flags&flagNoCache != 0 || rd.noCache {
+		return useValidate
+	}
+	if rd.hasMaxAge && (age > rd.maxAge || rd.maxAge == 0) {
+		return useValidate
+	}
+	if rd.hasMinFresh && e.lifetime-age < rd.minFresh {
+		return useValidate
+	}
+	if e.lifetime > age {
+		return useFresh
+	}
+	stale := age - e.lifetime
+	if e.flags&flagMustRevalidate != 0 {
+		return useValidate
+	}
+	if rd.hasMaxStale && (rd.maxStale < 0 || stale <= rd.maxStale) {
+		return useStaleOK
+	}
+	if stale < e.swr {
+		return useSWR
+	}
+	return useValidate
+}
+
+// bypassed reports requests the cache neither answers nor stores: ranges,
+// protocol upgrades and preconditions other than If-None-Match and
+// If-Modified-Since.
+func bypassed(r *http.Request) bool {
+	h := r.Header
+	return len(h["Range"]) > 0 || len(h["Upgrade"]) > 0 || len(h["If-Match"]) > 0 ||
+		len(h["If-Unmodified-Since"]) > 0 || len(h["If-Range"]) > 0
+}
+
+func (t *txn) miss() {
+	if t.rd.onlyIfCached {
+		t.gatewayTimeout()
+		return
+	}
+	if t.r.Method == http.MethodHead {
+		// A HEAD response has no body to store: forward it as is.
+		t.pass(cacheStatus{fwd: "miss"}, Result{Status: StatusMiss, Reason: "head"})
+		return
+	}
+	t.fetch(nil)
+}
+
+func (t *txn) gatewayTimeout() {
+	h := t.w.Header()
+	t.c.setCacheStatus(h, cacheStatus{fwd: "miss", detail: "only-if-cached"})
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	t.w.WriteHeader(http.StatusGatewayTimeout)
+	_, _ = t.w.Write([]byte("only-if-cached: no stored response\n"))
+	t.c.result(t.r, Result{Status: StatusGatewayTO})
+}
+
+// pass forwards the request to the handler and its response to the client
+// untouched, with a Cache-Status member.
+func (t *txn) pass(cs cacheStatus, res Result) {
+	cp := newCapture(t.w, 0)
+	cp.decide = func(int, http.Header) int { return modePass }
+	cp.release = func(status int, h http.Header) {
+		cs.fwdStatus = status
+		t.sendHeader(status, h, cs)
+	}
+	t.next.ServeHTTP(cp, t.r)
+	cp.finish()
+	t.c.result(t.r, res)
+}
+
+// sendHeader copies a handler's header to the client with this cache's
+// Cache-Status member, and writes the status.
+func (t *txn) sendHeader(status int, h http.Header, cs cacheStatus) {
+	out := t.w.Header()
+	for k, v := range h {
+		if k == t.c.opts.TagHeader && !t.c.opts.KeepTagHeader {
+			continue
+		}
+		out[k] = v
+	}
+	t.c.setCacheStatus(out, cs)
+	t.w.WriteHeader(status)
+}

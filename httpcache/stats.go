@@ -1,0 +1,147 @@
+package httpcache
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Outcomes of a GET or HEAD request, reported in Result.Status.
+const (
+	StatusHit         = "hit"         // served from a fresh entry (or one a request's max-stale accepted)
+	StatusStale       = "stale"       // served stale: stale-while-revalidate or stale-if-error
+	StatusRevalidated = "revalidated" // stale entry confirmed by a 304 from the handler
+	StatusMiss        = "miss"        // answered by the handler
+	StatusCollapsed   = "collapsed"   // waited for another request's handler call and reused its response
+	StatusBypass      = "bypass"      // not cacheable (Range, Upgrade, disallowed host, …)
+	StatusError       = "error"       // Redis failed; answered by the handler
+	StatusGatewayTO   = "only-if-cached"
+)
+
+// Result describes what the cache did with one request.
+type Result struct {
+	Status string
+	// Stored reports the handler's response was stored.
+	Stored bool
+	// Reason is why a response was not stored (a Reason constant), or the
+	// stale rule used ("stale-while-revalidate", "stale-if-error").
+	Reason string
+	Age    time.Duration
+}
+
+// Stats are cumulative counters since New.
+type Stats struct {
+	Hits, Stale, Revalidated, Misses, Collapsed, Bypassed uint64
+	Stored, Invalidated, Purged, Errors                   uint64
+	// NotStorable counts responses not stored, by reason.
+	NotStorable map[string]uint64
+}
+
+type stats struct {
+	hits, stale, revalidated, misses, collapsed, bypassed atomic.Uint64
+	stored, invalidated, errors                           atomic.Uint64
+	purged                                                atomic.Int64
+	notStorable                                           [16]atomic.Uint64
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Cache) Stats() Stats {
+	s := &c.stats
+	out := Stats{Hits: s.hits.Load(), Stale: s.stale.Load(), Revalidated: s.revalidated.Load(),
+		Misses: s.misses.Load(), Collapsed: s.collapsed.Load(), Bypassed: s.bypassed.Load(),
+		Stored: s.stored.Load(), Invalidated: s.invalidated.Load(), Purged: uint64(max(s.purged.Load(), 0)),
+		Errors: s.errors.Load(), NotStorable: map[string]uint64{}}
+	for i, r := range reasons {
+		if n := s.notStorable[i].Load(); n > 0 {
+			out.NotStorable[r] = n
+		}
+	}
+	return out
+}
+
+func (c *Cache) countNotStorable(reason string) {
+	for i, r := range reasons {
+		if r == reason {
+			c.stats.notStorable[i].Add(1)
+		}
+	}
+}
+
+func (c *Cache) result(r *http.Request, res Result) {
+	s := &c.stats
+	switch res.Status {
+	case StatusHit:
+		s.hits.Add(1)
+	case StatusStale:
+		s.stale.Add(1)
+	case StatusRevalidated:
+		s.revalidated.Add(1)
+	case StatusMiss, StatusGatewayTO:
+		s.misses.Add(1)
+	case StatusCollapsed:
+		s.collapsed.Add(1)
+	case StatusBypass, StatusError:
+		s.bypassed.Add(1)
+	}
+	if res.Stored {
+		s.stored.Add(1)
+	} else if res.Reason != "" && res.Status != StatusStale {
+		c.countNotStorable(res.Reason)
+	}
+	if c.opts.OnResult != nil {
+		c.opts.OnResult(r, res)
+	}
+}
+
+// cacheStatus formats this cache's Cache-Status member (RFC 9211).
+type cacheStatus struct {
+	hit       bool
+	fwd       string // bypass, miss, stale, request, uri-miss, vary-miss
+	fwdStatus int
+	ttl       time.Duration
+	hasTTL    bool
+	stored    bool
+	collapsed bool
+	key       string
+	detail    string
+}
+
+func (c *Cache) setCacheStatus(h http.Header, cs cacheStatus) {
+	if c.opts.DisableCacheStatus {
+		return
+	}
+	var b strings.Builder
+	b.Grow(64)
+	b.WriteString(c.opts.CacheStatusName)
+	if cs.hit {
+		b.WriteString("; hit")
+	} else if cs.fwd != "" {
+		b.WriteString("; fwd=")
+		b.WriteString(cs.fwd)
+		if cs.fwdStatus != 0 {
+			b.WriteString("; fwd-status=")
+			b.WriteString(strconv.Itoa(cs.fwdStatus))
+		}
+	}
+	if cs.hasTTL {
+		b.WriteString("; ttl=")
+		b.WriteString(strconv.FormatInt(int64(cs.ttl.Round(time.Second)/time.Second), 10))
+	}
+	if cs.stored {
+		b.WriteString("; stored")
+	}
+	if cs.collapsed {
+		b.WriteString("; collapsed")
+	}
+	if c.opts.ExposeKey && cs.key != "" {
+		b.WriteString("; key=")
+		b.WriteString(strconv.Quote(cs.key))
+	}
+	if cs.detail != "" {
+		b.WriteString("; detail=")
+		b.WriteString(cs.detail)
+	}
+	h["Cache-Status"] = append(h["Cache-Status"], b.String())
+}
