@@ -13,7 +13,8 @@
 //   - One load per key at a time per process (singleflight). The load runs
 //     detached from the callers (context.WithoutCancel) under its own
 //     LoadTimeout; a caller whose ctx ends gets ctx.Err() alone. Concurrent
-//     reads of one key share one GET too.
+//     reads of one key share one GET too, which a caller also leaves at once
+//     when its ctx ends. A nil ctx is an error wrapping core.ErrNilContext.
 //   - With Options.Lease, one load per key across processes: SET NX PX with a
 //     random token, released by a compare-and-delete Lua script. Others poll
 //     the entry (5 ms, doubling to 50 ms) for at most LeaseWait, taking the
@@ -33,6 +34,15 @@
 //     that the entry is still the one that triggered it.
 //   - An entry that cannot be decoded is a miss: reported to OnError
 //     (ErrCorrupt), counted, loaded and overwritten.
+//   - A load stores its result only if the entry is still what it read just
+//     before calling the function (a Lua compare-and-set on the SHA-1 of
+//     the bytes). Forget writes a short-lived tombstone in place of the
+//     entry (a miss to readers), so a load already running when Forget
+//     returns never stores its possibly stale value, and in this process no
+//     later Get shares it: PUT, Forget, GET sees the new value. Such
+//     results are counted in Stats.Discarded, as are loads that return more
+//     than LoadTimeout after that read (the tombstone, which lives
+//     LoadTimeout + RedisTimeout + 1 s, may be gone by then).
 //
 // # Keys
 //
@@ -40,15 +50,19 @@
 // "memo") and the name given to Wrap:
 //
 //	<ns>:<name>:gen                    generation number (no TTL)
-//	<ns>:<name>:g<gen>:<key>           entry, expires at its hard expiry
+//	<ns>:<name>:g<gen>:<key>           entry, expires at its hard expiry;
+//	                                   after Forget a tombstone
+//	                                   "memo:forgotten:<token>"
 //	<ns>:<name>:lease:g<gen>:<key>     lease, expires after LeaseTTL
 //
 // <gen> is base 36. <key> is the key function's output: strings and numbers
 // as text; other comparable types (structs, arrays) as '#' and 32 hex digits
-// of the SHA-256 of their %#v text; parts longer than MaxKeyLen or starting
-// with '#' hashed the same way. Key types whose text is not stable across
-// processes (pointers, channels) need Options.KeyFunc. Entries of one name
-// spread over all cluster slots: no hash tag is used.
+// of the SHA-256 of their %#v text; parts longer than MaxKeyLen, starting
+// with '#' or holding '{' or '}' hashed the same way. Key types whose text
+// is not stable across processes (pointers, channels, maps, slices, funcs,
+// interfaces, structs or arrays holding them) need Options.KeyFunc. Entries
+// of one name spread over all cluster slots: no hash tag is used, and none
+// can come from a key's text.
 //
 // ForgetAll is O(1): it increments the generation, so old entries are never
 // read again and expire by TTL. Each process caches the generation for
@@ -56,7 +70,9 @@
 // warm hit stays one round trip (reading the generation and the entry in one
 // round trip would need both in one cluster slot, i.e. every entry of a name
 // on one node). ForgetAll takes effect at once in the calling process and
-// within GenerationRefresh in others; Forget of one key at once everywhere.
+// within GenerationRefresh in others; Forget of one key at once everywhere
+// (a Get in another process may still share a load running there when
+// Forget returns: it gets that load's result, which is not stored).
 //
 // # Entries
 //
@@ -81,7 +97,8 @@
 // Redis adds at most that to a call. By default memo fails open: on a Redis
 // error Get calls the function (still once per key per process) and returns
 // its result without storing it. With FailClosed, Get returns an error
-// wrapping ErrUnavailable and does not call the function. A failed write
+// wrapping ErrUnavailable and never calls the function (a failure while
+// taking or waiting for the lease included). A failed write
 // after a successful load is reported, never returned. Forget and ForgetAll
 // always return Redis errors. Every Redis error, corrupt entry and failed
 // background refresh reaches OnError and the Stats counters.

@@ -3,6 +3,7 @@ package memo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,4 +145,152 @@ func TestCorruptEntryIsAMiss(t *testing.T) {
 			t.Fatalf("stats: got corrupt %d, loads %d; want 2, 3", st.CorruptEntries, st.Loads)
 		}
 	})
+}
+
+// refuseSet fails every SET command, as a Redis that serves reads but
+// refuses writes would (out of memory under noeviction, say).
+type refuseSet struct{}
+
+var errRefused = errors.New("OOM command not allowed when used memory > 'maxmemory'")
+
+func (refuseSet) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (refuseSet) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "set" {
+			cmd.SetErr(errRefused)
+			return errRefused
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (refuseSet) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestLeaseRedisError checks the failure policy when Redis fails while the
+// lease is taken (SET NX): fail open loads anyway, fail closed never calls fn.
+func TestLeaseRedisError(t *testing.T) {
+	t.Parallel()
+	for _, fc := range failurePolicies {
+		t.Run(fc.name, func(t *testing.T) {
+			t.Parallel()
+			redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+				rdb := redistest.NewClient(t, tc.Target)
+				rdb.AddHook(refuseSet{})
+				src := &source{}
+				f := wrap(t, core.NewFromRedis(rdb), tc.Prefix, src.fn, memo.Options{Lease: true, FailClosed: fc.failClosed})
+				v, err := f.Get(context.Background(), "k")
+				if fc.failClosed {
+					if !errors.Is(err, memo.ErrUnavailable) || !errors.Is(err, errRefused) || src.calls.Load() != 0 {
+						t.Fatalf("fail closed: got (%q, %v) and %d fn calls, want ErrUnavailable and no call", v, err, src.calls.Load())
+					}
+					return
+				}
+				if v != "k#1" || err != nil {
+					t.Fatalf("fail open: got (%q, %v), want (\"k#1\", nil)", v, err)
+				}
+			})
+		})
+	}
+}
+
+// TestCancelledReaderLeavesAtOnce checks that a caller whose ctx ends while
+// it reads an entry from a silent Redis returns ctx.Err() at once, not after
+// RedisTimeout, whether it runs the GET or waits for another caller's; and
+// that when the caller running a shared GET leaves, the others still get
+// the entry.
+func TestCancelledReaderLeavesAtOnce(t *testing.T) {
+	t.Parallel()
+	const redisTimeout = 3 * time.Second
+	type reader struct { // a Get that another reader's GET is in flight for
+		ctx     func() (context.Context, context.CancelFunc)
+		wantErr error // nil: want the stored value
+	}
+	cases := []struct {
+		name     string
+		fault    func(p *faultproxy.Proxy)
+		first    func() (context.Context, context.CancelFunc) // nil: no other reader
+		firstErr error                                        // what first gets, once Redis answers again
+		second   reader
+	}{
+		{"own GET, deadline", (*faultproxy.Proxy).Blackhole, nil, nil,
+			reader{func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 50*time.Millisecond)
+			}, context.DeadlineExceeded}},
+		{"waiting for another's GET, cancelled", (*faultproxy.Proxy).Blackhole,
+			func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }, nil,
+			reader{func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(50*time.Millisecond, cancel)
+				return ctx, cancel
+			}, context.Canceled}},
+		{"the GET's first caller leaves", func(p *faultproxy.Proxy) { p.Delay(100 * time.Millisecond) },
+			func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 50*time.Millisecond)
+			}, context.DeadlineExceeded,
+			reader{func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }, nil}},
+	}
+	for _, c := range cases {
+		for _, ctxTimeouts := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/ContextTimeoutEnabled=%v", c.name, ctxTimeouts), func(t *testing.T) {
+				t.Parallel()
+				srv := redistest.StartServer(t, redistest.ServerOptions{})
+				proxy := faultproxy.New(t, srv.Addr())
+				rdb := redis.NewClient(&redis.Options{
+					Addr: proxy.Addr(), MaxRetries: -1, ReadTimeout: 10 * time.Second, ContextTimeoutEnabled: ctxTimeouts,
+				})
+				t.Cleanup(func() { _ = rdb.Close() })
+				f := wrap(t, core.NewFromRedis(rdb), "t", (&source{}).fn, memo.Options{RedisTimeout: redisTimeout})
+				if _, err := f.Get(context.Background(), "k"); err != nil {
+					t.Fatal(err)
+				}
+				c.fault(proxy)
+				firstDone := make(chan error, 1)
+				if c.first == nil {
+					firstDone <- nil
+				} else {
+					ctx, cancel := c.first()
+					defer cancel()
+					go func() { _, err := f.Get(ctx, "k"); firstDone <- err }()
+					poll(t, time.Second, "first GET in flight", func() bool { return memo.ReadsInFlight(f) == 1 })
+				}
+				ctx, cancel := c.second.ctx()
+				defer cancel()
+				start := time.Now()
+				v, err := f.Get(ctx, "k")
+				took := time.Since(start)
+				switch {
+				case c.second.wantErr != nil && (!errors.Is(err, c.second.wantErr) || took > redisTimeout/3):
+					t.Fatalf("Get: got %v after %v, want %v within %v", err, took, c.second.wantErr, redisTimeout/3)
+				case c.second.wantErr == nil && (v != "k#1" || err != nil):
+					t.Fatalf("Get: got (%q, %v), want (\"k#1\", nil)", v, err)
+				}
+				proxy.Restore()
+				if err := <-firstDone; c.first != nil && !errors.Is(err, c.firstErr) {
+					t.Fatalf("first Get: got %v, want %v", err, c.firstErr)
+				}
+			})
+		}
+	}
+}
+
+func TestNilContext(t *testing.T) {
+	t.Parallel()
+	f := wrap(t, core.NewFromRedis(redistest.Standalone(t)), "nilctx", (&source{}).fn, memo.Options{})
+	var nilCtx context.Context
+	cases := []struct {
+		name string
+		call func() error
+	}{
+		{"Get", func() error { _, err := f.Get(nilCtx, "k"); return err }},
+		{"Forget", func() error { return f.Forget(nilCtx, "k") }},
+		{"ForgetAll", func() error { return f.ForgetAll(nilCtx) }},
+	}
+	for _, c := range cases {
+		if err := c.call(); !errors.Is(err, core.ErrNilContext) {
+			t.Errorf("%s(nil ctx): got %v, want core.ErrNilContext", c.name, err)
+		}
+	}
 }

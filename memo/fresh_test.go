@@ -24,6 +24,14 @@ func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// clock is a test clock for Options.Now: the real time plus an offset that
+// advance moves forward, so entries expire without sleeping.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
 func TestEarlyRefresh(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -85,15 +93,16 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	t.Parallel()
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		src := &source{gate: make(chan struct{}), gateFrom: 2}
-		ttl := 100 * time.Millisecond
+		var clk clock
+		ttl := time.Minute
 		f := wrap(t, core.NewFromRedis(tc.RDB), tc.Prefix, src.fn, memo.Options{
-			TTL: ttl, Jitter: -1, Beta: -1, StaleWhileRevalidate: time.Minute,
+			TTL: ttl, Jitter: -1, Beta: -1, StaleWhileRevalidate: time.Minute, Now: clk.now,
 		})
 		ctx := context.Background()
 		if v, err := f.Get(ctx, "k"); v != "k#1" || err != nil {
 			t.Fatalf("cold Get: got (%q, %v), want (\"k#1\", nil)", v, err)
 		}
-		time.Sleep(ttl + 10*time.Millisecond) // let the entry go stale
+		clk.advance(ttl + time.Second) // the entry goes stale
 		vals, errs := hammer(100, func() (string, error) { return f.Get(ctx, "k") })
 		checkAll(t, vals, errs, "k#1")
 		poll(t, 2*time.Second, "background refresh started", func() bool { return src.calls.Load() >= 2 })
@@ -133,9 +142,10 @@ func TestStaleIfError(t *testing.T) {
 					return nil
 				}}
 				var reported atomic.Int64
-				ttl := 50 * time.Millisecond
+				var clk clock
+				ttl := time.Minute
 				f := wrap(t, core.NewFromRedis(tc.RDB), tc.Prefix, src.fn, memo.Options{
-					TTL: ttl, Jitter: -1, Beta: -1, StaleIfError: c.window,
+					TTL: ttl, Jitter: -1, Beta: -1, StaleIfError: c.window, Now: clk.now,
 					OnError: func(err error) {
 						if errors.Is(err, errDown) {
 							reported.Add(1)
@@ -146,7 +156,7 @@ func TestStaleIfError(t *testing.T) {
 				if _, err := f.Get(ctx, "k"); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(ttl + 10*time.Millisecond)
+				clk.advance(ttl + time.Second) // the entry expires
 				v, err := f.Get(ctx, "k")
 				if v != c.wantValue || !errors.Is(err, c.wantErr) {
 					t.Fatalf("Get after expiry with failing fn: got (%q, %v), want (%q, %v)", v, err, c.wantValue, c.wantErr)

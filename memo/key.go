@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 )
 
-// MaxKeyLen is the longest key part stored as is; longer parts, and parts
-// starting with '#', are replaced by '#' and 32 hex digits of their SHA-256.
+// MaxKeyLen is the longest key part stored as is; longer parts, parts
+// starting with '#' and parts holding '{' or '}' (which would form a Redis
+// Cluster hash tag, letting the key's text pick its slot) are replaced by '#'
+// and 32 hex digits of their SHA-256.
 const MaxKeyLen = 128
 
 // keyFunc returns the function turning a K into the key part of its entry:
 // opts.KeyFunc when set (it must be a func(K) string), else the default for
 // K's kind. It rejects key types whose default rendering would not be stable
-// across processes (pointers, channels, structs holding them).
+// across processes (pointers, channels, interfaces, structs holding them).
 func keyFunc[K comparable](custom any) (func(K) (string, error), error) {
 	if custom != nil {
 		f, ok := custom.(func(K) string)
@@ -33,7 +36,7 @@ func keyFunc[K comparable](custom any) (func(K) (string, error), error) {
 	}
 	t := reflect.TypeFor[K]()
 	if !stableType(t, true, 0) {
-		return nil, fmt.Errorf("%w: key type %v holds pointers or channels, whose text is not stable across processes; set KeyFunc", ErrInvalidOptions, t)
+		return nil, fmt.Errorf("%w: key type %v holds pointers, channels or interfaces, whose text is not stable across processes; set KeyFunc", ErrInvalidOptions, t)
 	}
 	return func(k K) (string, error) { return defaultKey(k), nil }, nil
 }
@@ -62,10 +65,7 @@ func defaultKey[K comparable](k K) string {
 	case float64:
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
-	rv := reflect.ValueOf(any(k))
-	if !rv.IsValid() {
-		return "#nil"
-	}
+	rv := reflect.ValueOf(any(k)) // valid: keyFunc rejects interface types
 	switch rv.Kind() {
 	case reflect.String:
 		return shorten(rv.String())
@@ -81,10 +81,11 @@ func defaultKey[K comparable](k K) string {
 	return hashKey(fmt.Sprintf("%#v", k))
 }
 
-// shorten keeps a short key part as is and hashes a long one, or one that
-// could be mistaken for a hash.
+// shorten keeps a short key part as is and hashes a long one, one that
+// could be mistaken for a hash, or one holding a brace: entry keys use no
+// hash tag, and a key's text must never make one.
 func shorten(s string) string {
-	if len(s) <= MaxKeyLen && (s == "" || s[0] != '#') {
+	if len(s) <= MaxKeyLen && (s == "" || s[0] != '#') && !strings.ContainsAny(s, "{}") {
 		return s
 	}
 	return hashKey(s)
@@ -96,16 +97,17 @@ func hashKey(s string) string {
 }
 
 // stableType reports whether %#v of a value of type t is the same in every
-// process: no pointers, channels, maps, funcs or unsafe pointers inside.
-// Interfaces are accepted (their dynamic value is rendered with its type). A
-// GoString method makes a type stable where fmt can call it (methods is
-// false inside unexported fields, which fmt prints raw).
+// process: no pointers, channels, maps, funcs or unsafe pointers inside, and
+// no interfaces, which may hold any of those at run time. A GoString method
+// makes a type stable where fmt can call it (methods is false inside
+// unexported fields, which fmt prints raw).
 func stableType(t reflect.Type, methods bool, depth int) bool {
 	if depth > 32 {
 		return false
 	}
 	switch t.Kind() {
-	case reflect.Pointer, reflect.UnsafePointer, reflect.Chan, reflect.Func, reflect.Map, reflect.Slice:
+	case reflect.Pointer, reflect.UnsafePointer, reflect.Chan, reflect.Func, reflect.Map, reflect.Slice,
+		reflect.Interface:
 		return false
 	case reflect.Array:
 		return stableType(t.Elem(), methods, depth+1)

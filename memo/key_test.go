@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
 )
@@ -45,7 +47,9 @@ func TestDefaultKeys(t *testing.T) {
 		{"unexported fields count", defaultKey(secret{1, "a"}), hashKey(`memo.secret{id:1, name:"a"}`)},
 		{"time via GoString", defaultKey(withTime{time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}),
 			hashKey("memo.withTime{At:time.Date(2024, time.January, 2, 3, 4, 5, 0, time.UTC)}")},
-		{"interface", defaultKey(any(point{1, 2})), hashKey("memo.point{X:1, Y:2}")},
+		{"hash tag hashed", defaultKey("{user}1"), hashKey("{user}1")},
+		{"open brace hashed", defaultKey("a{b"), hashKey("a{b")},
+		{"close brace hashed", defaultKey(color("a}b")), hashKey("a}b")},
 	}
 	for _, c := range cases {
 		if c.got != c.want {
@@ -64,6 +68,8 @@ func TestKeyFuncOption(t *testing.T) {
 	t.Parallel()
 	type bad struct{ P *int }
 	type badInner struct{ t struct{ c chan int } }
+	type withAny struct{ V any }
+	type withError struct{ err error }
 	cases := []struct {
 		name    string
 		build   func() error
@@ -72,6 +78,10 @@ func TestKeyFuncOption(t *testing.T) {
 		{"pointer key", func() error { _, err := keyFunc[*int](nil); return err }, ErrInvalidOptions},
 		{"struct with pointer", func() error { _, err := keyFunc[bad](nil); return err }, ErrInvalidOptions},
 		{"nested chan", func() error { _, err := keyFunc[badInner](nil); return err }, ErrInvalidOptions},
+		// An interface may hold a pointer at run time, printed as an address.
+		{"interface key", func() error { _, err := keyFunc[any](nil); return err }, ErrInvalidOptions},
+		{"struct with interface", func() error { _, err := keyFunc[withAny](nil); return err }, ErrInvalidOptions},
+		{"unexported interface", func() error { _, err := keyFunc[withError](nil); return err }, ErrInvalidOptions},
 		{"pointer with KeyFunc", func() error {
 			_, err := keyFunc[*int](func(p *int) string { return "x" })
 			return err
@@ -95,6 +105,10 @@ func TestKeyFuncOption(t *testing.T) {
 	}
 	if _, err := kf(point{}); err != nil {
 		t.Errorf("KeyFunc: got %v, want nil", err)
+	}
+	braces, _ := keyFunc[int](func(int) string { return "{tag}" })
+	if got, _ := braces(1); got != hashKey("{tag}") {
+		t.Errorf("KeyFunc result with braces: got %q, want %q (never a hash tag)", got, hashKey("{tag}"))
 	}
 	empty, _ := keyFunc[int](func(int) string { return "" })
 	if _, err := empty(1); !errors.Is(err, ErrInvalidKey) {
@@ -188,5 +202,63 @@ func checkJitter(t *testing.T, f *Func[int, int], name string, lo, hi time.Durat
 	}
 	if spread && (len(seen) < 50 || maxTTL-minTTL < (hi-lo).Milliseconds()/2) {
 		t.Fatalf("%s: %d distinct TTLs spanning %d ms, want them spread over the range", name, len(seen), maxTTL-minTTL)
+	}
+}
+
+// TestKeyTextPicksNoSlot checks that the cluster slots of entry keys for
+// user input holding a hash tag spread like any others.
+func TestKeyTextPicksNoSlot(t *testing.T) {
+	t.Parallel()
+	f, err := Wrap(core.NewFromRedis(redistest.Standalone(t)), "slots",
+		func(_ context.Context, k string) (string, error) { return k, nil }, Options{Namespace: "ns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := map[int]bool{}
+	for i := range 20 {
+		part, err := f.keyOf("{victim}" + defaultKey(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slots[core.Slot(f.entryKey(1, part))] = true
+	}
+	if len(slots) < 10 {
+		t.Fatalf("20 keys \"{victim}<n>\": got %d distinct slots, want them spread (>= 10)", len(slots))
+	}
+}
+
+// TestWrapDetectsContextTimeouts checks that Wrap sees whether go-redis
+// honours ctx deadlines (core.New turns it on), which decides whether each
+// Redis call is bounded on the socket or by a watching goroutine.
+func TestWrapDetectsContextTimeouts(t *testing.T) {
+	t.Parallel()
+	fromConfig := func(cfg core.Config) *core.Client {
+		c, err := core.New(cfg) // does not connect
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	addr := "127.0.0.1:1" // never dialled: Wrap does not touch Redis
+	cases := []struct {
+		name string
+		c    *core.Client
+		want bool
+	}{
+		{"core.New standalone", fromConfig(core.Config{URL: "redis://" + addr}), true},
+		{"core.New cluster", fromConfig(core.Config{ClusterAddrs: []string{addr}}), true},
+		{"core.New sentinel", fromConfig(core.Config{SentinelAddrs: []string{addr}, MasterName: "m"}), true},
+		{"plain go-redis client", core.NewFromRedis(redis.NewClient(&redis.Options{Addr: addr})), false},
+		{"go-redis client with the option", core.NewFromRedis(redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})), true},
+	}
+	for _, c := range cases {
+		f, err := Wrap(c.c, "ctx", func(_ context.Context, k int) (int, error) { return k, nil }, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.ctxTimeouts != c.want {
+			t.Errorf("%s: ctxTimeouts got %v, want %v", c.name, f.ctxTimeouts, c.want)
+		}
 	}
 }

@@ -24,16 +24,15 @@ func (f *Func[K, V]) share(ctx context.Context, key string, work func(context.Co
 		defer cancel()
 		return work(lctx), nil
 	})
-	select {
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	case res := <-ch:
-		r := res.Val.(result[V])
-		if r.err != nil {
-			return zero, r.err
-		}
-		return f.value(r.env)
+	v, err := await(ctx, ch)
+	if err != nil {
+		return zero, err
 	}
+	r := v.(result[V])
+	if r.err != nil {
+		return zero, r.err
+	}
+	return f.value(r.env)
 }
 
 // load answers a miss. With stale non-nil (inside the StaleIfError window)
@@ -48,34 +47,56 @@ func (f *Func[K, V]) load(ctx context.Context, k K, key string, stale *envelope[
 	return v, err
 }
 
+// target is where a load stores its result: the entry key (none when
+// empty), what the key held just before the function was called (see
+// observe and writeScript), and the lease to release (token empty when
+// none is held).
+type target struct {
+	key, seen    string
+	seenAt       time.Time
+	lease, token string
+}
+
 // loadShared is the body of one shared load: take the lease (when on),
 // re-check the entry (another load may have just stored it), then call fn.
 func (f *Func[K, V]) loadShared(ctx context.Context, k K, key string) result[V] {
-	var lease, token string
+	t := target{key: key}
 	if f.cfg.Lease {
-		lease = f.leaseKey(key)
+		t.lease = f.leaseKey(key)
 		var r result[V]
 		var done bool
-		if token, r, done = f.takeLease(ctx, key, lease); done {
+		if t.token, r, done = f.takeLease(ctx, key, t.lease); done {
 			return r
 		}
 	}
-	if e, err := f.readOnce(ctx, key, false); err == nil && e != nil && ms(time.Now()) < e.Soft {
-		if token != "" {
-			f.release(context.WithoutCancel(ctx), lease, token)
+	e, err := f.observe(ctx, &t)
+	// Fail closed on a Redis error; serve what another load just stored.
+	if (err != nil && f.cfg.FailClosed) || (e != nil && ms(f.cfg.Now()) < e.Soft) {
+		if t.token != "" {
+			f.release(context.WithoutCancel(ctx), t.lease, t.token)
 		}
-		return result[V]{env: e}
+		return result[V]{env: e, err: err}
 	}
-	return f.call(ctx, k, key, lease, token)
+	return f.call(ctx, k, t)
 }
 
 // takeLease takes the lease on key, or waits (at most LeaseWait) for its
 // holder's result, taking the lease over if the holder gives it up. done
-// reports a result found while waiting. Redis errors end the attempt: the
-// caller then loads without a lease.
+// reports a result found while waiting. A Redis error ends the attempt:
+// the caller then loads without a lease or, with FailClosed, gets the
+// error (done).
 func (f *Func[K, V]) takeLease(ctx context.Context, key, lease string) (token string, r result[V], done bool) {
+	failed := func(err error) (string, result[V], bool) {
+		if f.cfg.FailClosed {
+			return "", result[V]{err: err}, true
+		}
+		return "", result[V]{}, false
+	}
 	token, ok, err := f.acquire(ctx, lease)
-	if err != nil || ok {
+	if err != nil {
+		return failed(err)
+	}
+	if ok {
 		return token, r, false
 	}
 	f.stats.leaseWaits.Add(1)
@@ -98,27 +119,32 @@ func (f *Func[K, V]) takeLease(ctx context.Context, key, lease string) (token st
 		wait = min(2*wait, pollMax)
 		e, err := f.readOnce(ctx, key, false)
 		if err != nil {
-			return "", r, false
+			return failed(err)
 		}
-		if e != nil && ms(time.Now()) < e.Soft {
+		if e != nil && ms(f.cfg.Now()) < e.Soft {
 			return "", result[V]{env: e}, true
 		}
-		if token, ok, err = f.acquire(ctx, lease); err != nil || ok {
+		token, ok, err = f.acquire(ctx, lease)
+		if err != nil {
+			return failed(err)
+		}
+		if ok {
 			return token, r, false
 		}
 	}
 }
 
-// call runs fn, stores its result (when key is set) and releases the lease
-// (when token is set). Errors other than "not found" are not stored.
-func (f *Func[K, V]) call(ctx context.Context, k K, key, lease, token string) result[V] {
-	start := time.Now()
+// call runs fn, stores its result at t (when t.key is set) and releases
+// t's lease (when t.token is set). Errors other than "not found" are not
+// stored.
+func (f *Func[K, V]) call(ctx context.Context, k K, t target) result[V] {
+	start := f.cfg.Now()
 	v, err := f.invoke(ctx, k)
-	now := time.Now()
+	now := f.cfg.Now()
 	f.stats.loads.Add(1)
 	wctx := context.WithoutCancel(ctx) // store even if fn used up LoadTimeout
-	if token != "" {
-		defer f.release(wctx, lease, token)
+	if t.token != "" {
+		defer f.release(wctx, t.lease, t.token)
 	}
 	var r result[V]
 	switch {
@@ -130,13 +156,13 @@ func (f *Func[K, V]) call(ctx context.Context, k K, key, lease, token string) re
 		r.err = f.notFound(err.Error(), err)
 	default:
 		f.stats.loadErrors.Add(1)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if errors.Is(ctxErr(ctx), context.DeadlineExceeded) {
 			err = fmt.Errorf("%w after %v: %w", ErrLoadTimeout, f.cfg.LoadTimeout, err)
 		}
 		return result[V]{err: err}
 	}
-	if key != "" {
-		f.write(wctx, key, r.env)
+	if t.key != "" {
+		f.write(wctx, t, r.env)
 	}
 	return r
 }
@@ -164,18 +190,19 @@ func (f *Func[K, V]) refresh(ctx context.Context, k K, key string, seen *envelop
 		defer f.refreshing.Delete(key)
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.LoadTimeout)
 		defer cancel()
-		lease := f.leaseKey(key)
-		token, ok, err := f.acquire(lctx, lease)
-		if err != nil || !ok {
+		t := target{key: key, lease: f.leaseKey(key)}
+		var ok bool
+		var err error
+		if t.token, ok, err = f.acquire(lctx, t.lease); err != nil || !ok {
 			return
 		}
-		e, err := f.readOnce(lctx, key, false)
+		e, err := f.observe(lctx, &t)
 		if err != nil || e == nil || e.Created != seen.Created {
-			f.release(lctx, lease, token) // someone else refreshed or forgot it
+			f.release(lctx, t.lease, t.token) // someone else refreshed or forgot it
 			return
 		}
 		counter.Add(1)
-		if r := f.call(lctx, k, key, lease, token); r.err != nil && !errors.Is(r.err, ErrNotFound) {
+		if r := f.call(lctx, k, t); r.err != nil && !errors.Is(r.err, ErrNotFound) {
 			f.report(fmt.Errorf("memo: background refresh %q: %w", key, r.err))
 		}
 	}()

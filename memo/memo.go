@@ -31,11 +31,12 @@ type Func[K comparable, V any] struct {
 	ctxTimeouts bool // go-redis honours ctx deadlines on sockets
 	l1          bool // the client serves repeated GETs from its client-side cache
 
-	reads      singleflight.Group // key: entry key; shares concurrent GETs
-	loads      singleflight.Group // key: entry key; shares loads
-	decoded    sync.Map           // with L1: entry key -> *decoded[V]
-	decodedN   atomic.Int64       // entries in decoded, roughly
-	refreshing sync.Map           // entry keys being refreshed in the background
+	readsMu    sync.Mutex
+	reads      map[string]*readFlight[V] // key: entry key; shares concurrent GETs
+	loads      singleflight.Group        // key: entry key; shares loads
+	decoded    sync.Map                  // with L1: entry key -> *decoded[V]
+	decodedN   atomic.Int64              // entries in decoded, roughly
+	refreshing sync.Map                  // entry keys being refreshed in the background
 	genFlight  singleflight.Group
 	gen        atomic.Int64
 	genAt      atomic.Int64 // UnixNano of the last generation read; 0 = never
@@ -68,6 +69,7 @@ func Wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 		base:      core.MakeKey(cfg.Namespace, name, ""),
 		leaseBase: core.MakeKey(cfg.Namespace, name, "lease", ""),
 		genKey:    core.MakeKey(cfg.Namespace, name, "gen"),
+		reads:     map[string]*readFlight[V]{},
 	}
 	switch r := f.rdb.(type) {
 	case *redis.Client:
@@ -106,19 +108,25 @@ func (f *Func[K, V]) L1() bool { return f.l1 }
 // wrapping ErrUnavailable.
 func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 	var zero V
+	if ctx == nil {
+		return zero, errNilContext("get")
+	}
 	part, err := f.keyOf(k)
 	if err != nil {
 		return zero, err
 	}
 	gen, err := f.generation(ctx)
 	if err != nil {
+		if err := ctxErr(ctx); err != nil {
+			return zero, err
+		}
 		return f.redisDown(ctx, k, "", err)
 	}
 	key := f.entryKey(gen, part)
 	e, err := f.read(ctx, key)
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return zero, ctxErr
+		if err := ctxErr(ctx); err != nil {
+			return zero, err
 		}
 		return f.redisDown(ctx, k, key, err)
 	}
@@ -131,7 +139,7 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 
 // serve answers from an entry read from Redis according to its age.
 func (f *Func[K, V]) serve(ctx context.Context, k K, key string, e *envelope[V]) (V, error) {
-	now := ms(time.Now())
+	now := ms(f.cfg.Now())
 	switch {
 	case now < e.Soft:
 		f.countHit(e)
@@ -170,13 +178,19 @@ func (f *Func[K, V]) redisDown(ctx context.Context, k K, key string, err error) 
 		part, _ := f.keyOf(k)
 		key = f.base + "nogen:" + part
 	}
-	return f.share(ctx, key, func(lctx context.Context) result[V] { return f.call(lctx, k, "", "", "") })
+	return f.share(ctx, key, func(lctx context.Context) result[V] { return f.call(lctx, k, target{}) })
 }
 
 // Forget deletes the entry for k, in this process and (through Redis) in
-// every other; the next Get loads it again. Redis failures are returned,
-// wrapping ErrUnavailable.
+// every other; the next Get loads it again. Loads of k already running do
+// not store their results, and no Get in this process that starts after
+// Forget returns shares one of them (in other processes, a Get may still
+// share a load running there, whose result it gets but which is not
+// stored). Redis failures are returned, wrapping ErrUnavailable.
 func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
+	if ctx == nil {
+		return errNilContext("forget")
+	}
 	part, err := f.keyOf(k)
 	if err != nil {
 		return err
@@ -186,10 +200,15 @@ func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
 		return err
 	}
 	key := f.entryKey(gen, part)
-	_, err = do(ctx, f, func(ctx context.Context) (int64, error) { return f.rdb.Unlink(ctx, key).Result() })
+	tomb := tombstonePrefix + newToken()
+	_, err = do(ctx, f, func(ctx context.Context) (string, error) {
+		return f.rdb.Set(ctx, key, tomb, f.cfg.tombstoneTTL()).Result()
+	})
 	if err != nil {
 		return f.redisErr("forget", key, err)
 	}
+	f.forgetRead(key, nil) // later Gets start their own read and load
+	f.loads.Forget(key)
 	return nil
 }
 
@@ -199,6 +218,9 @@ func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
 // process and within Options.GenerationRefresh in others. Redis failures are
 // returned, wrapping ErrUnavailable.
 func (f *Func[K, V]) ForgetAll(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext("forget all")
+	}
 	g, err := do(ctx, f, func(ctx context.Context) (int64, error) {
 		return bumpScript.Run(ctx, f.rdb, []string{f.genKey}, time.Now().UnixMilli()).Int64()
 	})
@@ -207,4 +229,8 @@ func (f *Func[K, V]) ForgetAll(ctx context.Context) error {
 	}
 	f.setGeneration(g)
 	return nil
+}
+
+func errNilContext(op string) error {
+	return fmt.Errorf("memo: %s: %w", op, core.ErrNilContext)
 }

@@ -132,6 +132,11 @@ type Options struct {
 	// the generation number ForgetAll bumps; a ForgetAll from another
 	// process takes effect here within about this long. Default 1 s.
 	GenerationRefresh time.Duration
+
+	// Now is the clock that dates entries and decides their freshness;
+	// default time.Now. It is meant for tests, to let entries expire without
+	// sleeping; Redis expiry and timeouts keep the real clock.
+	Now func() time.Time
 }
 
 // config is Options with defaults applied.
@@ -181,6 +186,9 @@ func (o Options) withDefaults() (config, error) {
 	}
 	if c.Codec == nil {
 		c.Codec = JSONCodec{}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c, c.validate()
 }

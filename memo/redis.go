@@ -3,13 +3,16 @@ package memo
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 )
 
 // Lua scripts. Each touches one key, so they run on a cluster too.
@@ -32,7 +35,44 @@ return ARGV[1]`)
   redis.call('SET', KEYS[1], ARGV[1])
 end
 return redis.call('INCR', KEYS[1])`)
+	// writeScript stores an entry (ARGV[1], PX ARGV[3]) only if the key
+	// still holds what the load saw before calling the function: ARGV[2] is
+	// "" for nothing, else the SHA-1 of those bytes. So a load never
+	// overwrites a Forget made meanwhile (it leaves a tombstone) or a newer
+	// load's entry.
+	writeScript = redis.NewScript(`local cur = redis.call('GET', KEYS[1])
+if (cur and redis.sha1hex(cur) or '') ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1`)
 )
+
+// tombstonePrefix starts what Forget leaves in place of an entry, followed
+// by a random token: a miss to readers, and a change that loads which
+// started before the Forget see when they try to store. It lives
+// tombstoneTTL.
+const tombstonePrefix = "memo:forgotten:"
+
+// tombstoneTTL outlives any load that can still store: one that started
+// (saw the entry) before the Forget stores within LoadTimeout plus one
+// write, or not at all.
+func (c config) tombstoneTTL() time.Duration { return c.LoadTimeout + c.RedisTimeout + time.Second }
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// await returns a shared call's result, or ctx.Err() as soon as ctx ends;
+// the call goes on for the others.
+func await(ctx context.Context, ch <-chan singleflight.Result) (any, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-ch:
+		return r.Val, r.Err
+	}
+}
 
 // errTimeout is what guard returns when Redis did not answer in time.
 var errTimeout = errors.New("no answer within RedisTimeout")
@@ -68,6 +108,19 @@ func guard[T any](ctx context.Context, d time.Duration, direct bool, op func(con
 	}
 }
 
+// ctxErr is ctx.Err(), also once ctx's deadline has passed but its timer
+// has not fired yet: with ContextTimeoutEnabled the socket deadline can
+// beat it, and the caller's deadline must not pass for a Redis failure.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
 // do is guard with this Func's RedisTimeout.
 func do[T any, K comparable, V any](ctx context.Context, f *Func[K, V], op func(context.Context) (T, error)) (T, error) {
 	return guard(ctx, f.cfg.RedisTimeout, f.ctxTimeouts, op)
@@ -88,38 +141,116 @@ func (f *Func[K, V]) report(err error) {
 	}
 }
 
+// readFlight is one GET shared by the concurrent readers of a key.
+type readFlight[V any] struct {
+	done chan struct{} // closed when e and err are set
+	e    *envelope[V]
+	err  error
+}
+
 // read fetches and decodes the entry under key, sharing one GET among the
 // callers in this process that ask for the same key at the same time. A
 // missing entry is (nil, nil); a corrupt one is reported and returned as
 // (nil, nil) too, so that it is loaded and overwritten. Only Redis failures
-// are errors. The shared GET is bounded by RedisTimeout, not by ctx.
+// and ctx errors are errors.
+//
+// The first caller runs the GET itself, bounded by its own ctx and
+// RedisTimeout, so a hit costs no goroutine hand-off; the others wait for
+// it and leave as soon as their ctx ends. If the first caller's ctx ends,
+// a waiter whose ctx has not reads again itself. (go-redis honours ctx
+// deadlines on the socket, with ContextTimeoutEnabled, but not
+// cancellation: a caller cancelled during its own GET waits for it, at most
+// RedisTimeout.)
 func (f *Func[K, V]) read(ctx context.Context, key string) (*envelope[V], error) {
-	v, err, _ := f.reads.Do(key, func() (any, error) { return f.readOnce(context.WithoutCancel(ctx), key, true) })
-	if err != nil {
-		return nil, err
+	for {
+		f.readsMu.Lock()
+		fl, waiting := f.reads[key]
+		if !waiting {
+			fl = &readFlight[V]{done: make(chan struct{})}
+			f.reads[key] = fl
+		}
+		f.readsMu.Unlock()
+		if !waiting {
+			fl.e, fl.err = f.readOnce(ctx, key, true)
+			f.forgetRead(key, fl)
+			close(fl.done)
+			return fl.e, fl.err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-fl.done:
+		}
+		if !errors.Is(fl.err, context.Canceled) && !errors.Is(fl.err, context.DeadlineExceeded) {
+			return fl.e, fl.err
+		}
 	}
-	return v.(*envelope[V]), nil
+}
+
+// forgetRead makes later readers of key start their own GET: fl's (or, fl
+// nil, any in flight).
+func (f *Func[K, V]) forgetRead(key string, fl *readFlight[V]) {
+	f.readsMu.Lock()
+	if cur, ok := f.reads[key]; ok && (fl == nil || cur == fl) {
+		delete(f.reads, key)
+	}
+	f.readsMu.Unlock()
 }
 
 // readOnce is read without sharing, for re-checks that must see writes made
 // after the caller's first read. Those pass report false: the corrupt entry
 // was already reported by the first read.
 func (f *Func[K, V]) readOnce(ctx context.Context, key string, report bool) (*envelope[V], error) {
-	data, err := do(ctx, f, func(ctx context.Context) (string, error) { return f.rdb.Get(ctx, key).Result() })
-	if errors.Is(err, redis.Nil) {
+	data, found, err := f.fetch(ctx, key)
+	if err != nil || !found {
+		return nil, err
+	}
+	return f.decode(key, data, report), nil
+}
+
+// observe reads t.key just before a load calls the function and records
+// what the load's write must still find there. If the read fails, t.key is
+// cleared: storing without knowing what was there could undo a Forget.
+func (f *Func[K, V]) observe(ctx context.Context, t *target) (*envelope[V], error) {
+	data, found, err := f.fetch(ctx, t.key)
+	if err != nil {
+		t.key = ""
+		return nil, err
+	}
+	t.seen, t.seenAt = "", time.Now()
+	if !found {
 		return nil, nil
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err() // the caller gave up; not Redis' fault
-		}
-		return nil, f.redisErr("get", key, err)
+	sum := sha1.Sum([]byte(data))
+	t.seen = hex.EncodeToString(sum[:])
+	return f.decode(t.key, data, false), nil
+}
+
+// fetch GETs key; found is false when it is missing.
+func (f *Func[K, V]) fetch(ctx context.Context, key string) (data string, found bool, err error) {
+	data, err = do(ctx, f, func(ctx context.Context) (string, error) { return f.rdb.Get(ctx, key).Result() })
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", false, nil
+	case err != nil && ctxErr(ctx) != nil:
+		return "", false, ctxErr(ctx) // the caller gave up; not Redis' fault
+	case err != nil:
+		return "", false, f.redisErr("get", key, err)
+	}
+	return data, true, nil
+}
+
+// decode turns an entry's bytes into its envelope: nil for a tombstone or
+// a corrupt entry (reported when report is set).
+func (f *Func[K, V]) decode(key, data string, report bool) *envelope[V] {
+	if strings.HasPrefix(data, tombstonePrefix) {
+		return nil
 	}
 	if e := f.l1Decoded(key, data); e != nil {
-		return e, nil
+		return e
 	}
 	e := new(envelope[V])
-	err = f.cfg.Codec.Unmarshal([]byte(data), e)
+	err := f.cfg.Codec.Unmarshal([]byte(data), e)
 	if err == nil {
 		err = e.valid()
 	}
@@ -128,66 +259,40 @@ func (f *Func[K, V]) readOnce(ctx context.Context, key string, report bool) (*en
 			f.stats.corrupt.Add(1)
 			f.report(corrupt(key, err))
 		}
-		return nil, nil
-	}
-	f.l1Store(key, data, e)
-	return e, nil
-}
-
-// maxDecoded bounds the decoded twins kept beside the client-side cache.
-const maxDecoded = 10_000
-
-// decoded is an entry's bytes as last read and their decoding.
-type decoded[V any] struct {
-	raw string
-	env *envelope[V]
-}
-
-// l1Decoded returns the envelope decoded earlier from exactly these bytes.
-// With L1 on, go-redis answers warm hits from memory; keeping the decoded
-// twin of those bytes saves decoding them again on every hit.
-func (f *Func[K, V]) l1Decoded(key, data string) *envelope[V] {
-	if !f.l1 {
 		return nil
 	}
-	if d, ok := f.decoded.Load(key); ok && d.(*decoded[V]).raw == data {
-		return d.(*decoded[V]).env
-	}
-	return nil
+	f.l1Store(key, data, e)
+	return e
 }
 
-func (f *Func[K, V]) l1Store(key, data string, e *envelope[V]) {
-	if !f.l1 {
+// write stores e under t.key until its hard expiry, unless the key changed
+// since the load saw it (see writeScript), or the load took longer than
+// LoadTimeout since then: a tombstone may be gone by now.
+func (f *Func[K, V]) write(ctx context.Context, t target, e *envelope[V]) {
+	if time.Since(t.seenAt) > f.cfg.LoadTimeout {
+		f.stats.discarded.Add(1)
 		return
 	}
-	if _, loaded := f.decoded.Swap(key, &decoded[V]{raw: data, env: e}); !loaded && f.decodedN.Add(1) > maxDecoded {
-		f.decoded.Clear() // crude but bounded; the hot keys come back at once
-		f.decodedN.Store(0)
-	}
-}
-
-// write stores e under key until its hard expiry.
-func (f *Func[K, V]) write(ctx context.Context, key string, e *envelope[V]) {
 	data, err := f.cfg.Codec.Marshal(e)
 	if err != nil {
-		f.report(fmt.Errorf("memo: encode entry %q: %w", key, err))
+		f.report(fmt.Errorf("memo: encode entry %q: %w", t.key, err))
 		return
 	}
-	ttl := time.Until(time.UnixMilli(e.Hard))
-	if ttl < time.Millisecond {
-		ttl = time.Millisecond
-	}
-	_, err = do(ctx, f, func(ctx context.Context) (string, error) { return f.rdb.Set(ctx, key, data, ttl).Result() })
-	if err != nil {
-		_ = f.redisErr("set", key, err)
+	ttl := max(time.UnixMilli(e.Hard).Sub(f.cfg.Now()), time.Millisecond)
+	stored, err := do(ctx, f, func(ctx context.Context) (int64, error) {
+		return writeScript.Run(ctx, f.rdb, []string{t.key}, data, t.seen, ttl.Milliseconds()).Int64()
+	})
+	switch {
+	case err != nil:
+		_ = f.redisErr("set", t.key, err)
+	case stored == 0:
+		f.stats.discarded.Add(1)
 	}
 }
 
 // acquire tries to take the lease on key; it returns the token on success.
 func (f *Func[K, V]) acquire(ctx context.Context, key string) (token string, ok bool, err error) {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	token = hex.EncodeToString(b[:])
+	token = newToken()
 	ok, err = do(ctx, f, func(ctx context.Context) (bool, error) {
 		return f.rdb.SetNX(ctx, key, token, f.cfg.LeaseTTL).Result()
 	})
@@ -238,9 +343,10 @@ func (f *Func[K, V]) setGeneration(g int64) {
 func (f *Func[K, V]) generation(ctx context.Context) (int64, error) {
 	at := f.genAt.Load()
 	if at == 0 {
-		v, err, _ := f.genFlight.Do("", func() (any, error) {
+		ch := f.genFlight.DoChan("", func() (any, error) {
 			return f.fetchGeneration(context.WithoutCancel(ctx))
 		})
+		v, err := await(ctx, ch)
 		if err != nil {
 			return 0, err
 		}
