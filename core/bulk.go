@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,21 +20,33 @@ func (c *Client) SetMany(ctx context.Context, values map[string]any, ttl time.Du
 	if err := c.check(ctx, "set many"); err != nil {
 		return err
 	}
+	keys := make([]string, 0, len(values))
 	encoded := make(map[string][]byte, len(values))
 	for k, v := range values {
 		data, err := c.encode(ctx, "set many", k, v, ttl)
 		if err != nil {
 			return err
 		}
+		keys = append(keys, k)
 		encoded[k] = data
 	}
-	if len(encoded) == 0 {
+	if len(keys) == 0 {
 		return nil
 	}
 	ttl = redisTTL(ttl)
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for k, data := range encoded {
-			p.Set(ctx, k, data, ttl)
+		if ttl > 0 { // MSET cannot set a TTL
+			for _, k := range keys {
+				p.Set(ctx, k, encoded[k], ttl)
+			}
+			return nil
+		}
+		for _, g := range c.groupBySlot(keys, bulkChunk) {
+			args := make([]any, 0, 2*len(g))
+			for _, k := range g {
+				args = append(args, k, encoded[k])
+			}
+			p.MSet(ctx, args...)
 		}
 		return nil
 	})
@@ -52,21 +65,41 @@ func (c *Client) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 	if len(keys) == 0 {
 		return out, nil
 	}
+	// One MGET per slot group; a group of one key is a plain GET, which
+	// costs less to build and to parse.
 	groups := c.groupBySlot(keys, bulkChunk)
-	cmds := make([]*redis.SliceCmd, len(groups))
+	cmds := make([]redis.Cmder, len(groups))
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, g := range groups {
-			cmds[i] = p.MGet(ctx, g...)
+			if len(g) == 1 {
+				cmds[i] = p.Get(ctx, g[0])
+			} else {
+				cmds[i] = p.MGet(ctx, g...)
+			}
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, wrap("get many", "", err)
 	}
+	// Pipelined reports only the first failed command, which may be the
+	// redis.Nil of a missing key: check every one.
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, wrap("get many", "", err)
+		}
+	}
 	for i, g := range groups {
-		for j, v := range cmds[i].Val() {
-			if s, ok := v.(string); ok {
-				out[g[j]] = []byte(s)
+		switch cmd := cmds[i].(type) {
+		case *redis.StringCmd:
+			if b, err := cmd.Bytes(); err == nil {
+				out[g[0]] = b
+			}
+		case *redis.SliceCmd:
+			for j, v := range cmd.Val() {
+				if s, ok := v.(string); ok {
+					out[g[j]] = []byte(s)
+				}
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package core
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // clusterSlots is the number of hash slots of Redis Cluster.
 const clusterSlots = 16384
@@ -20,7 +23,15 @@ func Slot(key string) int {
 func crc16(s string) uint16 {
 	var crc uint16
 	for i := 0; i < len(s); i++ {
-		crc ^= uint16(s[i]) << 8
+		crc = crc<<8 ^ crc16Table[byte(crc>>8)^s[i]]
+	}
+	return crc
+}
+
+// crc16Table holds the CRC of every byte value, polynomial 0x1021.
+var crc16Table = func() (t [256]uint16) {
+	for i := range t {
+		crc := uint16(i) << 8
 		for range 8 {
 			if crc&0x8000 != 0 {
 				crc = crc<<1 ^ 0x1021
@@ -28,12 +39,14 @@ func crc16(s string) uint16 {
 				crc <<= 1
 			}
 		}
+		t[i] = crc
 	}
-	return crc
-}
+	return t
+}()
 
-// groupBySlot splits keys into groups that each live in one slot, in first-
-// seen order. On a standalone client it returns chunks of at most max keys.
+// groupBySlot splits keys into groups of at most max keys that each live in
+// one slot, ordered by slot. On a standalone client it returns the keys in
+// order, in chunks of at most max.
 func (c *Client) groupBySlot(keys []string, max int) [][]string {
 	if c.cluster == nil {
 		var out [][]string
@@ -46,17 +59,28 @@ func (c *Client) groupBySlot(keys []string, max int) [][]string {
 		}
 		return out
 	}
-	index := make(map[int]int)
+	// Sort a copy of the keys by slot and cut runs of one slot, so the groups
+	// share one backing array and need no map.
+	type slotted struct {
+		slot int
+		key  string
+	}
+	sorted := make([]slotted, len(keys))
+	for i, k := range keys {
+		sorted[i] = slotted{Slot(k), k}
+	}
+	slices.SortStableFunc(sorted, func(a, b slotted) int { return a.slot - b.slot })
+	flat := make([]string, len(keys))
+	for i, sk := range sorted {
+		flat[i] = sk.key
+	}
 	var out [][]string
-	for _, k := range keys {
-		s := Slot(k)
-		i, ok := index[s]
-		if !ok || len(out[i]) >= max {
-			i = len(out)
-			index[s] = i
-			out = append(out, make([]string, 0, 1))
+	start := 0
+	for i := 1; i <= len(sorted); i++ {
+		if i == len(sorted) || sorted[i].slot != sorted[start].slot || i-start == max {
+			out = append(out, flat[start:i:i])
+			start = i
 		}
-		out[i] = append(out[i], k)
 	}
 	return out
 }
