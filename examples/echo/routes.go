@@ -126,7 +126,9 @@ func jsonErrors(e *echo.Echo) echo.HTTPErrorHandler {
 			return
 		}
 		he := &echo.HTTPError{Code: http.StatusInternalServerError, Message: http.StatusText(http.StatusInternalServerError)}
-		errors.As(err, &he)
+		if !errors.As(err, &he) {
+			e.Logger.Error(err) // not an HTTPError: a 500 whose cause is logged, not shown
+		}
 		if he.Internal != nil && he.Code >= http.StatusInternalServerError {
 			e.Logger.Error(he.Internal)
 		}

@@ -40,10 +40,22 @@ type User struct {
 
 // run prints each step; keys live under "quickstart:" and are removed at the end.
 func run(ctx context.Context, c *core.Client, w io.Writer) error {
-	const service = "quickstart"
 	defer c.InvalidatePrefix(ctx, service+":")
+	for _, step := range []func(context.Context, *core.Client, io.Writer) error{
+		quickStart, simpleCaching, pageViews, rateLimit, invalidation, hashes, purge,
+	} {
+		if err := step(ctx, c, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-	// Quick Start: cache_set / cache_get.
+// service namespaces every key of the walk-through.
+const service = "quickstart"
+
+// quickStart is the Python README's Quick Start: cache_set / cache_get.
+func quickStart(ctx context.Context, c *core.Client, w io.Writer) error {
 	userKey := core.MakeKey(service, "cache", "user", "123")
 	if err := c.CacheSetTTL(ctx, userKey, User{Name: "Noah", Age: 21}, time.Hour); err != nil {
 		return err
@@ -57,8 +69,11 @@ func run(ctx context.Context, c *core.Client, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w, "ping = true")
+	return nil
+}
 
-	// Simple caching: read through the cache, load on a miss.
+// simpleCaching reads through the cache, loading on a miss.
+func simpleCaching(ctx context.Context, c *core.Client, w io.Writer) error {
 	loads := 0
 	getUser := func(id string) (User, error) {
 		key := core.MakeKey(service, "cache", "user", id)
@@ -77,8 +92,11 @@ func run(ctx context.Context, c *core.Client, w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(w, "get_user(42) three times: %d database load(s)\n", loads)
+	return nil
+}
 
-	// Page view counter.
+// pageViews is the page view counter.
+func pageViews(ctx context.Context, c *core.Client, w io.Writer) error {
 	viewsKey := core.MakeKey(service, "views", "page", "home")
 	for range 5 {
 		if _, err := c.Increment(ctx, viewsKey, 1); err != nil {
@@ -90,20 +108,27 @@ func run(ctx context.Context, c *core.Client, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "page views of home = %d\n", views)
+	return nil
+}
 
-	// Rate limiting, without the INCR-then-SET bug: the window and its TTL
-	// are set atomically.
+// rateLimit counts requests in a window without the INCR-then-SET bug: the
+// count and its TTL are set atomically.
+func rateLimit(ctx context.Context, c *core.Client, w io.Writer) error {
 	rlKey := core.MakeKey(service, "ratelimit", "user", "123")
 	var wc core.WindowCount
+	var err error
 	for range 3 {
 		if wc, err = c.IncrementWindow(ctx, rlKey, 1, time.Hour); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(w, "rate limit count = %d, window resets in about %s\n", wc.Count, wc.TTL.Round(time.Minute))
+	return nil
+}
 
-	// Cache invalidation: everything cached for user 123, by prefix (the id
-	// is matched literally, so an id of "*" could not widen it).
+// invalidation drops everything cached for user 123, by prefix (the id is
+// matched literally, so an id of "*" could not widen it).
+func invalidation(ctx context.Context, c *core.Client, w io.Writer) error {
 	for _, part := range []string{"profile", "settings", "orders"} {
 		if err := c.CacheSet(ctx, core.MakeKey(service, "cache", "user", "123", part), part); err != nil {
 			return err
@@ -114,8 +139,11 @@ func run(ctx context.Context, c *core.Client, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "invalidated %d cache entries of user 123\n", n)
+	return nil
+}
 
-	// Structured data with hashes.
+// hashes stores structured data as fields of one key.
+func hashes(ctx context.Context, c *core.Client, w io.Writer) error {
 	profileKey := core.MakeKey(service, "user", "123", "profile")
 	for field, value := range map[string]any{"name": "Noah", "age": 21, "city": "Oslo"} {
 		if _, err := c.HashSet(ctx, profileKey, field, value); err != nil {
@@ -131,8 +159,11 @@ func run(ctx context.Context, c *core.Client, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "hash_get_all(%s) = %+v\n", profileKey, profile)
+	return nil
+}
 
-	// Purge the service's cache.
+// purge removes the service's cache entries.
+func purge(ctx context.Context, c *core.Client, w io.Writer) error {
 	purged, err := c.PurgeCache(ctx, service)
 	if err != nil {
 		return err

@@ -97,7 +97,7 @@ func Open(ctx context.Context, mode string) (*Conn, error) {
 	defer cancel()
 	if err := conn.Client.Ping(pctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("redis at %s does not answer: %w", conn.Description, err)
+		return nil, fmt.Errorf("%s does not answer: %w", conn.Description, err)
 	}
 	return conn, nil
 }

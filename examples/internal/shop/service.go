@@ -26,6 +26,10 @@ import (
 // MaxBodyBytes caps the body of PUT /products/{id}.
 const MaxBodyBytes = 1 << 20
 
+// readTimeout bounds the reads of view counts, so a slow Redis cannot hold
+// a request for longer.
+const readTimeout = 500 * time.Millisecond
+
 // ErrBadRequest marks input the client must fix; its message says what.
 var ErrBadRequest = errors.New("bad request")
 
@@ -79,6 +83,11 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 		Limit:  cfg.RateLimit,
 		Window: cfg.RateWindow,
 		Prefix: core.MakeKey(cfg.Namespace, "ratelimit"),
+		OnDecision: func(d ratelimit.Decision) {
+			if d.Err != nil { // the middleware fails open: say so
+				s.Log.Warn("ratelimit", "err", d.Err, "latency", d.Latency)
+			}
+		},
 	}); err != nil {
 		return nil, err
 	}
@@ -88,6 +97,11 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 		Mode:          viewcount.Buffered,
 		FlushInterval: cfg.FlushInterval,
 		OnDrop:        func(n int64, err error) { s.Log.Error("view counts dropped", "views", n, "err", err) },
+		OnFlush: func(info viewcount.FlushInfo) {
+			if info.Err != nil { // the views are kept and retried
+				s.Log.Warn("viewcount flush", "err", info.Err, "views", info.Views)
+			}
+		},
 	}); err != nil {
 		return nil, err
 	}
@@ -173,8 +187,10 @@ type ArticleViews struct {
 	Today  int64 `json:"today"`
 }
 
-// Views reads the counts of an article.
+// ArticleViews reads the counts of an article.
 func (s *Service) ArticleViews(ctx context.Context, slug string) (ArticleViews, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	st, err := s.Views.Stats(ctx, slug, 1)
 	if err != nil {
 		return ArticleViews{}, err
@@ -190,6 +206,8 @@ type TopArticle struct {
 
 // TopArticles returns the n most viewed articles of the current day (UTC).
 func (s *Service) TopArticles(ctx context.Context, n int) ([]TopArticle, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	ranked, err := s.Views.Top(ctx, n, 24*time.Hour)
 	if err != nil {
 		return nil, err

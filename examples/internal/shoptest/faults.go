@@ -1,0 +1,686 @@
+package shoptest
+
+// Fault scenarios: the whole example service (memo, rate limiter, response
+// cache and buffered view counts together) on a dedicated redis-server
+// behind a fault-injecting proxy, driven over HTTP. Each service's test
+// calls them with its own router, so both adapters keep the same failure
+// contract.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/examples/internal/shop"
+	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/internal/faultproxy"
+	"github.com/rediskit/rediskit/internal/redistest"
+	"github.com/rediskit/rediskit/memo"
+	"github.com/rediskit/rediskit/ratelimit"
+)
+
+// Build routes a Service's endpoints, as each example service does.
+type Build func(*shop.Service) (http.Handler, error)
+
+// requestBound is the longest any request may take while Redis is slow or
+// unreachable. It derives from the middleware's own Redis timeouts (shop
+// keeps their defaults): one memo call, one limiter call and one response
+// cache call, 550 ms in all, plus slack for the origin's 50 ms, the cache's
+// occasional generation re-read (one more 250 ms call) and -race.
+const requestBound = memo.DefaultRedisTimeout + ratelimit.DefaultTimeout + httpcache.DefaultRedisTimeout +
+	1450*time.Millisecond
+
+// namespace is the key prefix of the service in every fault scenario; each
+// scenario owns its redis-server, so one fixed name will do.
+const namespace = "shop"
+
+// fixture is one service on its own redis-server reached through a proxy.
+type fixture struct {
+	t      *testing.T
+	server *redistest.Server
+	proxy  *faultproxy.Proxy
+	client *core.Client  // the service's client, through the proxy
+	raw    *redis.Client // straight to the server, for setup and checks
+	svc    *shop.Service
+	web    *httptest.Server
+	http   *http.Client
+	logs   *logRecorder
+	cfg    shop.Config
+	once   sync.Once
+}
+
+type fixtureOptions struct {
+	serverArgs []string           // extra redis-server arguments
+	config     func(*shop.Config) // adjusts Config(namespace)
+}
+
+func newFixture(t *testing.T, build Build, opts fixtureOptions) *fixture {
+	t.Helper()
+	f := &fixture{t: t, logs: &logRecorder{}}
+	f.server = redistest.StartServer(t, redistest.ServerOptions{Args: opts.serverArgs})
+	f.proxy = faultproxy.New(t, f.server.Addr())
+	f.raw = f.server.Client(t, nil)
+	var err error
+	if f.client, err = core.New(core.Config{URL: "redis://" + f.proxy.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	f.cfg = Config(namespace)
+	f.cfg.Logger = slog.New(f.logs)
+	if opts.config != nil {
+		opts.config(&f.cfg)
+	}
+	if f.svc, err = shop.New(f.client, f.cfg); err != nil {
+		t.Fatal(err)
+	}
+	handler, err := build(f.svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.web = httptest.NewServer(handler)
+	f.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+	t.Cleanup(func() {
+		f.proxy.Restore()
+		if err := f.shutdown(5 * time.Second); err != nil {
+			t.Errorf("closing the service: %v", err)
+		}
+	})
+	return f
+}
+
+// shutdown stops the HTTP server, closes the service (flushing views within
+// timeout) and the Redis client. Only the first call does anything.
+func (f *fixture) shutdown(timeout time.Duration) (err error) {
+	f.once.Do(func() {
+		f.web.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		err = f.svc.Close(ctx)
+		if cerr := f.client.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		f.http.CloseIdleConnections()
+	})
+	return err
+}
+
+// visitor is a request header presenting ip as the client through the
+// trusted proxy 127.0.0.1.
+func visitor(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
+
+// request sends one request and reads the whole answer; it is safe to call
+// from any goroutine.
+func (f *fixture) request(method, path, body string, h http.Header) (response, time.Duration, error) {
+	req, err := http.NewRequest(method, f.web.URL+path, strings.NewReader(body))
+	if err != nil {
+		return response{}, 0, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	start := time.Now()
+	res, err := f.http.Do(req)
+	if err != nil {
+		return response{}, time.Since(start), err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: string(b)}, time.Since(start), err
+}
+
+// get is a GET from the test goroutine that must answer within
+// requestBound.
+func (f *fixture) get(path string, h http.Header) response {
+	f.t.Helper()
+	res, d, err := f.request(http.MethodGet, path, "", h)
+	if err != nil {
+		f.t.Fatalf("GET %s: %v", path, err)
+	}
+	if d > requestBound {
+		f.t.Errorf("GET %s took %v, want at most %v", path, d.Round(time.Millisecond), requestBound)
+	}
+	return res
+}
+
+// expectProduct checks a 200 carrying the catalog's original product id.
+func expectProduct(t *testing.T, res response, id string) {
+	t.Helper()
+	want, err := shop.NewCatalog(0).Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectStatus(t, res, http.StatusOK)
+	var got shop.Product
+	decode(t, res, &got)
+	if got != want {
+		t.Errorf("product %s: got %+v, want %+v", id, got, want)
+	}
+}
+
+func isHit(res response) bool { return strings.Contains(res.header.Get("Cache-Status"), "hit") }
+
+// waitViews polls GET /articles/{slug}/views until the total reaches want,
+// then checks the counts are exactly want (every visitor distinct).
+func (f *fixture) waitViews(slug string, want int64) {
+	f.t.Helper()
+	var v shop.ArticleViews
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, _, err := f.request(http.MethodGet, "/articles/"+slug+"/views", "", nil)
+		if err == nil && res.status == http.StatusOK {
+			decode(f.t, res, &v)
+			if v.Total >= want {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("views of %s: got %+v (last answer %d), want total %d within 5s", slug, v, res.status, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v != (shop.ArticleViews{Total: want, Unique: want, Today: want}) {
+		f.t.Errorf("views of %s: got %+v, want total, unique and today %d", slug, v, want)
+	}
+}
+
+// logRecorder is a slog.Handler keeping every record, so tests can check
+// what the service reported.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []logRecord
+}
+
+type logRecord struct {
+	level slog.Level
+	msg   string
+	err   error // the first error-valued attribute
+}
+
+func (r logRecord) String() string { return fmt.Sprintf("%s %q err=%v", r.level, r.msg, r.err) }
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{level: r.Level, msg: r.Message}
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && rec.err == nil {
+			rec.err = err
+		}
+		return true
+	})
+	l.mu.Lock()
+	l.recs = append(l.recs, rec)
+	l.mu.Unlock()
+	return nil
+}
+
+// mark is a position in the log; since returns the records after it.
+func (l *logRecorder) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recs)
+}
+
+func (l *logRecorder) since(mark int) []logRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]logRecord(nil), l.recs[mark:]...)
+}
+
+// featureOf names the rediskit feature a record reports on, from the
+// message shop logs it with and the error's package prefix.
+func featureOf(r logRecord) string {
+	text := r.msg
+	if r.err != nil {
+		text += " " + r.err.Error()
+	}
+	switch {
+	case handlerMessages[r.msg]:
+		return ""
+	case r.msg == "memo":
+		return "memo"
+	case r.msg == "httpcache":
+		return "httpcache"
+	case errors.Is(r.err, ratelimit.ErrTimeout) || strings.Contains(text, "ratelimit"):
+		return "ratelimit"
+	case strings.Contains(text, "viewcount") || strings.HasPrefix(r.msg, "view"):
+		return "viewcount"
+	}
+	return ""
+}
+
+// handlerMessages are those shop's net/http handlers log failures with
+// (the Echo service logs them through Echo's logger instead).
+var handlerMessages = map[string]bool{
+	"load product": true, "update product": true, "article views": true, "top articles": true,
+}
+
+// count returns how many records match.
+func count(recs []logRecord, match func(logRecord) bool) int {
+	n := 0
+	for _, r := range recs {
+		if match(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// isTimeout reports an error classified as a timeout: a context deadline,
+// a socket deadline, or the limiter's timeout sentinel.
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ratelimit.ErrTimeout) {
+		return true
+	}
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
+// expectReported checks that each feature reported at least one failure
+// among recs whose error satisfies cause.
+func expectReported(t *testing.T, recs []logRecord, cause func(error) bool, features ...string) {
+	t.Helper()
+	for _, feat := range features {
+		if count(recs, func(r logRecord) bool { return featureOf(r) == feat && r.err != nil && cause(r.err) }) == 0 {
+			t.Errorf("%s: got no failure reported to the service's log, want at least one (records: %v)", feat, recs)
+		}
+	}
+}
+
+// expectNoHandlerErrors checks that no failure reached a handler, except
+// under the allowed messages: shop logs those under the handler's own
+// message ("load product", ...).
+func expectNoHandlerErrors(t *testing.T, recs []logRecord, allowed ...string) {
+	t.Helper()
+	for _, r := range recs {
+		if featureOf(r) == "" && !slices.Contains(allowed, r.msg) {
+			t.Errorf("unexpected log record %v: a Redis failure reached a handler", r)
+		}
+	}
+}
+
+// RedisDown stops Redis mid-traffic, by cutting every connection at the
+// proxy ("cut") or by killing redis-server ("stop", which loses its data),
+// and checks each feature's failure policy: product GETs answer 200 from
+// the origin (memo and the response cache fail open), /api/limited lets
+// requests through (the limiter fails open: shop's default, and the only
+// policy shop.Config offers), articles answer 200 with their views buffered,
+// every feature reports the failure, and once Redis is back the view totals
+// are exact: nothing lost, nothing counted twice.
+func RedisDown(t *testing.T, build Build) {
+	cases := []struct {
+		name          string
+		fail, restore func(*fixture)
+		keepsData     bool
+	}{
+		{"cut", func(f *fixture) { f.proxy.Cut() }, func(f *fixture) { f.proxy.Restore() }, true},
+		{"stop", func(f *fixture) { f.server.Stop() }, func(f *fixture) { f.server.Restart() }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, build, fixtureOptions{})
+			expectProduct(t, f.get("/products/1", nil), "1")
+			if res := f.get("/products/1", nil); !isHit(res) {
+				t.Fatalf("warm-up: Cache-Status %q, want a hit", res.header.Get("Cache-Status"))
+			}
+			expectStatus(t, f.get("/articles/hello-redis", visitor("203.0.113.1")), http.StatusOK)
+			f.waitViews("hello-redis", 1)
+
+			mark := f.logs.mark()
+			tc.fail(f)
+			whileDown(t, f)
+			recs := f.logs.since(mark)
+			expectReported(t, recs, func(error) bool { return true }, "memo", "httpcache", "ratelimit")
+			expectNoHandlerErrors(t, recs, "article views") // the 503 whileDown asks for
+			f.expectFlushFailureReported(mark)
+			if n := count(f.logs.since(mark), func(r logRecord) bool { return r.msg == "view counts dropped" }); n > 0 {
+				t.Errorf("views dropped while Redis was down: %d reports, want none (buffered)", n)
+			}
+
+			tc.restore(f)
+			before := int64(0)
+			if tc.keepsData {
+				before = 1
+			}
+			f.waitViews("hello-redis", before+2)
+			f.waitViews("rate-limits", 1)
+		})
+	}
+}
+
+// whileDown sends traffic to a service whose Redis is unreachable.
+func whileDown(t *testing.T, f *fixture) {
+	t.Helper()
+	for _, id := range []string{"1", "2", "1"} {
+		expectProduct(t, f.get("/products/"+id, nil), id)
+	}
+	expectStatus(t, f.get("/products/404", nil), http.StatusNotFound)
+	for i := 1; i <= RateLimit+2; i++ { // past the limit: nothing is counted
+		res := f.get("/api/limited", visitor("198.51.100.7"))
+		expectStatus(t, res, http.StatusOK)
+		if h := res.header.Get("RateLimit"); h != "" {
+			t.Errorf("request %d with the limiter down: RateLimit %q, want none (no decision)", i, h)
+		}
+	}
+	for _, v := range []struct{ slug, ip string }{
+		{"hello-redis", "203.0.113.2"}, {"hello-redis", "203.0.113.3"},
+		{"rate-limits", "203.0.113.2"}, {"hello-redis", "203.0.113.2"}, // a reload: not counted again
+	} {
+		expectStatus(t, f.get("/articles/"+v.slug, visitor(v.ip)), http.StatusOK)
+	}
+	expectStatus(t, f.get("/articles/hello-redis/views", nil), http.StatusServiceUnavailable)
+}
+
+// expectFlushFailureReported waits (a bounded poll over many flush
+// intervals) for the buffered view counter to report a failed flush.
+func (f *fixture) expectFlushFailureReported(mark int) {
+	f.t.Helper()
+	deadline := time.Now().Add(50 * f.cfg.FlushInterval)
+	for count(f.logs.since(mark), func(r logRecord) bool {
+		return featureOf(r) == "viewcount" && r.err != nil && r.msg != "view counts dropped"
+	}) == 0 {
+		if time.Now().After(deadline) {
+			f.t.Errorf("viewcount: no failed flush reported within %v while Redis was down, want the failure "+
+				"logged (records: %v)", 50*f.cfg.FlushInterval, f.logs.since(mark))
+			return
+		}
+		time.Sleep(f.cfg.FlushInterval)
+	}
+}
+
+// Latency adds 500 ms to every packet between the service and Redis: each
+// request still answers within requestBound, each Redis failure reaches
+// the log classified as a timeout, and each failing request is reported
+// once per feature, not once per retry.
+func Latency(t *testing.T, build Build) {
+	t.Parallel()
+	f := newFixture(t, build, fixtureOptions{})
+	base := f.get("/products/1", nil)
+	expectProduct(t, base, "1")
+	expectStatus(t, f.get("/api/limited", visitor("198.51.100.8")), http.StatusOK)
+
+	f.proxy.Delay(500 * time.Millisecond)
+	mark := f.logs.mark()
+	const n = 3
+	for range n {
+		res := f.get("/products/1", nil)
+		expectStatus(t, res, http.StatusOK)
+		if res.body != base.body {
+			t.Errorf("slow Redis: body %q, want %q", res.body, base.body)
+		}
+		expectStatus(t, f.get("/api/limited", visitor("198.51.100.8")), http.StatusOK)
+	}
+	expectStatus(t, f.get("/articles/cache-control", visitor("203.0.113.9")), http.StatusOK)
+	f.proxy.Restore()
+
+	recs := f.logs.since(mark)
+	expectNoHandlerErrors(t, recs)
+	for _, r := range recs {
+		if r.err != nil && !isTimeout(r.err) {
+			t.Errorf("%v: not classified as a timeout (errors.Is context.DeadlineExceeded, "+
+				"os.ErrDeadlineExceeded or ratelimit.ErrTimeout, or a net timeout)", r)
+		}
+	}
+	perRequest := []struct {
+		what  string
+		match func(logRecord) bool
+	}{
+		{"memo entry reads", func(r logRecord) bool { return r.msg == "memo" && strings.Contains(r.err.Error(), "memo: get ") }},
+		{"httpcache lookups", func(r logRecord) bool {
+			return r.msg == "httpcache" && strings.Contains(r.err.Error(), "httpcache: lookup ")
+		}},
+		{"limiter decisions", func(r logRecord) bool { return featureOf(r) == "ratelimit" }},
+	}
+	for _, p := range perRequest {
+		if got := count(recs, func(r logRecord) bool { return r.err != nil && p.match(r) }); got != n {
+			t.Errorf("%s: got %d failures reported for %d failing requests, want exactly %d", p.what, got, n, n)
+		}
+	}
+}
+
+// Recovery checks that the first request after Redis comes back uses it: a
+// cached product is a hit again and the limiter decides and counts again.
+func Recovery(t *testing.T, build Build) {
+	t.Parallel()
+	f := newFixture(t, build, fixtureOptions{})
+	expectProduct(t, f.get("/products/3", nil), "3")
+	if res := f.get("/products/3", nil); !isHit(res) {
+		t.Fatalf("warm-up: Cache-Status %q, want a hit", res.header.Get("Cache-Status"))
+	}
+	who := visitor("198.51.100.20")
+
+	f.proxy.Cut()
+	res := f.get("/products/3", nil)
+	expectProduct(t, res, "3")
+	if isHit(res) {
+		t.Errorf("Redis cut: Cache-Status %q, want no hit", res.header.Get("Cache-Status"))
+	}
+	for range RateLimit + 1 {
+		expectStatus(t, f.get("/api/limited", who), http.StatusOK)
+	}
+
+	f.proxy.Restore()
+	res = f.get("/products/3", nil)
+	expectProduct(t, res, "3")
+	if !isHit(res) {
+		t.Errorf("first GET after restore: Cache-Status %q, want a hit", res.header.Get("Cache-Status"))
+	}
+	expectCountsAgain(t, f, who)
+}
+
+// expectCountsAgain checks that the limiter decides the very next request
+// of who and counts each one until it denies with 429. Where the count
+// starts is not checked: a request let through while Redis was down may
+// still be applied when it comes back (ratelimit documents that a
+// timed-out command may run later).
+func expectCountsAgain(t *testing.T, f *fixture, who http.Header) {
+	t.Helper()
+	prev := RateLimit
+	for i := 1; i <= RateLimit+1; i++ {
+		res := f.get("/api/limited", who)
+		var left int
+		_, err := fmt.Sscanf(res.header.Get("RateLimit"), `"default";r=%d;`, &left)
+		if i == 1 && err == nil {
+			prev = left + 1 // where counting resumes is not checked
+		}
+		switch {
+		case err != nil:
+			t.Fatalf("request %d after restore: status %d, RateLimit %q, want a decision", i, res.status, res.header.Get("RateLimit"))
+		case res.status == http.StatusTooManyRequests:
+			if prev != 0 || left != 0 {
+				t.Errorf("request %d after restore: 429 with r=%d after r=%d, want it right after r=0", i, left, prev)
+			}
+			return
+		case res.status != http.StatusOK || left != prev-1:
+			t.Fatalf("request %d after restore: status %d, r=%d after r=%d, want 200 and r=%d", i, res.status, left, prev, prev-1)
+		}
+		prev = left
+	}
+	t.Errorf("no 429 after %d requests following the restore", RateLimit+1)
+}
+
+// Blackhole makes Redis swallow every packet: each request, run
+// concurrently, still completes within requestBound with the answer it
+// would have without Redis; then, after the server and the service are
+// closed (Close's ctx gives up on the views it cannot flush), no goroutine
+// is left behind. It must not run in parallel with other tests: it compares
+// the binary's goroutines with those at its start.
+func Blackhole(t *testing.T, build Build) {
+	ignore := goleak.IgnoreCurrent()
+	f := newFixture(t, build, fixtureOptions{})
+	expectProduct(t, f.get("/products/1", nil), "1")
+	expectStatus(t, f.get("/api/limited", visitor("198.51.100.30")), http.StatusOK)
+	expectStatus(t, f.get("/articles/hello-redis", visitor("203.0.113.30")), http.StatusOK)
+	f.waitViews("hello-redis", 1)
+
+	f.proxy.Blackhole()
+	reqs := []struct {
+		method, path, body string
+		h                  http.Header
+		want               int // 0: any status, only the time bound applies
+	}{
+		{"GET", "/products/1", "", nil, http.StatusOK},
+		{"GET", "/products/2", "", nil, http.StatusOK},
+		{"GET", "/products/404", "", nil, http.StatusNotFound},
+		{"PUT", "/products/3", `{"name":"Burr grinder","price_cents":8900}`, nil, 0},
+		{"GET", "/api/limited", "", visitor("198.51.100.30"), http.StatusOK},
+		{"GET", "/api/limited", "", visitor("198.51.100.31"), http.StatusOK},
+		{"GET", "/articles/hello-redis", "", visitor("203.0.113.31"), http.StatusOK},
+		{"GET", "/articles/rate-limits", "", visitor("203.0.113.31"), http.StatusOK},
+		{"GET", "/healthz", "", nil, http.StatusOK},
+	}
+	var wg sync.WaitGroup
+	for range 2 { // twice, concurrently: shared loads and batches too
+		for _, rq := range reqs {
+			wg.Go(func() {
+				res, d, err := f.request(rq.method, rq.path, rq.body, rq.h)
+				switch {
+				case err != nil:
+					t.Errorf("%s %s: %v", rq.method, rq.path, err)
+				case d > requestBound:
+					t.Errorf("%s %s took %v, want at most %v", rq.method, rq.path, d.Round(time.Millisecond), requestBound)
+				case rq.want != 0 && res.status != rq.want:
+					t.Errorf("%s %s: got status %d (%s), want %d", rq.method, rq.path, res.status, strings.TrimSpace(res.body), rq.want)
+				}
+			})
+		}
+	}
+	wg.Wait()
+
+	// Views buffered during the black hole cannot be flushed: Close gives
+	// up when its ctx ends and reports them dropped.
+	const closeTimeout = 300 * time.Millisecond
+	start := time.Now()
+	err := f.shutdown(closeTimeout)
+	took := time.Since(start)
+	t.Logf("Close while black-holed: %v after %v", err, took.Round(time.Millisecond))
+	if took > closeTimeout+time.Second {
+		t.Errorf("closing the server and the service with a %v ctx took %v, want at most %v",
+			closeTimeout, took.Round(time.Millisecond), closeTimeout+time.Second)
+	}
+	f.proxy.Close()
+	_ = f.raw.Close() // its t.Cleanup would come after the check
+	f.server.Stop()
+	expectNoLeak(t, ignore)
+}
+
+// expectNoLeak waits (bounded) for the goroutines started since ignore was
+// taken to end, then reports the ones left. The wait covers work that
+// outlives a request by design but is bounded: the limiter's batch round
+// trip (at most 1 s) and detached memo and cache writes (250 ms each).
+func expectNoLeak(t *testing.T, ignore goleak.Option) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for goleak.Find(ignore) != nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	goleak.VerifyNone(t, ignore)
+}
+
+// MaxMemory fills a noeviction redis-server to its maxmemory so that every
+// write fails with OOM, while reads still work: product responses
+// (status, body, content type) are exactly those of a healthy Redis, the
+// limiter fails open, the failed writes are reported, and views buffered
+// meanwhile are all counted once memory is freed.
+func MaxMemory(t *testing.T, build Build) {
+	t.Parallel()
+	f := newFixture(t, build, fixtureOptions{serverArgs: []string{"--maxmemory", "4mb", "--maxmemory-policy", "noeviction"}})
+	paths := []string{"/products/1", "/products/2", "/products/3", "/products/404"}
+	normal := map[string]response{}
+	for _, p := range paths {
+		normal[p] = f.get(p, nil)
+	}
+	f.forgetStored()
+	f.fillMemory()
+
+	mark := f.logs.mark()
+	for range 2 {
+		for _, p := range paths {
+			res, want := f.get(p, nil), normal[p]
+			if res.status != want.status || res.body != want.body || res.header.Get("Content-Type") != want.header.Get("Content-Type") {
+				t.Errorf("GET %s with Redis full: got %d %q (%s), want %d %q (%s)", p, res.status, res.body,
+					res.header.Get("Content-Type"), want.status, want.body, want.header.Get("Content-Type"))
+			}
+		}
+	}
+	for range RateLimit + 2 {
+		expectStatus(t, f.get("/api/limited", visitor("198.51.100.40")), http.StatusOK)
+	}
+	for _, ip := range []string{"203.0.113.40", "203.0.113.41", "203.0.113.42"} {
+		expectStatus(t, f.get("/articles/cache-control", visitor(ip)), http.StatusOK)
+	}
+	oom := func(err error) bool { return strings.Contains(err.Error(), "OOM") }
+	expectReported(t, f.logs.since(mark), oom, "memo", "httpcache")
+	expectNoHandlerErrors(t, f.logs.since(mark))
+
+	if err := f.raw.Unlink(context.Background(), "filler").Err(); err != nil {
+		t.Fatal(err)
+	}
+	f.waitViews("cache-control", 3)
+}
+
+// forgetStored deletes every key of the service (and only those), so the
+// next requests start cold.
+func (f *fixture) forgetStored() {
+	f.t.Helper()
+	ctx := context.Background()
+	iter := f.raw.Scan(ctx, 0, namespace+":*", 100).Iterator()
+	for iter.Next(ctx) {
+		if err := f.raw.Unlink(ctx, iter.Val()).Err(); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// fillMemory stores a big value (768 KiB), then lowers maxmemory below what the
+// server uses, so that every write is refused with OOM until the value is
+// deleted. (Filling up to the limit instead would make which writes fail
+// depend on their size and on connection buffers: Redis counts a
+// command's query buffer before running it.)
+func (f *fixture) fillMemory() {
+	f.t.Helper()
+	ctx := context.Background()
+	chunk := strings.Repeat("x", 16<<10) // small commands: a big one would leave a big query buffer
+	for range 48 {
+		if err := f.raw.Append(ctx, "filler", chunk).Err(); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	mem, err := f.raw.InfoMap(ctx, "memory").Result()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var used int
+	if _, err := fmt.Sscan(mem["Memory"]["used_memory"], &used); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.raw.ConfigSet(ctx, "maxmemory", strconv.Itoa(used-256<<10)).Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.raw.Set(ctx, "probe", "1", 0).Err(); err == nil || !strings.Contains(err.Error(), "OOM") {
+		f.t.Fatalf("a write to the full server: got %v, want an OOM error", err)
+	}
+}
