@@ -65,6 +65,21 @@
 // is stored whole (body, header fields and tags, tags first) or not at all,
 // and a client receives either a whole stored response or the handler's.
 //
+// Call Cache.Check at start-up: it runs every command the cache uses on
+// probe keys under Namespace and returns an error naming a missing ACL
+// permission (while serving, a refused command is just a Redis error: the
+// cache fails open). An ACL user needs key access to "<ns>:*" and GET, SET,
+// HGET, HSET, TYPE, PTTL, PEXPIRE, DEL, UNLINK, SADD, SSCAN, INCR, EVAL and
+// EVALSHA, for example
+//
+//	user app on >secret ~httpcache:* &* +@all -@dangerous -@admin
+//
+// URLs are user input: a path reaches the key escaped (%7B for '{'), a key
+// holding a brace (from a raw query) or longer than MaxKeyBytes is hashed,
+// so no request picks a cluster slot; keys never reach a glob pattern, so
+// Purge("…/a*") removes exactly the entry for "/a*", and PurgeTag("*") the
+// entries tagged "*".
+//
 // # Concurrency
 //
 // A Cache is safe for concurrent use. Concurrent misses for one key call

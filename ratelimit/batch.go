@@ -122,7 +122,8 @@ func (b *txBatcher) exec(batch []*txReq) {
 	var pexpire *redis.Cmd
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range live {
-			incrs[i] = p.IncrBy(ctx, r.key, 1)
+			incrs[i] = redis.NewIntCmd(ctx, "incrby", r.key, 1)
+			_ = p.Process(ctx, noRetry{incrs[i]}) // never resent: see executor.doOnce
 			cmd := p.Do(ctx, "pexpire", r.key, r.ttlMS, "nx")
 			if i == 0 {
 				pexpire = cmd

@@ -56,6 +56,38 @@
 // never 429. A timed-out command may still run later; it is never retried
 // by this package.
 //
+// A command that counts a hit (the MULTI of the batched path, the Lua
+// scripts) is sent at most once: go-redis' own retries (Options.MaxRetries)
+// are disabled for it through Cmder.NoRetry. When a connection is reset
+// after Redis applied a hit but before its reply arrived, the decision
+// returns an error (the failure policy applies) and that hit stays counted
+// once: a retry can never count it twice. Reads (Peek) and Reset are
+// retried as usual. MOVED and ASK redirections during a cluster slot
+// migration are followed (Redis did not run the command); CLUSTERDOWN, like
+// any other Redis error, is returned at once and goes through the failure
+// policy.
+//
+// Under memory pressure with an allkeys-* eviction policy Redis may evict a
+// counter: that client's window restarts from zero (fail-open direction:
+// it may get up to one extra window's quota). Use noeviction or volatile-*
+// (every counter has a TTL) to avoid it; with noeviction a full Redis
+// rejects the increment (OOM error), handled like any Redis error.
+//
+// # Start-up check
+//
+// Call Check on each limiter at start-up: it runs every command the limiter
+// uses on a probe key under Prefix and returns an error naming a missing
+// ACL permission (Redis' NOPERM text). An ACL user for the limiter needs
+// key access to "<prefix>:*" and the commands GET, MGET, DEL, INCRBY,
+// PEXPIRE, PTTL, MULTI, EXEC, EVAL and EVALSHA (GCRA's script also calls
+// SET and TIME), for example
+//
+//	user app on >secret ~ratelimit:* &* +@all -@dangerous -@admin
+//
+// Ids in keys are user input: an id longer than 128 bytes or holding '{' or
+// '}' is hashed, so it cannot pick another client's slot or grow keys; ids
+// never reach a glob pattern.
+//
 // # HTTP
 //
 // KeyByIP (client IP through package clientip: RemoteAddr unless trusted

@@ -49,6 +49,20 @@ func (e *executor) do(ctx context.Context, cmd redis.Cmder) error {
 	return e.wrap(ctx, err)
 }
 
+// doOnce is do for a command that changes a counter: go-redis must not
+// resend it after a network error (its reply lost, it may have been
+// applied), so a retry can never count a hit twice. A MOVED or ASK
+// redirection is still followed: Redis did not run the command then.
+func (e *executor) doOnce(ctx context.Context, cmd redis.Cmder) error {
+	return e.do(ctx, noRetry{cmd})
+}
+
+// noRetry marks a command go-redis must send at most once (go-redis honours
+// Cmder.NoRetry on single commands, pipelines and its auto-pipeliner).
+type noRetry struct{ redis.Cmder }
+
+func (noRetry) NoRetry() bool { return true }
+
 // wrap turns our own deadline into ErrTimeout and prefixes Redis errors.
 func (e *executor) wrap(ctx context.Context, err error) error {
 	switch {
@@ -94,10 +108,10 @@ func newScript(src string) script { return script{src: src, s: redis.NewScript(s
 
 func (e *executor) run(ctx context.Context, sc script, keys []string, args ...any) (*redis.Cmd, error) {
 	cmd := redis.NewCmd(ctx, scriptArgs("evalsha", sc.s.Hash(), keys, args)...)
-	err := e.do(ctx, cmd)
+	err := e.doOnce(ctx, cmd)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		cmd = redis.NewCmd(ctx, scriptArgs("eval", sc.src, keys, args)...)
-		err = e.do(ctx, cmd)
+		err = e.doOnce(ctx, cmd)
 	}
 	return cmd, err
 }

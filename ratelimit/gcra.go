@@ -35,6 +35,7 @@ type GCRA struct {
 	rl    *redis_rate.Limiter
 	limit redis_rate.Limit
 	deny  *denyCache
+	exec  *executor
 }
 
 var _ Limiter = (*GCRA)(nil)
@@ -66,6 +67,7 @@ func NewGCRA(c *core.Client, opts GCRAOptions) (*GCRA, error) {
 		rl:    redis_rate.NewLimiter(rediser{e}),
 		limit: redis_rate.Limit{Rate: opts.Rate, Period: opts.Period, Burst: opts.Burst},
 		deny:  newDenyCache(opts.DenyCacheSize),
+		exec:  e,
 	}, nil
 }
 
@@ -166,7 +168,7 @@ func (r rediser) cmd(ctx context.Context, verb, body string, keys []string, args
 		stripped[i] = strings.TrimPrefix(k, rateLibPrefix)
 	}
 	cmd := redis.NewCmd(ctx, scriptArgs(verb, body, stripped, args)...)
-	if err := r.e.do(ctx, cmd); err != nil {
+	if err := r.e.doOnce(ctx, cmd); err != nil {
 		// The submitted command may still be queued: its accessors would
 		// wait for it, and setting its error would race the pipeliner.
 		failed := redis.NewCmd(ctx, verb)

@@ -25,17 +25,22 @@ const (
 // seconds until the quota resets (both rounded up). A denied result also
 // gets Retry-After in whole seconds, rounded up, at least 1. With legacy,
 // X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (seconds
-// until reset) are added.
+// until reset) are added. Whatever res holds, the fields are valid: numbers
+// are clamped to 0..999,999,999,999,999 (the structured-field integer
+// range) and a policy name is written as a valid sf-string ('"' and '\'
+// escaped, bytes outside printable ASCII replaced by '_'; the constructors
+// only accept names of letters, digits, '_', '-' and '.').
 func SetHeaders(h http.Header, res Result, legacy bool) {
 	name := res.Policy
 	if name == "" {
 		name = DefaultPolicy
 	}
-	q, r, t := strconv.Itoa(res.Limit), strconv.Itoa(res.Remaining), strconv.Itoa(ceilSeconds0(res.ResetAfter))
-	h.Set(HeaderRateLimitPolicy, `"`+name+`";q=`+q+";w="+strconv.Itoa(ceilSeconds(res.Window)))
-	h.Set(HeaderRateLimit, `"`+name+`";r=`+r+";t="+t)
+	q, r, t := sfInt(int64(res.Limit)), sfInt(int64(res.Remaining)), sfInt(ceilSeconds0(res.ResetAfter))
+	quoted := sfString(name)
+	h.Set(HeaderRateLimitPolicy, quoted+";q="+q+";w="+sfInt(ceilSeconds(res.Window)))
+	h.Set(HeaderRateLimit, quoted+";r="+r+";t="+t)
 	if !res.Allowed {
-		h.Set(HeaderRetryAfter, strconv.Itoa(ceilSeconds(res.RetryAfter)))
+		h.Set(HeaderRetryAfter, sfInt(ceilSeconds(res.RetryAfter)))
 	}
 	if legacy {
 		h.Set(HeaderLegacyLimit, q)
@@ -44,15 +49,45 @@ func SetHeaders(h http.Header, res Result, legacy bool) {
 	}
 }
 
-// ceilSeconds rounds d up to whole seconds, at least 1.
-func ceilSeconds(d time.Duration) int { return max(1, ceilSeconds0(d)) }
+// maxSFInt is the largest structured-field integer (RFC 8941 §3.3.1).
+const maxSFInt = 999_999_999_999_999
 
-// ceilSeconds0 rounds d up to whole seconds, at least 0.
-func ceilSeconds0(d time.Duration) int {
+// sfInt formats n clamped to 0..maxSFInt.
+func sfInt(n int64) string { return strconv.FormatInt(min(max(n, 0), maxSFInt), 10) }
+
+// sfString quotes s as a structured-field string (RFC 8941 §3.3.3).
+func sfString(s string) string {
+	if validToken(s) {
+		return `"` + s + `"`
+	}
+	b := make([]byte, 0, len(s)+4)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c > 0x7e:
+			b = append(b, '_')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(append(b, '"'))
+}
+
+// ceilSeconds rounds d up to whole seconds, at least 1.
+func ceilSeconds(d time.Duration) int64 { return max(1, ceilSeconds0(d)) }
+
+// ceilSeconds0 rounds d up to whole seconds, at least 0, without overflow.
+func ceilSeconds0(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int((d + time.Second - 1) / time.Second)
+	s := int64(d / time.Second)
+	if d%time.Second != 0 {
+		s++
+	}
+	return s
 }
 
 // ErrorBody is the JSON body of the middleware's error responses, shared by

@@ -183,7 +183,7 @@ func (o *HTTPOptions) WriteHeaders(h http.Header, v Verdict) {
 func (o *HTTPOptions) WriteError(w http.ResponseWriter, status int, v Verdict) {
 	body := ErrorBody{Status: status, Problem: o.ProblemJSON}
 	if status == http.StatusTooManyRequests && v.Decided {
-		body.RetryAfter = ceilSeconds(v.Result.RetryAfter)
+		body.RetryAfter = int(min(ceilSeconds(v.Result.RetryAfter), maxSFInt))
 	}
 	w.Header().Set("Content-Type", body.ContentType())
 	w.Header().Set("Cache-Control", "no-store")

@@ -89,7 +89,8 @@ func (c *Counter) RecordBot(ctx context.Context, item string) error {
 	if ctx == nil {
 		return fmt.Errorf("viewcount: record bot: %w", core.ErrNilContext)
 	}
-	if err := c.rdb.IncrBy(ctx, c.keys.item(item).bots(), 1).Err(); err != nil {
+	cmd := redis.NewIntCmd(ctx, "incrby", c.keys.item(item).bots(), 1)
+	if err := c.rdb.Process(ctx, noRetry{cmd}); err != nil { // counted at most once
 		return fmt.Errorf("viewcount: record bot %q: %w", item, err)
 	}
 	return nil
@@ -103,13 +104,16 @@ func (c *Counter) recordDirect(ctx context.Context, item, vis string) error {
 	b := c.bucketsAt(now)
 	ik := c.keys.item(item)
 	win := strconv.FormatInt(c.opts.DedupWindow.Milliseconds(), 10)
-	main := &scriptCall{script: directScript,
+	// With dedup on, a resent view is a repeat (SET NX) and counts nothing;
+	// with it off, a resend would count twice, so it is sent at most once.
+	once := c.opts.DedupWindow == 0
+	main := &scriptCall{script: directScript, once: once,
 		keys: []string{ik.seen(vis), ik.total(), ik.unique(), ik.day(b.day)},
 		args: []any{win, vis, int64(c.opts.Retention / time.Second), item}}
 	calls := []*scriptCall{main}
 	rank := main
 	if c.c.IsCluster() && len(c.opts.Periods) > 0 {
-		rank = &scriptCall{script: rankScript, keys: []string{c.keys.rankSeen(item, vis)}, args: []any{win, item}}
+		rank = &scriptCall{script: rankScript, once: once, keys: []string{c.keys.rankSeen(item, vis)}, args: []any{win, item}}
 		calls = append(calls, rank)
 	}
 	for i, p := range c.opts.Periods {

@@ -19,9 +19,13 @@
 // latter keeps its own dedup key in the ranking slot), which go-redis sends
 // concurrently, one request per node involved (one or two). The first call
 // after a server (re)start loads the scripts on every node: a few more round
-// trips, once. A go-redis retry of a Record whose reply was lost is harmless
-// while dedup is on (the retry is a repeat view); with dedup off it could
-// count twice.
+// trips, once. A go-redis retry of a Record whose reply was lost (a
+// connection reset after Redis applied it) is harmless while dedup is on:
+// the retry is a repeat view. With dedup off, and for RecordBot, the write
+// is not idempotent, so it is sent at most once (go-redis' retries are
+// disabled for it through Cmder.NoRetry): after such a reset the call
+// returns an error and the view is counted once or, if Redis never got it,
+// not at all; never twice.
 //
 // Buffered mode holds views in process (a repeat of a visitor in the same
 // batch is dropped at once) and flushes every FlushInterval: one pipeline of
@@ -68,7 +72,31 @@
 // Counting fails open: Direct Record returns the Redis error and the view is
 // not counted (on a cluster, where the item and ranking scripts go to
 // different nodes, one of them may have been applied); the Tracker reports
-// errors to OnError and never fails a request. Buffered mode reports flush failures to OnFlush and retries them.
+// errors to OnError and never fails a request. Buffered mode reports flush
+// failures to OnFlush and retries them. On a cluster, CLUSTERDOWN (a master
+// lost) is such a failure; MOVED and ASK during a slot migration are
+// followed, but while an item's keys are split between two masters
+// mid-MIGRATE, Redis refuses its multi-key script with TRYAGAIN: that Direct
+// view is not counted (an error is returned) and a buffered batch is
+// retried at the next flush.
+//
+// Under memory pressure, use noeviction or a volatile-* policy: totals,
+// uniques and bot totals have no TTL, so volatile-lru never evicts them and
+// totals never go backwards; what it may evict are TTL'd keys: a dedup marker
+// (a repeat view then counts again), a day bucket, a ranking, or a flush
+// marker (a batch retried after its marker was evicted would be applied
+// twice). Under allkeys-* a total itself may be evicted and restart from
+// zero. With noeviction a full Redis refuses writes (OOM), handled as above.
+//
+// # Start-up check
+//
+// Call Counter.Check at start-up: it runs every command the Counter uses on
+// probe keys under its Namespace and returns an error naming a missing ACL
+// permission. An ACL user needs key access to "<ns>:*" and GET, SET, MGET,
+// INCRBY, EXPIRE, PFADD, PFCOUNT, ZINCRBY, ZREVRANGE, DEL, EVALSHA and SCRIPT
+// LOAD, for example
+//
+//	user app on >secret ~viewcount:* &* +@all -@dangerous -@admin
 //
 // A Counter and a Tracker are safe for concurrent use.
 package viewcount

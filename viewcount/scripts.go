@@ -108,7 +108,30 @@ type scriptCall struct {
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
+	once   bool // not idempotent: go-redis must not resend it (see noRetry)
 }
+
+// process queues the call on p: EVALSHA, marked NoRetry when once.
+func (c *scriptCall) process(ctx context.Context, p redis.Pipeliner) {
+	if !c.once {
+		c.cmd = c.script.EvalSha(ctx, p, c.keys, c.args...)
+		return
+	}
+	args := make([]any, 0, 3+len(c.keys)+len(c.args))
+	args = append(args, "evalsha", c.script.Hash(), len(c.keys))
+	for _, k := range c.keys {
+		args = append(args, k)
+	}
+	c.cmd = redis.NewCmd(ctx, append(args, c.args...)...)
+	_ = p.Process(ctx, noRetry{c.cmd})
+}
+
+// noRetry marks a command go-redis must send at most once: after a network
+// error its reply is lost but Redis may have applied it, and a resend would
+// count it twice. go-redis honours Cmder.NoRetry on commands and pipelines.
+type noRetry struct{ redis.Cmder }
+
+func (noRetry) NoRetry() bool { return true }
 
 // runScripts sends calls as one pipeline of EVALSHA: one round trip on a
 // standalone server, one per node involved (sent concurrently) on a cluster.
@@ -120,7 +143,7 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, calls []*scriptC
 	pipe := func(cs []*scriptCall) {
 		_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, c := range cs {
-				c.cmd = c.script.EvalSha(ctx, p, c.keys, c.args...)
+				c.process(ctx, p)
 			}
 			return nil
 		})
