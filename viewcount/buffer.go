@@ -13,13 +13,15 @@ import (
 type buffer struct {
 	c *Counter
 
-	mu     sync.Mutex
-	cur    *batch   // views recorded since the last flush began
-	queue  []*batch // batches taken for flushing and not yet applied, oldest first
-	held   int64    // views in cur and queue
-	closed bool
+	mu        sync.Mutex
+	cur       *batch   // views recorded since the last flush began
+	queue     []*batch // batches taken for flushing and not yet applied, oldest first
+	held      int64    // views in cur and queue
+	inFlight  bool     // a flush is sending queue (which then only it changes)
+	closed    bool     // Record refused
+	abandoned bool     // Close gave up: a flush drops and reports what it fails to send
 
-	flushMu sync.Mutex // one flush at a time
+	flushing chan struct{} // holds a token while a flush runs: one at a time
 }
 
 // batch is a set of views flushed together under one id. Once taken for
@@ -44,7 +46,7 @@ type agg struct {
 	bots     int64
 }
 
-func newBuffer(c *Counter) *buffer { return &buffer{c: c} }
+func newBuffer(c *Counter) *buffer { return &buffer{c: c, flushing: make(chan struct{}, 1)} }
 
 func newBatch() *batch {
 	var id [12]byte
@@ -111,25 +113,56 @@ func (bt *batch) timeIndex(t buckets) uint8 {
 
 // flush applies the queued batches, oldest first, then the current one. It
 // stops at the first batch that fails, keeping it and the later ones for the
-// next flush.
+// next flush. Waiting for another flush to end is bounded by ctx.
 func (b *buffer) flush(ctx context.Context) error {
-	b.flushMu.Lock()
-	defer b.flushMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("viewcount: flush: %w", err)
+	}
+	select {
+	case b.flushing <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("viewcount: flush: %w", ctx.Err())
+	}
+	defer func() { <-b.flushing }()
 	b.mu.Lock()
 	if b.cur != nil {
 		b.queue = append(b.queue, b.cur)
 		b.cur = nil
 	}
 	queue := b.queue
+	b.inFlight = len(queue) > 0
 	b.mu.Unlock()
 	if len(queue) == 0 {
 		return nil
 	}
 	start := time.Now()
-	info := FlushInfo{}
-	var err error
-	applied := 0
-	var views int64
+	info, applied, views, err := b.send(ctx, queue)
+	b.mu.Lock()
+	b.queue = b.queue[min(applied, len(b.queue)):]
+	b.held -= views
+	b.inFlight = false
+	var lost int64
+	if b.abandoned { // nobody retries after Close: what failed is lost
+		lost = b.held
+		b.queue, b.cur, b.held = nil, nil, 0
+	}
+	b.mu.Unlock()
+	info.Duration, info.Err = time.Since(start), err
+	if f := b.c.opts.OnFlush; f != nil {
+		f(info)
+	}
+	if f := b.c.opts.OnDrop; f != nil && lost > 0 {
+		f(lost, fmt.Errorf("viewcount: flush after Close gave up: %w", err))
+	}
+	if err != nil {
+		return fmt.Errorf("viewcount: flush: %w", err)
+	}
+	return nil
+}
+
+// send applies queue's batches in order until one fails; it returns how
+// many were applied and their views.
+func (b *buffer) send(ctx context.Context, queue []*batch) (info FlushInfo, applied int, views int64, err error) {
 	for _, bt := range queue {
 		info.Views += bt.views
 		info.Retry = info.Retry || bt.attempts > 0
@@ -143,51 +176,62 @@ func (b *buffer) flush(ctx context.Context) error {
 		applied++
 		views += bt.views
 	}
+	return info, applied, views, err
+}
+
+func (b *buffer) markClosed() {
 	b.mu.Lock()
-	b.queue = b.queue[applied:]
-	b.held -= views
+	b.closed = true
 	b.mu.Unlock()
-	info.Duration, info.Err = time.Since(start), err
-	if f := b.c.opts.OnFlush; f != nil {
-		f(info)
-	}
-	if err != nil {
-		return fmt.Errorf("viewcount: flush: %w", err)
-	}
-	return nil
 }
 
 // close flushes until everything is applied or ctx is done; what is left
 // then is dropped and reported.
 func (b *buffer) close(ctx context.Context) error {
-	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
 	wait := 10 * time.Millisecond
 	for {
 		err := b.flush(ctx)
 		if err == nil {
 			return nil
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			// Wait for a concurrent Flush: it may hold batches it is applying,
-			// which are neither lost nor to be dropped under it.
-			b.flushMu.Lock()
-			b.mu.Lock()
-			lost := b.held
-			b.queue, b.cur, b.held = nil, nil, 0
-			b.mu.Unlock()
-			b.flushMu.Unlock()
-			if lost == 0 {
-				return nil // that Flush applied the rest
-			}
-			if f := b.c.opts.OnDrop; f != nil {
-				f(lost, err)
-			}
-			return fmt.Errorf("viewcount: close: %d views not flushed: %w", lost, err)
-		case <-time.After(wait):
+			t.Stop()
+			return b.giveUp(err)
+		case <-t.C:
 			wait = min(2*wait, time.Second)
 		}
 	}
+}
+
+// giveUp drops the views no flush is sending and reports them; a flush
+// still sending (a concurrent Flush, or the loop's, in a Redis call that
+// cannot be interrupted) keeps its batches, which are neither lost nor
+// applied yet: it reports those it fails to send when it returns.
+func (b *buffer) giveUp(err error) error {
+	b.mu.Lock()
+	b.abandoned = true
+	var sending int64
+	if b.inFlight {
+		for _, bt := range b.queue {
+			sending += bt.views
+		}
+	} else {
+		b.queue = nil
+	}
+	lost := b.held - sending
+	b.cur, b.held = nil, sending
+	b.mu.Unlock()
+	if f := b.c.opts.OnDrop; f != nil && lost > 0 {
+		f(lost, err)
+	}
+	switch {
+	case sending > 0:
+		return fmt.Errorf("viewcount: close: %d views not flushed, %d more in a flush still waiting for Redis "+
+			"(reported to OnDrop if it fails): %w", lost, sending, err)
+	case lost > 0:
+		return fmt.Errorf("viewcount: close: %d views not flushed: %w", lost, err)
+	}
+	return nil // a concurrent Flush applied the rest
 }

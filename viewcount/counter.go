@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,11 +20,12 @@ type Counter struct {
 	opts Options
 	keys keys
 
-	buf      *buffer // nil in Direct mode
-	closeMu  sync.Mutex
-	closed   atomic.Bool
-	stopLoop chan struct{}
-	loopDone chan struct{}
+	buf       *buffer // nil in Direct mode
+	closed    atomic.Bool
+	stopLoop  chan struct{}
+	loopDone  chan struct{}
+	loopCtx   context.Context // cancelled by Close: ends the loop's flush
+	stopFlush context.CancelFunc
 }
 
 // New returns a Counter storing views through c. A Buffered Counter starts a
@@ -42,6 +42,7 @@ func New(c *core.Client, opts Options) (*Counter, error) {
 	if o.Mode == Buffered {
 		vc.buf = newBuffer(vc)
 		vc.stopLoop, vc.loopDone = make(chan struct{}), make(chan struct{})
+		vc.loopCtx, vc.stopFlush = context.WithCancel(context.Background())
 		go vc.flushLoop()
 	}
 	return vc, nil
@@ -255,16 +256,27 @@ func (c *Counter) Flush(ctx context.Context) error {
 
 // Close stops a Buffered Counter's flush loop and flushes what is left,
 // retrying until ctx is done; views still unsent then are reported to
-// OnDrop and the error returned. Record after Close returns ErrClosed.
-// Close does not close the core.Client. It is idempotent.
+// OnDrop and the error returned. Close returns soon after ctx is done even
+// when Redis does not answer: a flush still waiting for Redis then (a
+// socket read cannot be interrupted; it ends at its own deadline) keeps
+// its views and reports those it fails to send to OnDrop when it returns,
+// after Close; Close's error counts them. Record after Close returns
+// ErrClosed. Close does not close the core.Client. It is idempotent: later
+// calls return nil at once.
 func (c *Counter) Close(ctx context.Context) error {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
+	if ctx == nil {
+		return fmt.Errorf("viewcount: close: %w", core.ErrNilContext)
+	}
 	if c.closed.Swap(true) || c.buf == nil {
 		return nil
 	}
+	c.buf.markClosed()
 	close(c.stopLoop)
-	<-c.loopDone
+	c.stopFlush() // no retry of the loop's flush in progress
+	select {
+	case <-c.loopDone:
+	case <-ctx.Done(): // the loop's flush is still in a Redis call: close hands over to it
+	}
 	return c.buf.close(ctx)
 }
 
@@ -277,9 +289,14 @@ func (c *Counter) flushLoop() {
 		case <-c.stopLoop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), max(c.opts.FlushInterval, 5*time.Second))
-			_ = c.buf.flush(ctx) // reported through OnFlush; kept for retry
-			cancel()
 		}
+		select {
+		case <-c.stopLoop: // both were ready: Close does the last flush
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(c.loopCtx, max(c.opts.FlushInterval, 5*time.Second))
+		_ = c.buf.flush(ctx) // reported through OnFlush; kept for retry
+		cancel()
 	}
 }

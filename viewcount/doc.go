@@ -39,8 +39,11 @@
 // it exists, so a retried batch is never applied twice. A failed flush
 // keeps its batch and retries it at the next tick; at most MaxPending views
 // are held, views past that are dropped and reported to OnDrop. Close
-// flushes the rest, retrying until its ctx is done. Stats and Top read only
-// what was flushed.
+// flushes the rest, retrying until its ctx is done, and returns soon after
+// that even when Redis does not answer; every view it could not send is
+// reported to OnDrop once (those of a flush stuck in a Redis read when the
+// read ends, possibly after Close returned). Stats and Top read only what
+// was flushed.
 //
 // # Keys
 //

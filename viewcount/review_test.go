@@ -3,6 +3,7 @@ package viewcount_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,11 +31,13 @@ func TestStatsReturnsPerCommandErrors(t *testing.T) {
 }
 
 // blockSecond fails the first pipeline it sees (as an outage would) and
-// holds the second until release is closed, after calling entered.
+// holds the second until release is closed, after calling entered; then
+// it sends it, or fails it too if failHeld.
 type blockSecond struct {
-	n       atomic.Int64
-	entered func()
-	release chan struct{}
+	n        atomic.Int64
+	entered  func()
+	release  chan struct{}
+	failHeld bool
 }
 
 func (h *blockSecond) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -47,30 +50,41 @@ func (h *blockSecond) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		if len(cmds) > 0 && internalCmd(cmds[0]) {
 			return next(ctx, cmds)
 		}
-		switch h.n.Add(1) {
-		case 1:
+		n := h.n.Add(1)
+		if n == 2 {
+			h.entered()
+			<-h.release
+		}
+		if n == 1 || n == 2 && h.failHeld {
 			for _, c := range cmds {
 				c.SetErr(errInjected)
 			}
 			return errInjected
-		case 2:
-			h.entered()
-			<-h.release
 		}
 		return next(ctx, cmds)
 	}
 }
 
-// A Flush that runs while Close gives up (its ctx ends during an outage)
-// must neither panic nor count views Close reported as dropped.
+// A Flush still sending when Close gives up (its ctx ends during an
+// outage) keeps its batch: Close returns at once without counting it as
+// dropped, and the Flush either applies it (counted, not dropped) or
+// reports it to OnDrop (dropped, not counted); never both, never neither.
 func TestCloseGivingUpDuringConcurrentFlush(t *testing.T) {
 	t.Parallel()
-	target := redistest.StandaloneTarget(t)
-	rdb := redistest.NewClient(t, target)
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprint("flush fails=", fail), func(t *testing.T) {
+			t.Parallel()
+			testCloseGivingUpDuringConcurrentFlush(t, fail)
+		})
+	}
+}
+
+func testCloseGivingUpDuringConcurrentFlush(t *testing.T, fail bool) {
+	rdb := redistest.NewClient(t, redistest.StandaloneTarget(t))
 	closeCtx, giveUp := context.WithCancel(context.Background())
 	defer giveUp()
 	flushed := make(chan error, 1)
-	hook := &blockSecond{release: make(chan struct{})}
+	hook := &blockSecond{release: make(chan struct{}), failHeld: fail}
 	var c *viewcount.Counter
 	hook.entered = giveUp // the concurrent Flush holds its batch: Close's ctx ends now
 	rdb.AddHook(hook)
@@ -90,18 +104,22 @@ func TestCloseGivingUpDuringConcurrentFlush(t *testing.T) {
 	<-closeCtx.Done()
 	var closeErr error
 	select {
-	case closeErr = <-closed: // Close returned while the Flush still held the batch
-	case <-time.After(200 * time.Millisecond): // Close waits for the Flush (bounded check)
+	case closeErr = <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return within 5s of its ctx ending while a Flush held the batch")
+	}
+	if closeErr == nil || dropped.Load() != 0 {
+		t.Fatalf("Close while a Flush holds the batch: got error %v and %d dropped, want an error and 0", closeErr, dropped.Load())
 	}
 	close(hook.release)
-	if err := <-flushed; err != nil {
-		t.Fatalf("concurrent Flush: got %v, want nil", err)
+	if err := <-flushed; (err != nil) != fail {
+		t.Fatalf("concurrent Flush: got %v, want an error: %v", err, fail)
 	}
-	if closeErr == nil {
-		closeErr = <-closed
+	want, wantDropped := int64(1), int64(0)
+	if fail {
+		want, wantDropped = 0, 1
 	}
-	s := stats(t, c, "p", 1)
-	if s.Total != 1 || dropped.Load() != 0 || closeErr != nil {
-		t.Fatalf("got total %d, dropped %d, Close error %v; want 1, 0, nil", s.Total, dropped.Load(), closeErr)
+	if s := stats(t, c, "p", 1); s.Total != want || dropped.Load() != wantDropped {
+		t.Fatalf("got total %d, dropped %d, want %d, %d", s.Total, dropped.Load(), want, wantDropped)
 	}
 }
