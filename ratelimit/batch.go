@@ -21,9 +21,15 @@ import (
 // diverts it to an unbatched connection), hence this batcher. While one batch
 // is in flight the next one fills; a flusher goroutine runs only while there
 // is work, so an idle limiter holds no goroutine and needs no Close.
+//
+// A batch may run only as long as one of its callers still waits for it
+// (plus a little slack): its context ends at the latest caller deadline.
+// While Redis is unreachable go-redis may spend a long time per batch
+// (dial errors, retry backoff); bounding the batch by its callers keeps the
+// single sender free, so the first decision after an outage gets through.
 type txBatcher struct {
-	rdb      redis.UniversalClient
-	deadline time.Duration // bound on one batch's round trip
+	rdb   redis.UniversalClient
+	slack time.Duration // how long a batch may outlive its last caller's wait
 
 	mu      sync.Mutex
 	queue   []*txReq
@@ -38,6 +44,7 @@ type txBatcher struct {
 type txReq struct {
 	key       string
 	ttlMS     int64
+	deadline  time.Time // when the caller stops waiting
 	count     int64
 	err       error
 	done      chan struct{}
@@ -46,14 +53,20 @@ type txReq struct {
 
 const maxBatch = 512
 
+// newTxBatcher returns a batcher whose batches outlive their callers' wait
+// (timeout) by at most a tenth of it.
 func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration) *txBatcher {
-	return &txBatcher{rdb: rdb, deadline: max(20*timeout, time.Second)}
+	return &txBatcher{rdb: rdb, slack: timeout / 10}
 }
 
 // incr queues an increment of key by 1 and waits for it at most timeout.
 // errUnsupported reports a server without PEXPIRE NX: nothing was changed.
 func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, timeout time.Duration) (int64, error) {
-	r := &txReq{key: key, ttlMS: ttl.Milliseconds(), done: make(chan struct{})}
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	r := &txReq{key: key, ttlMS: ttl.Milliseconds(), deadline: deadline, done: make(chan struct{})}
 	b.mu.Lock()
 	if len(b.queue) >= MaxQueued {
 		b.mu.Unlock()
@@ -104,19 +117,25 @@ func (b *txBatcher) flush() {
 	}
 }
 
+// exec sends the requests of batch whose callers still wait, as one
+// transaction bounded by the latest of their deadlines plus b.slack.
 func (b *txBatcher) exec(batch []*txReq) {
 	live := batch[:0]
+	var last time.Time
 	for _, r := range batch {
 		if r.abandoned.Load() {
 			close(r.done)
 			continue
 		}
 		live = append(live, r)
+		if r.deadline.After(last) {
+			last = r.deadline
+		}
 	}
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.deadline)
+	ctx, cancel := context.WithDeadline(context.Background(), last.Add(b.slack))
 	defer cancel()
 	incrs := make([]*redis.IntCmd, len(live))
 	var pexpire *redis.Cmd

@@ -8,69 +8,80 @@ import (
 
 // denyCache remembers keys known to be over their limit until a given
 // instant, so repeated requests from an abusive client are answered without
-// Redis. It is bounded: a full shard first drops expired entries, then
-// refuses new ones (the next denial simply asks Redis again). A nil
-// *denyCache caches nothing.
+// Redis. It holds at most the size it was made with: a full shard first
+// drops expired entries, then refuses new ones (the next denial simply asks
+// Redis again). A nil *denyCache caches nothing.
 type denyCache struct {
 	seed   maphash.Seed
-	shards [denyShards]denyShard
-	per    int // entries per shard
+	shards []denyShard
+	per    int // entries per shard; len(shards)*per <= size
 }
 
-const denyShards = 32
+// maxDenyShards bounds lock contention; a cache smaller than this has one
+// shard per entry.
+const maxDenyShards = 32
 
 type denyShard struct {
 	mu sync.Mutex
-	m  map[string]int64 // redis key -> unix nanos until which it is denied
+	m  map[string]denial // redis key -> its denial
+}
+
+// denial is one cached denial: until when (unix nanos) and which policy
+// denied (Multi's policy index; 0 for the single-policy limiters).
+type denial struct {
+	until  int64
+	policy int
 }
 
 func newDenyCache(size int) *denyCache {
 	if size < 0 {
 		return nil
 	}
-	c := &denyCache{seed: maphash.MakeSeed(), per: max(1, size/denyShards)}
+	n := min(maxDenyShards, max(1, size))
+	c := &denyCache{seed: maphash.MakeSeed(), shards: make([]denyShard, n), per: size / n}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]int64)
+		c.shards[i].m = make(map[string]denial)
 	}
 	return c
 }
 
 func (c *denyCache) shard(key string) *denyShard {
-	return &c.shards[maphash.String(c.seed, key)%denyShards]
+	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
 }
 
-// until returns how long key stays denied, or 0.
-func (c *denyCache) until(key string, now time.Time) time.Duration {
+// until returns how long key stays denied (0: not denied) and the policy
+// that denied it.
+func (c *denyCache) until(key string, now time.Time) (time.Duration, int) {
 	if c == nil {
-		return 0
+		return 0, 0
 	}
 	s := c.shard(key)
 	s.mu.Lock()
-	t, ok := s.m[key]
-	if ok && t <= now.UnixNano() {
+	d, ok := s.m[key]
+	if ok && d.until <= now.UnixNano() {
 		delete(s.m, key)
 		ok = false
 	}
 	s.mu.Unlock()
 	if !ok {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(t - now.UnixNano())
+	return time.Duration(d.until - now.UnixNano()), d.policy
 }
 
-// deny records that key is denied for d.
-func (c *denyCache) deny(key string, now time.Time, d time.Duration) {
-	if c == nil || d <= 0 {
+// deny records that policy denies key for d.
+func (c *denyCache) deny(key string, now time.Time, d time.Duration, policy int) {
+	if c == nil || d <= 0 || c.per == 0 {
 		return
 	}
 	s := c.shard(key)
-	t := now.Add(d).UnixNano()
+	entry := denial{until: now.Add(d).UnixNano(), policy: policy}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.m[key]; !ok && len(s.m) >= c.per {
 		n := now.UnixNano()
 		for k, v := range s.m {
-			if v <= n {
+			if v.until <= n {
 				delete(s.m, k)
 			}
 		}
@@ -78,7 +89,7 @@ func (c *denyCache) deny(key string, now time.Time, d time.Duration) {
 			return
 		}
 	}
-	s.m[key] = t
+	s.m[key] = entry
 }
 
 // forget drops key.

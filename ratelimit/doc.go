@@ -10,15 +10,18 @@
 //   - FixedWindow: at most Limit units per Window, windows aligned to the
 //     epoch. Exact: with limit L, exactly L requests pass per window however
 //     many arrive at once, from however many processes. Each decision is one
-//     round trip. On a standalone Redis 7+, concurrent Allow calls share one
-//     transaction per round trip, MULTI{INCRBY k; PEXPIRE k ttl NX; ...},
-//     about 0.5 µs of server time each (go-redis' AutoPipeliner cannot batch
-//     MULTI). AllowN with n > 1, clusters, and servers before Redis 7
-//     (detected on first use when PEXPIRE NX is refused) use one Lua script
-//     that increments only when the cost fits, auto-pipelined. Either way a
-//     counter and its TTL change atomically: no key ever lives without a
-//     TTL, and a counter found without one (written by other code) is given
-//     one.
+//     round trip. On a standalone Redis (a *redis.Client), concurrent Allow
+//     calls share one transaction per round trip, MULTI{INCRBY k 1; PEXPIRE
+//     k ttl NX; ...}, about 0.5 µs of server time each (go-redis'
+//     AutoPipeliner cannot batch MULTI); it reads no PTTL: the time to the
+//     reset comes from the window arithmetic. AllowN with n > 1 and
+//     clusters use one Lua script that increments only when the cost fits,
+//     auto-pipelined. A server before Redis 7 is not detected at start: the
+//     first batched decision (or Check) finds it, when Redis refuses
+//     PEXPIRE NX and discards that transaction unapplied; that decision and
+//     every later one then use the script. Either way a counter and its TTL
+//     change atomically: no key ever lives without a TTL, and a counter
+//     found without one (written by other code) is given one.
 //   - GCRA: a smooth rate with bursts, the algorithm of
 //     github.com/go-redis/redis_rate/v10, with this package's keys and
 //     timeouts.
@@ -28,8 +31,10 @@
 //
 // A denial that leaves no units is remembered in a local deny cache until
 // the window resets (GCRA: until RetryAfter), so an abusive client costs no
-// Redis round trip at all. The cache is per process: Reset clears only the
-// local entry.
+// Redis round trip at all; a local denial reports the same Result as the
+// one Redis gave (Multi: the denying policy, Remaining 0). The cache is per
+// process and holds at most DenyCacheSize keys: Reset clears only the local
+// entry.
 //
 // # Keys
 //
@@ -37,9 +42,15 @@
 // "ratelimit"); the client's key appears once, wrapped in a {hash tag} so
 // all of its counters live in one cluster slot:
 //
-//	<prefix>:fw:{<key>}:<window number>          FixedWindow
-//	<prefix>:multi:{<key>}:<policy>:<window>     Multi
-//	<prefix>:gcra:{<key>}                        GCRA
+//	<prefix>:fw:{<key>}:<policy>:<window ms>:<window number>      FixedWindow
+//	<prefix>:multi:{<key>}:<policy>:<window ms>:<window number>   Multi, per policy
+//	<prefix>:gcra:{<key>}:<policy>:<period ms>                    GCRA
+//
+// Two limiters of one kind with the same Prefix, policy name and window
+// (GCRA: Period) share state: that is how the processes of a service share
+// a limit. Limiters meant to be independent, such as per-route limits that
+// use the same window, need distinct Policy names (or Prefixes); with the
+// default policy name and prefix they would count together.
 //
 // A key longer than 128 bytes or holding a brace is replaced by a hash. The
 // window number is Now()/Window; counters expire a second after their window
@@ -54,7 +65,12 @@
 // guesses. The HTTP middleware then fails open by default (the request
 // proceeds, HTTPOptions.OnError is told) or, with FailClosed, answers 503,
 // never 429. A timed-out command may still run later; it is never retried
-// by this package.
+// by this package. A batched transaction is bounded by its callers: its
+// context ends a tenth of Timeout after the last of them stops waiting, so
+// go-redis' retries and backoff during an outage cannot keep the batcher
+// busy past it and hold up the decisions that follow (go-redis honours the
+// context in socket I/O only with ContextTimeoutEnabled, which core.New
+// sets).
 //
 // A command that counts a hit (the MULTI of the batched path, the Lua
 // scripts) is sent at most once: go-redis' own retries (Options.MaxRetries)
@@ -91,16 +107,20 @@
 // # HTTP
 //
 // KeyByIP (client IP through package clientip: RemoteAddr unless trusted
-// proxies are configured, IPv6 by /64), KeyByHeader, KeyByUser, KeyByRoute
-// and Combine build keys; HTTPOptions.Check decides a request; SetHeaders
-// writes the draft-ietf-httpapi-ratelimit-headers-10 fields
+// proxies are configured, IPv6 by /64), KeyByHeader (a digest of the value,
+// never the secret itself), KeyByUser, KeyByRoute and Combine build keys;
+// HTTPOptions.Check decides a request (a cost above the limit is a 429
+// denial, a cost below 1 a free request); SetHeaders writes the
+// draft-ietf-httpapi-ratelimit-headers-10 fields
 //
 //	RateLimit-Policy: "default";q=100;w=60
 //	RateLimit: "default";r=50;t=30
 //
 // (optionally the legacy X-RateLimit-* trio) and, on 429, Retry-After in
-// whole seconds rounded up; ErrorBody is the JSON or problem+json body. The
-// middleware itself lives in adapters/nethttp and adapters/echo.
+// whole seconds rounded up (RetryAfterSeconds); ErrorBody is the JSON or
+// problem+json body and ErrorStatus the status (403 or 503) for a request
+// that cannot be decided. The middleware itself lives in adapters/nethttp
+// and adapters/echo.
 //
 // # Observability
 //

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -82,4 +83,65 @@ func TestSlowRedisTimesOut(t *testing.T) {
 		}
 	}
 	p.Restore()
+}
+
+// After a short outage the very next decisions use Redis again: a batch
+// that go-redis keeps busy with connection errors and retry backoff during
+// the outage must not outlive its callers and hold up later decisions.
+func TestRecoversRightAfterOutage(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	// kinds: the limiters to check with each client. With slow go-redis
+	// retries only the batched path is bounded by this package: the
+	// auto-pipeliner (script and GCRA paths) runs its own retries.
+	clients := []struct {
+		name  string
+		kinds []string
+		make  func(addr string) redis.UniversalClient
+	}{
+		{"core client", []string{"fixed", "fixed-script", "gcra", "multi"}, func(addr string) redis.UniversalClient {
+			c, err := core.New(core.Config{URL: "redis://" + addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c.Redis()
+		}},
+		{"slow retries", []string{"fixed"}, func(addr string) redis.UniversalClient {
+			return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 10, ContextTimeoutEnabled: true,
+				MinRetryBackoff: 100 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond})
+		}},
+	}
+	for _, c := range clients {
+		for _, kind := range c.kinds {
+			t.Run(c.name+"/"+kind, func(t *testing.T) {
+				t.Parallel()
+				p := faultproxy.New(t, srv.Addr())
+				rdb := c.make(p.Addr())
+				t.Cleanup(func() { _ = rdb.Close() })
+				ctx := context.Background()
+				l := limiters(t, rdb)[kind]
+				if _, err := l.Allow(ctx, "warm"); err != nil {
+					t.Fatalf("before the cut: %v", err)
+				}
+				p.Cut()
+				for i := range 3 {
+					if _, err := l.Allow(ctx, fmt.Sprint("cut-", i)); err == nil {
+						t.Fatalf("decision %d during the cut: got no error, want one", i)
+					}
+				}
+				p.Restore()
+				restored := time.Now()
+				for tries := 1; ; tries++ {
+					_, err := l.Allow(ctx, "after")
+					if err == nil {
+						break
+					}
+					if time.Since(restored) > 200*time.Millisecond {
+						t.Fatalf("%d decisions failed in the %v after Restore, last: %v; want one to succeed within 200ms",
+							tries, time.Since(restored), err)
+					}
+				}
+			})
+		}
+	}
 }

@@ -56,7 +56,7 @@ func (l *FixedWindow) window(key string) (rkey string, left, ttl time.Duration, 
 	w := now / int64(l.opts.Window)
 	left = time.Duration((w+1)*int64(l.opts.Window) - now)
 	ttl = left + min(l.opts.Window, time.Second)
-	return windowKey(l.opts.Prefix, "fw", tag, w), left, ttl, nil
+	return windowKey(l.opts.Prefix, "fw", tag, w, l.opts.Policy, durationMS(l.opts.Window)), left, ttl, nil
 }
 
 // Allow is AllowN(ctx, key, 1).
@@ -71,15 +71,15 @@ func (l *FixedWindow) AllowN(ctx context.Context, key string, n int) (res Result
 	start := time.Now()
 	defer func() { report(l.opts.OnDecision, key, res, err, start) }()
 	res = Result{Limit: l.opts.Limit, Policy: l.opts.Policy, Window: l.opts.Window}
-	if n < 1 || n > l.opts.Limit {
-		return res, fmt.Errorf("%w: cost %d outside [1, %d]", ErrInvalidCost, n, l.opts.Limit)
-	}
 	rkey, left, ttl, err := l.window(key)
 	if err != nil {
 		return res, err
 	}
 	res.ResetAfter = left
-	if d := l.deny.until(rkey, l.opts.Now()); d > 0 {
+	if n < 1 || n > l.opts.Limit {
+		return res, fmt.Errorf("%w: cost %d outside [1, %d]", ErrInvalidCost, n, l.opts.Limit)
+	}
+	if d, _ := l.deny.until(rkey, l.opts.Now()); d > 0 {
 		res.RetryAfter, res.Local = d, true
 		return res, nil
 	}
@@ -92,7 +92,7 @@ func (l *FixedWindow) AllowN(ctx context.Context, key string, n int) (res Result
 	if !allowed {
 		res.RetryAfter = left
 		if res.Remaining == 0 {
-			l.deny.deny(rkey, l.opts.Now(), left)
+			l.deny.deny(rkey, l.opts.Now(), left, 0)
 		}
 	}
 	return res, nil

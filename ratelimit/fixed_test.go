@@ -166,7 +166,7 @@ func TestFixedWindowRepairsKeyWithoutTTL(t *testing.T) {
 					preset      int
 					wantAllowed bool
 				}{{"under", 5, true}, {"over", 10, false}} {
-					key := core.MakeKey(tc.Prefix, "fw", "{"+c.id+"}", strconv.FormatInt(w, 10))
+					key := core.MakeKey(tc.Prefix, "fw", "{"+c.id+"}", "default", "60000", strconv.FormatInt(w, 10))
 					if err := tc.RDB.Set(ctx, key, c.preset, 0).Err(); err != nil {
 						t.Fatal(err)
 					}

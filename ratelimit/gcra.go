@@ -29,7 +29,9 @@ type GCRAOptions struct {
 // GCRA is a smooth rate limiter (the generic cell rate algorithm of
 // github.com/go-redis/redis_rate/v10) behind the Limiter interface: one Lua
 // script per decision, auto-pipelined, keys under the same prefix as the
-// other limiters (prefix:gcra:{id}). It is safe for concurrent use.
+// other limiters (prefix:gcra:{id}:policy:periodms). Its Results report
+// Limit = Burst, the most units available at once, which Remaining counts
+// against; Window is Period. It is safe for concurrent use.
 type GCRA struct {
 	opts  GCRAOptions
 	rl    *redis_rate.Limiter
@@ -76,7 +78,7 @@ func (g *GCRA) key(key string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return core.MakeKey(g.opts.Prefix, "gcra", tag), nil
+	return core.MakeKey(g.opts.Prefix, "gcra", tag, g.opts.Policy, durationMS(g.opts.Period)), nil
 }
 
 // Allow is AllowN(ctx, key, 1).
@@ -87,7 +89,7 @@ func (g *GCRA) Allow(ctx context.Context, key string) (Result, error) { return g
 func (g *GCRA) AllowN(ctx context.Context, key string, n int) (res Result, err error) {
 	start := time.Now()
 	defer func() { report(g.opts.OnDecision, key, res, err, start) }()
-	res = Result{Limit: g.opts.Rate, Policy: g.opts.Policy, Window: g.opts.Period}
+	res = Result{Limit: g.opts.Burst, Policy: g.opts.Policy, Window: g.opts.Period}
 	if n < 1 || n > g.opts.Burst {
 		return res, fmt.Errorf("%w: cost %d outside [1, %d]", ErrInvalidCost, n, g.opts.Burst)
 	}
@@ -95,7 +97,7 @@ func (g *GCRA) AllowN(ctx context.Context, key string, n int) (res Result, err e
 	if err != nil {
 		return res, err
 	}
-	if d := g.deny.until(rkey, g.opts.Now()); d > 0 {
+	if d, _ := g.deny.until(rkey, g.opts.Now()); d > 0 {
 		res.RetryAfter, res.ResetAfter, res.Local = d, d, true
 		return res, nil
 	}
@@ -105,13 +107,13 @@ func (g *GCRA) AllowN(ctx context.Context, key string, n int) (res Result, err e
 	}
 	res = g.result(r)
 	if !res.Allowed && n == 1 {
-		g.deny.deny(rkey, g.opts.Now(), res.RetryAfter)
+		g.deny.deny(rkey, g.opts.Now(), res.RetryAfter, 0)
 	}
 	return res, nil
 }
 
 func (g *GCRA) result(r *redis_rate.Result) Result {
-	res := Result{Allowed: r.Allowed > 0, Limit: g.opts.Rate, Remaining: max(0, r.Remaining),
+	res := Result{Allowed: r.Allowed > 0, Limit: g.opts.Burst, Remaining: max(0, r.Remaining),
 		ResetAfter: max(0, r.ResetAfter), Policy: g.opts.Policy, Window: g.opts.Period}
 	if !res.Allowed {
 		res.RetryAfter = max(time.Millisecond, r.RetryAfter)
@@ -124,7 +126,7 @@ func (g *GCRA) result(r *redis_rate.Result) Result {
 func (g *GCRA) Peek(ctx context.Context, key string) (res Result, err error) {
 	start := time.Now()
 	defer func() { report(g.opts.OnDecision, key, res, err, start) }()
-	res = Result{Limit: g.opts.Rate, Policy: g.opts.Policy, Window: g.opts.Period}
+	res = Result{Limit: g.opts.Burst, Policy: g.opts.Policy, Window: g.opts.Period}
 	rkey, err := g.key(key)
 	if err != nil {
 		return res, err

@@ -1,6 +1,8 @@
 package ratelimit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,10 +30,13 @@ func KeyByIP(r *clientip.Resolver) KeyFunc {
 	}
 }
 
-// KeyByHeader keys requests by the value of a header, such as an API key:
-// "hdr:<value>". A missing or empty header is an ErrNoKey error. Only use it
-// for a header the client cannot choose freely (a key your auth layer
-// checked), or every value is a fresh bucket.
+// KeyByHeader keys requests by the value of a header, such as an API key.
+// The value is a secret: the key holds only a digest of the header name and
+// value, "hdr:" + the first 32 hex digits of SHA-256(name + "\x00" + value),
+// so the raw value never reaches Redis, Decision.Key, handlers or error
+// messages. A missing or empty header is an ErrNoKey error. Only use it for
+// a header the client cannot choose freely (a key your auth layer checked),
+// or every value is a fresh bucket.
 func KeyByHeader(name string) KeyFunc {
 	name = http.CanonicalHeaderKey(name)
 	return func(req *http.Request) (string, error) {
@@ -39,7 +44,8 @@ func KeyByHeader(name string) KeyFunc {
 		if v == "" {
 			return "", fmt.Errorf("%w: no %s header", ErrNoKey, name)
 		}
-		return "hdr:" + v, nil
+		sum := sha256.Sum256([]byte(name + "\x00" + v))
+		return "hdr:" + hex.EncodeToString(sum[:16]), nil
 	}
 }
 
@@ -100,8 +106,12 @@ type HTTPOptions struct {
 	// LimiterFor picks a limiter per request (per-route limits); a nil
 	// result falls back to Limiter.
 	LimiterFor func(*http.Request) Limiter
-	// Cost is the number of units a request consumes (AllowN). Default 1;
-	// a cost below 1 lets the request through without counting it.
+	// Cost is the number of units a request consumes (AllowN). Default 1.
+	// A cost below 1 lets the request through without counting it (a free
+	// request). A cost above the limit can never fit: the request is denied
+	// (429, Retry-After the time until the window resets) without counting
+	// anything; it is not a limiter failure, so neither FailClosed nor
+	// OnError applies, and Verdict.Err wraps ErrLimited and ErrInvalidCost.
 	Cost func(*http.Request) int
 	// FailClosed answers 503 Service Unavailable (never 429) when the
 	// limiter fails (Redis down, slow beyond its Timeout). Default false:
@@ -133,12 +143,15 @@ type Verdict struct {
 	// Result is the limiter's answer; valid when Decided.
 	Result  Result
 	Decided bool
-	// Err is the limiter failure, if any.
+	// Err is the limiter failure, if any, or for a request whose cost
+	// exceeds the limit (Status 429) an error wrapping ErrLimited and
+	// ErrInvalidCost.
 	Err error
 }
 
 // Check decides req under key. It never panics and never returns 429 for a
-// failure: a failure yields Status 0 (fail open) or 503 (fail closed).
+// failure: a failure yields Status 0 (fail open) or 503 (fail closed). A
+// cost above the limit yields 429 (see Cost).
 func (o *HTTPOptions) Check(req *http.Request, key string) Verdict {
 	lim := o.Limiter
 	if o.LimiterFor != nil {
@@ -154,6 +167,9 @@ func (o *HTTPOptions) Check(req *http.Request, key string) Verdict {
 		return Verdict{}
 	}
 	res, err := lim.AllowN(req.Context(), key, n)
+	if errors.Is(err, ErrInvalidCost) {
+		return tooCostly(res, err)
+	}
 	if err != nil {
 		if o.OnError != nil {
 			o.OnError(req, err)
@@ -170,6 +186,19 @@ func (o *HTTPOptions) Check(req *http.Request, key string) Verdict {
 	return v
 }
 
+// tooCostly is the denial of a request whose cost can never fit: res
+// describes the policy, and the client may retry (with a smaller cost) when
+// the window resets.
+func tooCostly(res Result, err error) Verdict {
+	res.Allowed, res.Remaining, res.Local = false, 0, false
+	res.RetryAfter = res.ResetAfter
+	if res.RetryAfter <= 0 {
+		res.RetryAfter = res.Window
+	}
+	return Verdict{Status: http.StatusTooManyRequests, Result: res, Decided: true,
+		Err: fmt.Errorf("%w: %w", ErrLimited, err)}
+}
+
 // WriteHeaders sets the rate-limit headers of v on h (nothing when the
 // limiter did not decide). See SetHeaders.
 func (o *HTTPOptions) WriteHeaders(h http.Header, v Verdict) {
@@ -183,13 +212,27 @@ func (o *HTTPOptions) WriteHeaders(h http.Header, v Verdict) {
 func (o *HTTPOptions) WriteError(w http.ResponseWriter, status int, v Verdict) {
 	body := ErrorBody{Status: status, Problem: o.ProblemJSON}
 	if status == http.StatusTooManyRequests && v.Decided {
-		body.RetryAfter = int(min(ceilSeconds(v.Result.RetryAfter), maxSFInt))
+		body.RetryAfter = RetryAfterSeconds(v.Result)
 	}
 	w.Header().Set("Content-Type", body.ContentType())
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	b, _ := body.MarshalJSON()
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// RetryAfterSeconds is the Retry-After of a denied res in whole seconds:
+// RetryAfter rounded up, at least 1, the value SetHeaders writes.
+func RetryAfterSeconds(res Result) int { return int(min(ceilSeconds(res.RetryAfter), maxSFInt)) }
+
+// ErrorStatus is the status the adapters answer for a request they cannot
+// decide: 403 Forbidden when the client cannot be identified (err wraps
+// ErrNoKey), else 503 Service Unavailable (the limiter failed closed).
+func ErrorStatus(err error) int {
+	if IsKeyError(err) {
+		return http.StatusForbidden
+	}
+	return http.StatusServiceUnavailable
 }
 
 // IsKeyError reports whether err came from a KeyFunc that could not

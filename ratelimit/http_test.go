@@ -1,6 +1,9 @@
 package ratelimit_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/clientip"
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/ratelimit"
 )
 
@@ -92,7 +97,7 @@ func TestOtherKeyFuncs(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{"header", ratelimit.KeyByHeader("x-api-key"), "hdr:k1", false},
+		{"header", ratelimit.KeyByHeader("x-api-key"), "hdr:" + hexDigest("X-Api-Key\x00k1")[:32], false},
 		{"missing header", ratelimit.KeyByHeader("Authorization"), "", true},
 		{"user", ratelimit.KeyByUser(user), "user:alice", false},
 		{"no user", ratelimit.KeyByUser(nobody), "", true},
@@ -156,6 +161,87 @@ func TestErrorBody(t *testing.T) {
 		got, _ := c.body.MarshalJSON()
 		if string(got) != c.want {
 			t.Errorf("%+v: got %s, want %s", c.body, got, c.want)
+		}
+	}
+}
+
+func hexDigest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// A cost above the limit can never fit: Check denies it (429, Retry-After
+// at the window's reset) without counting it, whatever the failure policy,
+// and without calling OnError; a cost below 1 proceeds uncounted.
+func TestCheckCostOutsideTheLimit(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Standalone(t)
+	prefix := redistest.Prefix(t)
+	checkTTLs(t, rdb, prefix)
+	clk := midWindow(time.Hour)
+	left := windowStart(time.Hour).Add(time.Hour).Sub(clk.Now())
+	c := core.NewFromRedis(rdb)
+	fw, err1 := ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: 3, Window: time.Hour, Prefix: prefix, Policy: "fw", Now: clk.Now})
+	m, err2 := ratelimit.NewMulti(c, ratelimit.MultiOptions{Prefix: prefix, Now: clk.Now,
+		Policies: []ratelimit.Policy{{Name: "hour", Limit: 5, Window: time.Hour}, {Name: "min", Limit: 3, Window: time.Minute}}})
+	g, err3 := ratelimit.NewGCRA(c, ratelimit.GCRAOptions{Rate: 3, Period: time.Hour, Prefix: prefix, Policy: "g", Now: clk.Now})
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	minLeft := clk.Now().Truncate(time.Minute).Add(time.Minute).Sub(clk.Now())
+	cases := []struct {
+		name string
+		lim  ratelimit.Limiter
+		want ratelimit.Result // for cost 4
+	}{
+		{"fixed", fw, ratelimit.Result{Limit: 3, ResetAfter: left, RetryAfter: left, Policy: "fw", Window: time.Hour}},
+		{"multi", m, ratelimit.Result{Limit: 3, ResetAfter: minLeft, RetryAfter: minLeft, Policy: "min", Window: time.Minute}},
+		{"gcra", g, ratelimit.Result{Limit: 3, RetryAfter: time.Hour, Policy: "g", Window: time.Hour}},
+	}
+	for _, tc := range cases {
+		for _, closed := range []bool{false, true} {
+			cost := 4
+			o := ratelimit.HTTPOptions{Limiter: tc.lim, FailClosed: closed, Cost: func(*http.Request) int { return cost },
+				OnError: func(_ *http.Request, err error) { t.Errorf("%s: OnError(%v): want no call", tc.name, err) }}
+			key := fmt.Sprintf("%s-%v", tc.name, closed)
+			v := o.Check(request("192.0.2.1:1"), key)
+			if v.Status != http.StatusTooManyRequests || !v.Decided || v.Result != tc.want ||
+				!errors.Is(v.Err, ratelimit.ErrLimited) || !errors.Is(v.Err, ratelimit.ErrInvalidCost) {
+				t.Errorf("%s closed=%v cost 4: got %+v, want 429 with %+v and an error wrapping ErrLimited and ErrInvalidCost",
+					tc.name, closed, v, tc.want)
+			}
+			for _, cost = range []int{0, -1} {
+				if v := o.Check(request("192.0.2.1:1"), key); v.Status != 0 || v.Decided || v.Err != nil {
+					t.Errorf("%s cost %d: got %+v, want to proceed undecided", tc.name, cost, v)
+				}
+			}
+			if res, err := tc.lim.Peek(context.Background(), key); err != nil || res.Remaining != 3 {
+				t.Errorf("%s: after the refused costs: got %+v, %v, want nothing counted (3 remaining)", tc.name, res, err)
+			}
+		}
+	}
+}
+
+func TestRetryAfterSecondsAndErrorStatus(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		d    time.Duration
+		want int
+	}{{0, 1}, {time.Millisecond, 1}, {time.Second, 1}, {1001 * time.Millisecond, 2}, {time.Hour, 3600}} {
+		if got := ratelimit.RetryAfterSeconds(ratelimit.Result{RetryAfter: c.d}); got != c.want {
+			t.Errorf("RetryAfterSeconds(%v): got %d, want %d", c.d, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("%w: no header", ratelimit.ErrNoKey), http.StatusForbidden},
+		{ratelimit.ErrTimeout, http.StatusServiceUnavailable},
+		{errors.New("redis: connection refused"), http.StatusServiceUnavailable},
+	} {
+		if got := ratelimit.ErrorStatus(c.err); got != c.want {
+			t.Errorf("ErrorStatus(%v): got %d, want %d", c.err, got, c.want)
 		}
 	}
 }

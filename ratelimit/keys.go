@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rediskit/rediskit/core"
 )
@@ -36,3 +37,7 @@ func windowKey(prefix, kind, tag string, window int64, parts ...string) string {
 	all = append(all, strconv.FormatInt(window, 10))
 	return core.MakeKey(prefix, all...)
 }
+
+// durationMS formats d in whole milliseconds, the window length in keys: two
+// limiters share counters only when prefix, policy and window all agree.
+func durationMS(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }

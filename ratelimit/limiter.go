@@ -29,8 +29,9 @@ type Result struct {
 	// Allowed reports whether the request may proceed (for Peek: whether one
 	// more unit would fit now).
 	Allowed bool
-	// Limit is the quota of the policy that decided: requests per Window
-	// (for GCRA, Rate per Period).
+	// Limit is the quota of the policy that decided: units per Window (for
+	// GCRA, Burst: the most units available at once). Remaining never
+	// exceeds it.
 	Limit int
 	// Remaining is how many more units fit in the current window (never
 	// negative).
@@ -66,7 +67,9 @@ var (
 	// ErrInvalidKey reports an empty key.
 	ErrInvalidKey = errors.New("ratelimit: invalid key")
 	// ErrInvalidCost reports AllowN with n < 1 or n above the limit (such a
-	// request could never be allowed).
+	// request could never be allowed). The Result returned with it
+	// describes the policy (Limit, Policy, Window and, for the fixed
+	// windows, ResetAfter), with Allowed false and Remaining 0.
 	ErrInvalidCost = errors.New("ratelimit: invalid cost")
 	// ErrTimeout reports a Redis call that did not answer within
 	// Options.Timeout.
@@ -103,15 +106,16 @@ type Options struct {
 	Window time.Duration
 	// Prefix namespaces every Redis key. Default "ratelimit".
 	Prefix string
-	// Policy names the policy in the RateLimit headers: letters, digits,
-	// '_', '-' and '.'. Default "default".
+	// Policy names the policy in the RateLimit headers and in the Redis
+	// keys: letters, digits, '_', '-' and '.'. Default "default". Limiters
+	// with the same Prefix, Policy and Window share their counters.
 	Policy string
 	// Timeout bounds each Redis call (the wait for its answer). Default
 	// 50 ms: a slow Redis costs a request at most this much before the
 	// failure policy applies.
 	Timeout time.Duration
-	// DenyCacheSize bounds the local deny cache (keys). Default 100,000;
-	// negative disables the cache.
+	// DenyCacheSize is the most keys the local deny cache holds. Default
+	// 100,000; negative disables the cache.
 	DenyCacheSize int
 	// OnDecision, when set, is called after every decision. It must be fast
 	// and must not block.

@@ -81,7 +81,7 @@ func (m *Multi) windows(key string) (tag string, keys []string, left, ttls []tim
 		w := now / int64(p.Window)
 		left[i] = time.Duration((w+1)*int64(p.Window) - now)
 		ttls[i] = left[i] + min(p.Window, time.Second)
-		keys[i] = windowKey(m.opts.Prefix, "multi", tag, w, p.Name)
+		keys[i] = windowKey(m.opts.Prefix, "multi", tag, w, p.Name, durationMS(p.Window))
 	}
 	return tag, keys, left, ttls, nil
 }
@@ -101,11 +101,14 @@ func (m *Multi) AllowN(ctx context.Context, key string, n int) (res Result, err 
 	}
 	for i, p := range m.opts.Policies {
 		if n < 1 || n > p.Limit {
-			return m.result(i, 0, left[i]), fmt.Errorf("%w: cost %d outside [1, %d] of policy %q", ErrInvalidCost, n, p.Limit, p.Name)
+			return m.result(i, int64(p.Limit), left[i]),
+				fmt.Errorf("%w: cost %d outside [1, %d] of policy %q", ErrInvalidCost, n, p.Limit, p.Name)
 		}
 	}
 	denyKey := core.MakeKey(m.opts.Prefix, "multi", tag)
-	if d := m.deny.until(denyKey, m.opts.Now()); d > 0 {
+	if d, i := m.deny.until(denyKey, m.opts.Now()); d > 0 {
+		// The policy that denied, used up until its window ends.
+		res = m.result(i, int64(m.opts.Policies[i].Limit), d)
 		res.RetryAfter, res.Local = d, true
 		return res, nil
 	}
@@ -122,7 +125,7 @@ func (m *Multi) AllowN(ctx context.Context, key string, n int) (res Result, err 
 		res = m.result(i, counts[i], left[i])
 		res.RetryAfter = left[i]
 		if res.Remaining == 0 {
-			m.deny.deny(denyKey, m.opts.Now(), left[i])
+			m.deny.deny(denyKey, m.opts.Now(), left[i], i)
 		}
 		return res, nil
 	}

@@ -63,6 +63,39 @@ func TestMultiAllOrNothing(t *testing.T) {
 	})
 }
 
+// A local denial repeats what Redis answered: the denying policy, no units
+// left, and the time until that policy's window resets.
+func TestMultiLocalDenialNamesThePolicy(t *testing.T) {
+	t.Parallel()
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		checkTTLs(t, tc.RDB, tc.Prefix)
+		clk := midWindow(time.Hour)
+		m, err := ratelimit.NewMulti(core.NewFromRedis(tc.RDB), ratelimit.MultiOptions{
+			Policies: []ratelimit.Policy{{Name: "hourly", Limit: 100, Window: time.Hour}, {Name: "burst", Limit: 2, Window: time.Minute}},
+			Prefix:   tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for range 2 {
+			if res, err := m.Allow(ctx, "k"); err != nil || !res.Allowed {
+				t.Fatalf("got %+v, %v, want allowed", res, err)
+			}
+		}
+		left := clk.Now().Truncate(time.Minute).Add(time.Minute).Sub(clk.Now())
+		want := ratelimit.Result{Limit: 2, ResetAfter: left, RetryAfter: left, Policy: "burst", Window: time.Minute}
+		if res, err := m.Allow(ctx, "k"); err != nil || res != want {
+			t.Fatalf("denied by Redis: got %+v, %v, want %+v", res, err, want)
+		}
+		clk.Add(time.Second)
+		want.ResetAfter, want.RetryAfter, want.Local = left-time.Second, left-time.Second, true
+		if res, err := m.Allow(ctx, "k"); err != nil || res != want {
+			t.Errorf("denied locally: got %+v, %v, want %+v", res, err, want)
+		}
+	})
+}
+
 func TestMultiConcurrent(t *testing.T) {
 	t.Parallel()
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
@@ -132,7 +165,7 @@ func TestGCRA(t *testing.T) {
 		}
 		for i := range 3 {
 			res, err := g.Allow(ctx, "k")
-			if err != nil || !res.Allowed || res.Remaining != 2-i || res.Policy != "smooth" || res.Limit != 1 {
+			if err != nil || !res.Allowed || res.Remaining != 2-i || res.Policy != "smooth" || res.Limit != 3 {
 				t.Errorf("request %d: got %+v, %v, want allowed with %d remaining", i+1, res, err, 2-i)
 			}
 		}
@@ -146,8 +179,8 @@ func TestGCRA(t *testing.T) {
 		if res, err := g.Peek(ctx, "k"); err != nil || res.Allowed || res.RetryAfter < 59*time.Minute {
 			t.Errorf("Peek after: got %+v, %v, want denied for about 1h", res, err)
 		}
-		if n := countKeys(t, tc.RDB, tc.Prefix+":gcra:{k}"); n != 1 {
-			t.Errorf("keys under %s:gcra:{k}: got %d, want 1", tc.Prefix, n)
+		if n := countKeys(t, tc.RDB, tc.Prefix+":gcra:{k}:smooth:3600000"); n != 1 {
+			t.Errorf("keys under %s:gcra:{k}:smooth:3600000: got %d, want 1", tc.Prefix, n)
 		}
 		if err := g.Reset(ctx, "k"); err != nil {
 			t.Fatal(err)

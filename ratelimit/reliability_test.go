@@ -179,7 +179,7 @@ func TestEvictedCounterRestartsWindow(t *testing.T) {
 			t.Fatalf("filling: %v", err)
 		}
 	}
-	if n := rdb.Exists(ctx, "rls:fw:{victim}:"+fmt.Sprint(clk.Now().UnixNano()/int64(time.Hour))).Val(); n != 0 {
+	if n := rdb.Exists(ctx, "rls:fw:{victim}:default:3600000:"+fmt.Sprint(clk.Now().UnixNano()/int64(time.Hour))).Val(); n != 0 {
 		t.Skip("the counter survived 32 MB of filler under a 2 MB maxmemory")
 	}
 	if res, err := lim.Allow(ctx, "victim"); err != nil || !res.Allowed || res.Remaining != 9 {
@@ -359,7 +359,7 @@ func TestSlotMigrationKeepsExactCounts(t *testing.T) {
 			}
 		})
 	}
-	key := "rl:fw:{mover}:" + fmt.Sprint(clk.Now().UnixNano()/int64(time.Hour))
+	key := "rl:fw:{mover}:default:3600000:" + fmt.Sprint(clk.Now().UnixNano()/int64(time.Hour))
 	migrateSlot(t, addrs, key, func() {
 		for range 50 { // the key moved, the slot not yet: ASK
 			hit()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/rediskit/rediskit/ratelimit"
 )
 
@@ -30,9 +31,10 @@ type RateLimiterConfig struct {
 	// ErrorHandler answers when IdentifierExtractor fails (default 403) or
 	// the limiter fails closed (default 503, never 429).
 	ErrorHandler func(c echo.Context, err error) error
-	// DenyHandler answers a denied request; err is ratelimit.ErrLimited and
-	// the rate-limit headers, Retry-After included, are already set.
-	// Default: a 429 *echo.HTTPError with the JSON body.
+	// DenyHandler answers a denied request; err wraps ratelimit.ErrLimited
+	// (and ratelimit.ErrInvalidCost when the request's cost exceeds the
+	// limit) and the rate-limit headers, Retry-After included, are already
+	// set. Default: a 429 *echo.HTTPError with the JSON body.
 	DenyHandler func(c echo.Context, identifier string, err error) error
 }
 
@@ -72,16 +74,7 @@ func RateLimiterWithConfig(cfg RateLimiterConfig) echo.MiddlewareFunc {
 	}
 	if cfg.ErrorHandler == nil {
 		cfg.ErrorHandler = func(c echo.Context, err error) error {
-			if ratelimit.IsKeyError(err) {
-				return httpError(c, &cfg.HTTPOptions, http.StatusForbidden, 0, err)
-			}
-			return httpError(c, &cfg.HTTPOptions, http.StatusServiceUnavailable, 0, err)
-		}
-	}
-	if cfg.DenyHandler == nil {
-		cfg.DenyHandler = func(c echo.Context, _ string, err error) error {
-			retry := c.Response().Header().Get(ratelimit.HeaderRetryAfter)
-			return httpError(c, &cfg.HTTPOptions, http.StatusTooManyRequests, atoi(retry), err)
+			return httpError(c, &cfg.HTTPOptions, ratelimit.ErrorStatus(err), 0, err)
 		}
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -105,12 +98,25 @@ func RateLimiterWithConfig(cfg RateLimiterConfig) echo.MiddlewareFunc {
 			case 0:
 				return next(c)
 			case http.StatusTooManyRequests:
-				return cfg.DenyHandler(c, id, ratelimit.ErrLimited)
+				return deny(c, &cfg, id, v)
 			default:
 				return cfg.ErrorHandler(c, v.Err)
 			}
 		}
 	}
+}
+
+// deny answers a denied request through cfg.DenyHandler, by default with a
+// 429 *echo.HTTPError.
+func deny(c echo.Context, cfg *RateLimiterConfig, id string, v ratelimit.Verdict) error {
+	err := ratelimit.ErrLimited
+	if v.Err != nil { // a cost above the limit
+		err = v.Err
+	}
+	if cfg.DenyHandler != nil {
+		return cfg.DenyHandler(c, id, err)
+	}
+	return httpError(c, &cfg.HTTPOptions, http.StatusTooManyRequests, ratelimit.RetryAfterSeconds(v.Result), err)
 }
 
 // httpError returns an *echo.HTTPError whose Message renders as the shared
@@ -123,29 +129,32 @@ func httpError(c echo.Context, o *ratelimit.HTTPOptions, status, retryAfter int,
 	return &echo.HTTPError{Code: status, Message: body, Internal: err}
 }
 
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
-
 // Store plugs a ratelimit.Limiter into Echo's own middleware.RateLimiter:
 // it implements middleware.RateLimiterStore (Allow(identifier) (bool,
-// error)). Echo's middleware answers a
-// store error with its DenyHandler, whose default is 429; so the Store
-// fails open by default (Allow returns true and reports the error to
-// OnError). With FailClosed it returns the error; then set
-// StoreDenyHandler as DenyHandler to answer 503 instead of 429.
+// error)). Echo's middleware answers a store error with its DenyHandler,
+// whose default is 429; so the Store fails open by default (Allow returns
+// true and reports the error to OnError). With FailClosed it returns the
+// error; then set StoreDenyHandler as DenyHandler to answer 503 instead of
+// 429.
+//
+// Echo's default IdentifierExtractor is c.RealIP(), which believes any
+// X-Forwarded-For a client sends: every request can claim a fresh bucket.
+// Set IdentifierExtractor to KeyFuncExtractor(ratelimit.KeyByIP(resolver))
+// instead, with a clientip.Resolver that lists your proxies (nil: the TCP
+// peer only):
+//
+//	e.Use(middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+//		Store:               echoadapter.NewStore(limiter),
+//		IdentifierExtractor: echoadapter.KeyFuncExtractor(ratelimit.KeyByIP(nil)),
+//		DenyHandler:         echoadapter.StoreDenyHandler,
+//	}))
 type Store struct {
 	Limiter    ratelimit.Limiter
 	FailClosed bool
 	OnError    func(identifier string, err error)
 }
+
+var _ middleware.RateLimiterStore = (*Store)(nil)
 
 // NewStore returns a fail-open Store over l.
 func NewStore(l ratelimit.Limiter) *Store { return &Store{Limiter: l} }

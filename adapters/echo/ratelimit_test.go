@@ -2,12 +2,14 @@ package echoadapter_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/redis/go-redis/v9"
 
 	echoadapter "github.com/rediskit/rediskit/adapters/echo"
@@ -94,6 +96,12 @@ func TestRateLimiterDefaultErrorsAreHTTPErrors(t *testing.T) {
 	if err := call(mw, "192.0.2.9:1"); !errors.As(err, &he) || he.Code != 429 || !errors.Is(he.Internal, ratelimit.ErrLimited) {
 		t.Errorf("denied: got %#v, want *echo.HTTPError 429 with Internal ErrLimited", err)
 	}
+	costly := cfg
+	costly.Cost = func(*http.Request) int { return 2 } // above the limit of 1
+	if err := call(echoadapter.RateLimiterWithConfig(costly), "192.0.2.11:1"); !errors.As(err, &he) || he.Code != 429 ||
+		!errors.Is(he.Internal, ratelimit.ErrLimited) || !errors.Is(he.Internal, ratelimit.ErrInvalidCost) {
+		t.Errorf("cost above the limit: got %#v, want *echo.HTTPError 429 with Internal ErrLimited and ErrInvalidCost", err)
+	}
 	srv.Stop()
 	// Another client: the first one is in the local deny cache.
 	if err := call(mw, "192.0.2.10:1"); err != nil {
@@ -139,5 +147,40 @@ func TestStore(t *testing.T) {
 	}
 	if e := echoadapter.StoreDenyHandler(nil, "x", nil); !errors.As(e, &he) || he.Code != 429 {
 		t.Errorf("StoreDenyHandler(nil): got %v, want 429", e)
+	}
+}
+
+// TestStoreInEchoMiddleware plugs Store into Echo's own
+// middleware.RateLimiter, identifying clients as the Store's doc advises
+// (KeyFuncExtractor, not Echo's RealIP): a spoofed X-Forwarded-For does not
+// buy a fresh bucket, a failure is open by default and 503 (never 429) when
+// closed.
+func TestStoreInEchoMiddleware(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	store := echoadapter.NewStore(newLimiter(t, srv.Client(t, &redis.Options{MaxRetries: -1}), 2))
+	e := echo.New()
+	e.Use(middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store:               store,
+		IdentifierExtractor: echoadapter.KeyFuncExtractor(ratelimit.KeyByIP(nil)),
+		DenyHandler:         echoadapter.StoreDenyHandler,
+	}))
+	e.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	status := func(peer, xff string) int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", xff)
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		return w.Code
+	}
+	got := []int{status("192.0.2.1:1", "198.51.100.1"), status("192.0.2.1:2", "198.51.100.2"), status("192.0.2.1:3", "198.51.100.3")}
+	srv.Stop()
+	got = append(got, status("192.0.2.2:1", "")) // fails open
+	store.FailClosed = true
+	got = append(got, status("192.0.2.3:1", "")) // fails closed: 503, not 429
+	want := []int{200, 200, 429, 200, 503}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

@@ -51,10 +51,7 @@ func RateLimitWithOptions(opts RateLimitOptions) func(http.Handler) http.Handler
 	}
 	if opts.ErrorHandler == nil {
 		opts.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
-			status := http.StatusServiceUnavailable
-			if ratelimit.IsKeyError(err) {
-				status = http.StatusForbidden
-			}
+			status := ratelimit.ErrorStatus(err)
 			opts.WriteError(w, status, ratelimit.Verdict{Status: status, Err: err})
 		}
 	}

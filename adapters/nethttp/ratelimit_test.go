@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,6 +76,18 @@ func limiter(t *testing.T, rdb redis.UniversalClient, prefix string, limit int) 
 	return l
 }
 
+// policyLimiter is a limiter with the default prefix and the given policy
+// name, as an application configures per-route limits.
+func policyLimiter(t *testing.T, rdb redis.UniversalClient, policy string, limit int) ratelimit.Limiter {
+	t.Helper()
+	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: limit, Window: time.Hour,
+		Policy: policy, Now: hour(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func TestRateLimitAdaptersAgree(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
@@ -126,6 +139,31 @@ func TestRateLimitAdaptersAgree(t *testing.T) {
 			{"GET", "/", "192.0.2.1:1", "", 200, map[string]string{"RateLimit": `"default";r=0;t=3540`}, "ok"},
 			{"GET", "/b", "192.0.2.1:1", "", 200, map[string]string{"RateLimit-Policy": `"default";q=5;w=3600`}, "ok"},
 			{"GET", "/health", "192.0.2.1:1", "", 200, map[string]string{"RateLimit": ""}, "ok"},
+		}},
+		{"cost above the limit is a 429, even failing closed", func(p string) mwConfig {
+			return mwConfig{opts: ratelimit.HTTPOptions{Limiter: limiter(t, rdb, p, 3), FailClosed: true,
+				Cost: func(r *http.Request) int { n, _ := strconv.Atoi(r.URL.Query().Get("cost")); return n }}}
+		}, []step{
+			{"GET", "/?cost=4", "192.0.2.1:1", "", 429, map[string]string{"RateLimit": `"default";r=0;t=3540`, "Retry-After": "3540"}, denied429},
+			{"GET", "/?cost=0", "192.0.2.1:1", "", 200, map[string]string{"RateLimit": "", "Retry-After": ""}, "ok"},
+			{"GET", "/?cost=3", "192.0.2.1:1", "", 200, map[string]string{"RateLimit": `"default";r=0;t=3540`}, "ok"},
+		}},
+		{"per-route limiters with the default prefix are independent", func(p string) mwConfig {
+			// Two routes, same client, same window, one Redis: only the
+			// policy names tell the limiters apart.
+			api := policyLimiter(t, rdb, "api", 5)
+			login := policyLimiter(t, rdb, "login", 2)
+			return mwConfig{opts: ratelimit.HTTPOptions{LimiterFor: func(r *http.Request) ratelimit.Limiter {
+				if r.URL.Path == "/login" {
+					return login
+				}
+				return api
+			}}, key: ratelimit.Combine(ratelimit.KeyByIP(nil), func(*http.Request) (string, error) { return p, nil })}
+		}, []step{
+			{"POST", "/login", "192.0.2.1:1", "", 200, map[string]string{"RateLimit": `"login";r=1;t=3540`}, "ok"},
+			{"POST", "/login", "192.0.2.1:1", "", 200, map[string]string{"RateLimit": `"login";r=0;t=3540`}, "ok"},
+			{"POST", "/login", "192.0.2.1:1", "", 429, map[string]string{"RateLimit": `"login";r=0;t=3540`}, denied429},
+			{"GET", "/api", "192.0.2.1:1", "", 200, map[string]string{"RateLimit-Policy": `"api";q=5;w=3600`, "RateLimit": `"api";r=4;t=3540`}, "ok"},
 		}},
 		{"key error is 403", func(p string) mwConfig {
 			return mwConfig{opts: ratelimit.HTTPOptions{Limiter: limiter(t, rdb, p, 1)}, key: ratelimit.KeyByHeader("X-Api-Key")}
