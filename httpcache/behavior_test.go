@@ -25,6 +25,12 @@ func TestPoisoning(t *testing.T) {
 				originSaw: []string{"X-Forwarded-Host:"}},
 			{body: str("host=example.com xfh="), cs: "hit"},
 		}},
+		{"forwarded scheme, port and prefix never reach the handler", httpcache.Options{}, []step{
+			{req: []string{"Forwarded: proto=https;host=evil.example", "X-Forwarded-Proto: https", "X-Forwarded-Scheme: https",
+				"X-Forwarded-Port: 8443", "X-Forwarded-Prefix: /evil"}, origin: reflect, called: true,
+				originSaw: []string{"Forwarded:", "X-Forwarded-Proto:", "X-Forwarded-Scheme:", "X-Forwarded-Port:", "X-Forwarded-Prefix:"}},
+			{body: str("host=example.com xfh="), cs: "hit"},
+		}},
 		{"unlisted Host keyed and served as the canonical host", httpcache.Options{Hosts: []string{"example.com"}, CanonicalHost: "example.com"}, []step{
 			{req: []string{"Host: evil.example"}, origin: reflect, called: true, body: str("host=example.com xfh="), originHost: "example.com"},
 			{body: str("host=example.com xfh="), cs: "hit"},

@@ -12,8 +12,9 @@ import (
 )
 
 // Check runs, once, every Redis command the cache uses (GET, HGET, SET,
-// HSET, TYPE, PTTL, PEXPIRE, DEL, the Vary script through EVAL and EVALSHA,
-// SADD, SSCAN, UNLINK and INCR) on probe keys under its Namespace,
+// HSET, HLEN, HKEYS, HDEL, TYPE, PTTL, PEXPIRE, DEL, TIME, ZADD, ZSCORE,
+// ZREMRANGEBYSCORE, ZSCAN, the Vary and tag scripts through EVAL and
+// EVALSHA, UNLINK and INCR) on probe keys under its Namespace,
 // which it deletes again (they also expire within seconds). No stored
 // response and no generation number is touched. Call it at start-up: a
 // missing ACL permission or an unreachable server is then reported at once
@@ -38,22 +39,23 @@ func (c *Cache) Check(ctx context.Context) error {
 		func() error { return rdb.PExpire(ctx, entry, 10e9).Err() },
 		func() error { return rdb.Del(ctx, entry).Err() },
 		func() error {
-			return storeVary.Eval(ctx, rdb, []string{entry}, "Accept", "v:probe", "probe", 10_000).Err()
+			return storeVary.Eval(ctx, rdb, []string{entry}, "Accept", "v:probe", "probe", 10_000, MaxVariants).Err()
 		},
 		func() error {
-			return storeVary.EvalSha(ctx, rdb, []string{entry}, "Accept", "v:probe", "probe", 10_000).Err()
+			return storeVary.EvalSha(ctx, rdb, []string{entry}, "Accept", "v:probe", "probe", 10_000, MaxVariants).Err()
 		},
 		func() error { return rdb.HGet(ctx, entry, "vary").Err() },
-		func() error {
-			_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				p.SAdd(ctx, tag, entry)
-				p.Do(ctx, "PEXPIRE", tag, 10_000, "NX")
-				p.Do(ctx, "PEXPIRE", tag, 10_000, "GT")
-				return nil
-			})
-			return err
-		},
-		func() error { return rdb.SScan(ctx, tag, 0, "", 10).Err() },
+		func() error { return rdb.HLen(ctx, entry).Err() },
+		func() error { return rdb.HKeys(ctx, entry).Err() },
+		func() error { return rdb.HDel(ctx, entry, "v:probe").Err() },
+		// The tag script's commands, then the script.
+		func() error { return rdb.Time(ctx).Err() },
+		func() error { return rdb.ZAdd(ctx, tag, redis.Z{Score: 1, Member: entry}).Err() },
+		func() error { return rdb.ZScore(ctx, tag, entry).Err() },
+		func() error { return rdb.ZRemRangeByScore(ctx, tag, "-inf", "0").Err() },
+		func() error { return addTag.Eval(ctx, rdb, []string{tag}, entry, 10_000).Err() },
+		func() error { return addTag.EvalSha(ctx, rdb, []string{tag}, entry, 10_000).Err() },
+		func() error { return rdb.ZScan(ctx, tag, 0, "", 10).Err() },
 		func() error { return rdb.Incr(ctx, gen).Err() },
 	}
 	var err error

@@ -36,20 +36,28 @@
 // # Keys
 //
 // The key of a request is its scheme, host, path and query (ignored
-// parameters dropped, optionally sorted). The host must be on
-// Options.Hosts or is replaced by Options.CanonicalHost (the handler then
-// sees the canonical host), else the request bypasses the cache; with
-// neither set every host is keyed as sent. X-Forwarded-Host and the other
-// Options.StripHeaders are never keyed and are removed before the handler
-// runs, so they cannot poison an entry. A key longer than MaxKeyBytes is
-// replaced by its SHA-256. Redis keys, built with core.MakeKey:
+// parameters dropped, optionally sorted). The scheme is "https" when the
+// request came over TLS (r.TLS set), else "http", unless Options.Scheme
+// fixes it: behind a proxy that terminates TLS, http and https requests
+// look alike and share entries. The host must be on Options.Hosts or is
+// replaced by Options.CanonicalHost (the handler then sees the canonical
+// host), else the request bypasses the cache; with neither set every host
+// is keyed as sent. X-Forwarded-Host, Forwarded, X-Forwarded-Proto and the
+// other Options.StripHeaders are never keyed and are removed before the
+// handler runs, so they cannot poison an entry. A key longer than
+// MaxKeyBytes is replaced by its SHA-256. Redis keys, built with core.MakeKey:
 //
 //	<ns>:gen                 generation number (PurgeAll increments it)
 //	<ns>:g<gen>:{<key>}      one response (a string), or for a response
 //	                         with Vary a hash: field "vary" holds the
 //	                         normalized Vary names, field "v:<hash>" one
-//	                         variant (Accept-Encoding normalized)
-//	<ns>:g<gen>:tag:<tag>    set of the entry keys carrying tag
+//	                         variant (Accept-Encoding normalized); at most
+//	                         MaxVariants variants, another evicts an
+//	                         arbitrary older one
+//	<ns>:g<gen>:tag:<tag>    sorted set of the entry keys carrying tag,
+//	                         scored by their expiry (server milliseconds);
+//	                         expired members are dropped whenever an entry
+//	                         is added, the set expires with its last member
 //
 // where <ns> is Options.Namespace ("httpcache"). An entry's TTL is its
 // remaining freshness plus the longest of its stale-while-revalidate,
@@ -61,7 +69,11 @@
 //
 // The cache fails open: when Redis errors or exceeds Options.RedisTimeout,
 // the handler answers and nothing is stored; the error goes to
-// Options.OnError and Stats.Errors. A corrupt entry is a miss. A response
+// Options.OnError and Stats.Errors. Until the generation number was read
+// once, concurrent requests share one read, and for RedisTimeout after it
+// failed requests fail open without waiting for Redis. Errors name an entry
+// by its generation and a hash of its key ("g3 entry 9f86d081884c7d65"),
+// never by URL, since a query string may hold a secret. A corrupt entry is a miss. A response
 // is stored whole (body, header fields and tags, tags first) or not at all,
 // and a client receives either a whole stored response or the handler's.
 //
@@ -69,8 +81,8 @@
 // probe keys under Namespace and returns an error naming a missing ACL
 // permission (while serving, a refused command is just a Redis error: the
 // cache fails open). An ACL user needs key access to "<ns>:*" and GET, SET,
-// HGET, HSET, TYPE, PTTL, PEXPIRE, DEL, UNLINK, SADD, SSCAN, INCR, EVAL and
-// EVALSHA, for example
+// HGET, HSET, HLEN, HKEYS, HDEL, TYPE, PTTL, PEXPIRE, DEL, UNLINK, TIME,
+// ZADD, ZSCORE, ZREMRANGEBYSCORE, ZSCAN, INCR, EVAL and EVALSHA, for example
 //
 //	user app on >secret ~httpcache:* &* +@all -@dangerous -@admin
 //
@@ -82,8 +94,19 @@
 //
 // # Concurrency
 //
-// A Cache is safe for concurrent use. Concurrent misses for one key call
-// the handler once; the other requests wait (each up to its own context)
-// and reuse the response when it is shareable (reported as collapsed).
-// Only one background revalidation runs per entry at a time.
+// A Cache is safe for concurrent use. Concurrent misses for one key in one
+// process call the handler once; the other requests wait (each up to its
+// own context) and reuse the response when it is shareable and usable for
+// them without validation (reported as collapsed), else call the handler
+// themselves. Collapsing is in-process only: instances sharing a Redis do
+// not coordinate (there is no cross-instance lease), so N instances may
+// call the handler up to N times for one cold key. Only one background
+// revalidation per entry runs at a time in a process.
+//
+// # Redis version
+//
+// The cache uses no command newer than Redis 5 (its scripts read the
+// server clock with TIME, which needs script effects replication, the
+// default since 5.0); it is tested against Redis 7.0, standalone and
+// cluster.
 package httpcache

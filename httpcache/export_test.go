@@ -13,3 +13,14 @@ func SetClock(c *Cache, now func() time.Time) { c.now = now }
 func coreForTest() *core.Client {
 	return core.NewFromRedis(redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}))
 }
+
+// FlightWaiters reports how many requests wait for the handler call in flight
+// for the URL key (not hashed: short, brace-free keys only).
+func FlightWaiters(c *Cache, key string) int {
+	c.flight.mu.Lock()
+	defer c.flight.mu.Unlock()
+	if cl, ok := c.flight.calls[key]; ok {
+		return cl.waiters
+	}
+	return 0
+}

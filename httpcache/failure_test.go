@@ -213,7 +213,7 @@ func TestNewValidates(t *testing.T) {
 	rdb := redistest.Standalone(t)
 	for _, o := range []httpcache.Options{
 		{MaxTTL: -1}, {MaxBodyBytes: -1}, {Namespace: "a*"}, {Rules: []httpcache.Rule{{Prefix: "x", TTL: 1}}},
-		{Hosts: []string{""}},
+		{Hosts: []string{""}}, {Scheme: "ftp"},
 	} {
 		if _, err := httpcache.New(coreClient(rdb), o); !errors.Is(err, httpcache.ErrInvalidOptions) {
 			t.Errorf("New(%+v): got %v, want ErrInvalidOptions", o, err)

@@ -9,15 +9,17 @@ import (
 )
 
 // fetch calls the handler for a miss (stale == nil) or to validate stale,
-// collapsing concurrent calls for the same key: followers reuse the
-// leader's response when it is shareable and matches their variant.
+// collapsing concurrent calls for the same key in this process: followers
+// reuse the leader's response when it is shareable, matches their variant
+// and is usable for them without validation; otherwise they call the
+// handler themselves.
 func (t *txn) fetch(stale *entry) {
 	fkey := t.slot
 	cl, leader := t.c.flight.join(fkey)
 	if !leader {
 		select {
 		case <-cl.done:
-			if e := cl.e; e != nil && t.canShare(e) {
+			if e := cl.e; e != nil && t.canShare(e, e.age(t.c.now())) {
 				age := e.age(t.c.now())
 				t.serveEntry(e, age, cacheStatus{fwd: fwdKind(stale), fwdStatus: e.status, collapsed: true,
 					ttl: e.lifetime - age, hasTTL: true}, Result{Status: StatusCollapsed, Age: age})
@@ -35,6 +37,7 @@ func (t *txn) fetch(stale *entry) {
 	// its response (it stores before it leaves): look again.
 	if e, err := t.find(); err == nil && e != nil && e.responseTime != respTimeOf(stale) {
 		if u := t.use(e, e.age(t.c.now())); u == useFresh || u == useStaleOK {
+			e.owned = false // its header goes to followers too: each copies it
 			shared = e
 			t.useEntry(e)
 			return
@@ -52,12 +55,19 @@ func respTimeOf(e *entry) int64 {
 }
 
 // canShare reports whether a response fetched for another request may
-// answer this one: same variant, §3.5, and no request no-cache.
-func (t *txn) canShare(e *entry) bool {
-	if t.rd.noCache || (t.r.Header.Get("Authorization") != "" && e.flags&flagAuthOK == 0) {
+// answer this one, of current age age: §3.5, same variant, and usable
+// without validation (fresh, or stale within the request's max-stale) as a
+// stored response would be (no-cache, zero lifetime and the request's
+// directives apply).
+func (t *txn) canShare(e *entry, age time.Duration) bool {
+	if t.r.Header.Get("Authorization") != "" && e.flags&flagAuthOK == 0 {
 		return false
 	}
-	return e.vary == "" || variantID(e.vary, t.r.Header) == e.variant
+	if e.vary != "" && variantID(e.vary, t.r.Header) != e.variant {
+		return false
+	}
+	u := t.use(e, age)
+	return u == useFresh || u == useStaleOK
 }
 
 func fwdKind(stale *entry) string {
@@ -220,8 +230,12 @@ func (t *txn) revalidateInBackground(e *entry) {
 	if !leader {
 		return
 	}
+	bg := t.bg
+	if d, ok := bg.(Detacher); ok {
+		bg = d.Detach()
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.r.Context()), c.opts.RevalidateTimeout)
-	bt := &txn{c: c, r: t.r.Clone(ctx), next: t.bg, bg: t.bg, host: t.host, slot: t.slot, gen: t.gen}
+	bt := &txn{c: c, r: t.r.Clone(ctx), next: bg, bg: bg, host: t.host, key: t.key, slot: t.slot, gen: t.gen}
 	go func() {
 		defer cancel()
 		defer c.bg.leave(key, cl, nil)

@@ -11,8 +11,9 @@ type flight struct {
 }
 
 type call struct {
-	done chan struct{}
-	e    *entry // nil: nothing shareable (not storable, error)
+	done    chan struct{}
+	e       *entry // nil: nothing shareable (not storable, error); never owned
+	waiters int    // followers that joined (under flight.mu)
 }
 
 // join returns the call in flight for key, and whether the caller leads it.
@@ -20,6 +21,7 @@ func (f *flight) join(key string) (*call, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c, ok := f.calls[key]; ok {
+		c.waiters++
 		return c, false
 	}
 	if f.calls == nil {

@@ -1,6 +1,7 @@
 package httpcache_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/internal/redistest"
 )
 
 // clock is a fake clock for freshness: tests advance it instead of
@@ -152,3 +154,41 @@ func poll(t testing.TB, what string, cond func() bool) {
 }
 
 func coreClient(rdb redis.UniversalClient) *core.Client { return core.NewFromRedis(rdb) }
+
+// cmdHook is a go-redis hook calling fn around every command, and around
+// every command of a pipeline (fn's error then fails the whole pipeline).
+type cmdHook func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error
+
+func (h cmdHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h cmdHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { return h(ctx, cmd, next) }
+}
+
+func (h cmdHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			pass := func(context.Context, redis.Cmder) error { return nil }
+			if err := h(ctx, cmd, pass); err != nil {
+				for _, c := range cmds {
+					c.SetErr(err)
+				}
+				return err
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// hookedClient is a client of its own to target with hook h.
+func hookedClient(t *testing.T, target redistest.Target, h cmdHook) redis.UniversalClient {
+	rdb := redistest.NewClient(t, target)
+	rdb.AddHook(h)
+	return rdb
+}
+
+// cmdIs reports whether cmd is the named command on key.
+func cmdIs(cmd redis.Cmder, name, key string) bool {
+	args := cmd.Args()
+	return cmd.Name() == name && len(args) > 1 && args[1] == key
+}

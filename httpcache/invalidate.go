@@ -63,7 +63,7 @@ func (c *Cache) invalidate(r *http.Request, h http.Header) {
 		return
 	}
 	base := &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	slots := []string{c.slotID(c.urlKey(scheme, host, r.URL))}
+	slots := []string{c.slotID(c.urlKey(c.keyScheme(scheme), host, r.URL))}
 	for _, name := range []string{"Location", "Content-Location"} {
 		v := h.Get(name)
 		if v == "" {
@@ -77,7 +77,7 @@ func (c *Cache) invalidate(r *http.Request, h http.Header) {
 		if u.Scheme != scheme || normalizeHost(u.Host, scheme) != normalizeHost(r.Host, scheme) {
 			continue // another origin: never invalidated (§4.4)
 		}
-		slots = append(slots, c.slotID(c.urlKey(scheme, host, u)))
+		slots = append(slots, c.slotID(c.urlKey(c.keyScheme(scheme), host, u)))
 	}
 	n, err := c.remove(r.Context(), slots...)
 	if err != nil {

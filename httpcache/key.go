@@ -28,6 +28,8 @@ func normalizeHost(host, scheme string) string {
 	return strings.TrimSuffix(host, ".")
 }
 
+// requestScheme is the scheme a request came with: "https" over TLS (or
+// when its URL says so), else "http". Forwarded headers are not read.
 func requestScheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
@@ -36,6 +38,15 @@ func requestScheme(r *http.Request) string {
 		return "https"
 	}
 	return "http"
+}
+
+// keyScheme is the scheme keyed for a request that came with scheme:
+// Options.Scheme when set.
+func (c *Cache) keyScheme(scheme string) string {
+	if c.opts.Scheme != "" {
+		return c.opts.Scheme
+	}
+	return scheme
 }
 
 // keyHost maps a request host to the host used in keys: itself when allowed,
@@ -54,7 +65,7 @@ func (c *Cache) keyHost(host, scheme string) (string, bool) {
 	return "", false
 }
 
-// URLKey returns the cache key text of a request: scheme, keyed host, path
+// URLKey returns the cache key text of a request: keyed scheme, keyed host, path
 // and (filtered, optionally sorted) query. ok is false when the request's
 // host is not allowed. Vary headers are not part of it: they select a
 // variant under this key.
@@ -64,7 +75,7 @@ func (c *Cache) URLKey(r *http.Request) (key string, ok bool) {
 	if !ok {
 		return "", false
 	}
-	return c.urlKey(scheme, host, r.URL), true
+	return c.urlKey(c.keyScheme(scheme), host, r.URL), true
 }
 
 func (c *Cache) urlKey(scheme, host string, u *url.URL) string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"golang.org/x/sync/singleflight"
 )
 
 // Defaults applied by New to zero Options fields.
@@ -34,6 +35,7 @@ const (
 var DefaultStripHeaders = []string{
 	"X-Forwarded-Host", "X-Forwarded-Server", "X-Host", "X-Original-Host",
 	"X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+	"Forwarded", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix",
 }
 
 // ErrHostNotAllowed is returned by Purge for a URL whose host is neither on
@@ -67,6 +69,14 @@ type Options struct {
 	// CanonicalHost is the host used in keys for requests whose host is not
 	// on Hosts (all requests when Hosts is empty).
 	CanonicalHost string
+	// Scheme, "http" or "https", is the scheme of every key when set.
+	// Empty (the default) keys a request's own scheme: "https" when it came
+	// over TLS (r.TLS set), else "http"; Forwarded and X-Forwarded-Proto are
+	// never read. Behind a proxy that terminates TLS every request looks
+	// like http, so http and https requests then share entries: set Scheme
+	// to "https" when the site is served over https only, or key schemes
+	// apart with a handler that does not depend on them.
+	Scheme string
 	// SortQuery sorts query parameters in the key, so ?a=1&b=2 and ?b=2&a=1
 	// share an entry. Default false.
 	SortQuery bool
@@ -124,7 +134,8 @@ type Options struct {
 	// Default "rediskit". DisableCacheStatus omits the header.
 	CacheStatusName    string
 	DisableCacheStatus bool
-	// ExposeKey adds key="…" to Cache-Status. Default false.
+	// ExposeKey adds key="…" (the request's URL key, see URLKey) to
+	// Cache-Status of keyed requests. Default false.
 	ExposeKey bool
 	// OnError receives every Redis or storage error (the request itself is
 	// still answered). It must be safe for concurrent use.
@@ -147,10 +158,13 @@ type Cache struct {
 	bg     flight
 	stats  stats
 
-	genMu      sync.Mutex
+	genMu      sync.Mutex   // orders stores of gen between reads and PurgeAll
 	gen        atomic.Int64 // -1 until read
 	genRead    atomic.Int64 // unix nanos of the last read
-	genLoading atomic.Bool
+	genLoading atomic.Bool  // a refresh is running
+	genBumps   atomic.Int64 // PurgeAll calls in this process
+	genFlight  singleflight.Group
+	genFail    atomic.Pointer[genFailure] // last failed first read
 
 	now func() time.Time
 }
@@ -238,6 +252,11 @@ func fillDefaults(o *Options) error {
 	o.TagHeader = http.CanonicalHeaderKey(o.TagHeader)
 	if o.CacheStatusName == "" {
 		o.CacheStatusName = DefaultCacheStatusName
+	}
+	switch o.Scheme = strings.ToLower(o.Scheme); o.Scheme {
+	case "", "http", "https":
+	default:
+		return fmt.Errorf("%w: scheme %q is neither http nor https", ErrInvalidOptions, o.Scheme)
 	}
 	if o.CanonicalHost != "" {
 		o.CanonicalHost = normalizeHost(o.CanonicalHost, "")

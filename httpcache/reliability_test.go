@@ -20,12 +20,12 @@ func TestACLUserAndCheck(t *testing.T) {
 	t.Parallel()
 	const base = "on >pw ~hc:* &* +@all -@dangerous -@admin"
 	srv := redistest.StartServer(t, redistest.ServerOptions{ConfigLines: []string{
-		"user default off", "user app " + base, "user nosadd " + base + " -sadd",
+		"user default off", "user app " + base, "user nozadd " + base + " -zadd", "user nohdel " + base + " -hdel",
 		"user noevalsha " + base + " -evalsha", "user nohset " + base + " -hset",
 		"user nopexpire " + base + " -pexpire", "user otherkeys on >pw ~other:* &* +@all -@dangerous -@admin",
 	}})
 	for _, tc := range []struct{ user, want string }{
-		{"app", ""}, {"nosadd", "sadd"}, {"noevalsha", "evalsha"}, {"nohset", "hset"},
+		{"app", ""}, {"nozadd", "zadd"}, {"nohdel", "hdel"}, {"noevalsha", "evalsha"}, {"nohset", "hset"},
 		{"nopexpire", "pexpire"}, {"otherkeys", "no permissions to access"},
 	} {
 		t.Run(tc.user, func(t *testing.T) {

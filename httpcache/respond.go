@@ -138,7 +138,7 @@ func (t *txn) write(e *entry, cs cacheStatus) {
 		for _, k := range []string{"Content-Length", "Content-Type", "Content-Range"} {
 			delete(h, k)
 		}
-		t.c.setCacheStatus(h, cs)
+		t.setCacheStatus(h, cs)
 		t.w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -146,7 +146,7 @@ func (t *txn) write(e *entry, cs cacheStatus) {
 	if withBody && len(h["Content-Length"]) == 0 {
 		h["Content-Length"] = []string{strconv.Itoa(len(e.body))}
 	}
-	t.c.setCacheStatus(h, cs)
+	t.setCacheStatus(h, cs)
 	t.w.WriteHeader(e.status)
 	if withBody && t.r.Method != http.MethodHead {
 		_, _ = io.WriteString(t.w, e.body)

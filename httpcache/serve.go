@@ -10,8 +10,8 @@ import (
 // succeed, invalidate the URLs they touched. background, when non-nil, is
 // called instead of next for revalidations that run after Serve returned
 // (stale-while-revalidate), so it must not use per-request state that is gone
-// by then; nil means next. Serve itself never panics; a panic of next
-// propagates to the caller.
+// by then (or it implements Detacher); nil means next. Serve itself never
+// panics; a panic of next propagates to the caller.
 func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next, background http.Handler) {
 	if background == nil {
 		background = next
@@ -29,6 +29,16 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next, background h
 	t.run()
 }
 
+// Detacher may be implemented by the background handler given to Serve when
+// it needs per-request state: Serve calls Detach while the request is still
+// being served, only when it starts a background revalidation, and runs the
+// handler Detach returns after Serve returned. Capturing the state in
+// Detach instead of before every Serve call costs requests that revalidate
+// nothing nothing.
+type Detacher interface {
+	Detach() http.Handler
+}
+
 // txn is one GET or HEAD request going through the cache.
 type txn struct {
 	c        *Cache
@@ -37,6 +47,7 @@ type txn struct {
 	next, bg http.Handler
 	rd       requestDirectives
 	host     string // keyed host
+	key      string // URL key (for Cache-Status with ExposeKey)
 	slot     string
 	gen      int64
 }
@@ -62,7 +73,8 @@ func (t *txn) run() {
 		return
 	}
 	t.host = host
-	t.slot = c.slotID(c.urlKey(scheme, host, r.URL))
+	t.key = c.urlKey(c.keyScheme(scheme), host, r.URL)
+	t.slot = c.slotID(t.key)
 	t.rd = parseRequestDirectives(r.Header)
 	gen, err := c.generation(r.Context())
 	var e *entry
@@ -164,7 +176,7 @@ func (t *txn) miss() {
 
 func (t *txn) gatewayTimeout() {
 	h := t.w.Header()
-	t.c.setCacheStatus(h, cacheStatus{fwd: "miss", detail: "only-if-cached"})
+	t.setCacheStatus(h, cacheStatus{fwd: "miss", detail: "only-if-cached"})
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	t.w.WriteHeader(http.StatusGatewayTimeout)
@@ -196,6 +208,13 @@ func (t *txn) sendHeader(status int, h http.Header, cs cacheStatus) {
 		}
 		out[k] = v
 	}
-	t.c.setCacheStatus(out, cs)
+	t.setCacheStatus(out, cs)
 	t.w.WriteHeader(status)
+}
+
+// setCacheStatus adds this cache's Cache-Status member, with the request's
+// key when Options.ExposeKey is set and the request was keyed.
+func (t *txn) setCacheStatus(h http.Header, cs cacheStatus) {
+	cs.key = t.key
+	t.c.setCacheStatus(h, cs)
 }

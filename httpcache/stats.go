@@ -137,11 +137,33 @@ func (c *Cache) setCacheStatus(h http.Header, cs cacheStatus) {
 	}
 	if c.opts.ExposeKey && cs.key != "" {
 		b.WriteString("; key=")
-		b.WriteString(strconv.Quote(cs.key))
+		writeSFString(&b, cs.key)
 	}
 	if cs.detail != "" {
 		b.WriteString("; detail=")
 		b.WriteString(cs.detail)
 	}
 	h["Cache-Status"] = append(h["Cache-Status"], b.String())
+}
+
+// writeSFString writes s as a structured-field string (RFC 8941 §3.3.3):
+// quotes and backslashes escaped, bytes outside printable ASCII (which it
+// cannot hold) percent-encoded.
+func writeSFString(b *strings.Builder, s string) {
+	const hexDigits = "0123456789ABCDEF"
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c > 0x7e:
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
 }

@@ -2,6 +2,8 @@ package httpcache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,9 +16,15 @@ import (
 	"github.com/rediskit/rediskit/core"
 )
 
+// MaxVariants is the most Vary variants kept for one URL: storing another
+// one evicts an arbitrary older variant, so a header with unbounded values
+// (say Vary: User-Agent) cannot grow one Redis hash without bound.
+const MaxVariants = 64
+
 // storeVary writes one variant into the hash at KEYS[1]: it replaces a
-// non-hash value or a hash with another Vary spec, sets the variant, and
-// never shortens the key's TTL. ARGV: spec, field, blob, ttl ms.
+// non-hash value or a hash with another Vary spec, sets the variant, evicts
+// other variants beyond ARGV[5], and never shortens the key's TTL. ARGV:
+// spec, field, blob, ttl ms, max variants.
 var storeVary = redis.NewScript(`
 local t = redis.call('TYPE', KEYS[1])
 if type(t) == 'table' then t = t.ok end
@@ -24,12 +32,20 @@ if t ~= 'hash' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
 local old = redis.call('HGET', KEYS[1], 'vary')
 if old and old ~= ARGV[1] then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 'vary', ARGV[1], ARGV[2], ARGV[3])
+local n, limit = redis.call('HLEN', KEYS[1]), tonumber(ARGV[5]) + 1
+if n > limit then
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if n <= limit then break end
+    if f ~= 'vary' and f ~= ARGV[2] then
+      redis.call('HDEL', KEYS[1], f)
+      n = n - 1
+    end
+  end
+end
 local ttl = tonumber(ARGV[4])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 `)
-
-func (c *Cache) genKey() string { return core.MakeKey(c.opts.Namespace, "gen") }
 
 // entryKey is the Redis key of all variants of one URL key: the slot id sits
 // in a hash tag so the entry and its variants share a cluster slot.
@@ -41,44 +57,12 @@ func (c *Cache) tagKey(gen int64, tag string) string {
 	return core.MakeKey(c.opts.Namespace, "g"+strconv.FormatInt(gen, 10), "tag", tag)
 }
 
-// generation returns the current generation number, rereading it from Redis
-// at most every GenerationRefresh. Only the first read blocks; later
-// refreshes are done by one request while others use the known value.
-func (c *Cache) generation(ctx context.Context) (int64, error) {
-	g := c.gen.Load()
-	if g >= 0 {
-		if time.Duration(time.Now().UnixNano()-c.genRead.Load()) < c.opts.GenerationRefresh || !c.genLoading.CompareAndSwap(false, true) {
-			return g, nil
-		}
-		defer c.genLoading.Store(false)
-		if n, err := c.readGeneration(ctx); err == nil {
-			return n, nil
-		}
-		return g, nil
-	}
-	c.genMu.Lock()
-	defer c.genMu.Unlock()
-	if g = c.gen.Load(); g >= 0 {
-		return g, nil
-	}
-	return c.readGeneration(ctx)
-}
-
-func (c *Cache) readGeneration(ctx context.Context) (int64, error) {
-	rctx, cancel := c.redisCtx(ctx)
-	defer cancel()
-	n, err := c.c.Redis().Get(rctx, c.genKey()).Int64()
-	if errors.Is(err, redis.Nil) {
-		n, err = 0, nil
-	}
-	if err != nil {
-		err = fmt.Errorf("httpcache: read generation: %w", err)
-		c.reportError(ctx, err)
-		return 0, err
-	}
-	c.genRead.Store(time.Now().UnixNano())
-	c.gen.Store(n)
-	return n, nil
+// entryName names an entry in error messages without its URL (a query may
+// hold a token): its generation and the first 16 hex digits of the SHA-256
+// of its slot id.
+func entryName(gen int64, slot string) string {
+	sum := sha256.Sum256([]byte(slot))
+	return "g" + strconv.FormatInt(gen, 10) + " entry " + hex.EncodeToString(sum[:8])
 }
 
 // lookup reads the entry for slot that matches r's Vary headers. A missing,
@@ -99,11 +83,11 @@ func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Requ
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("httpcache: lookup %s: %w", key, err)
+		return nil, fmt.Errorf("httpcache: lookup %s: %w", entryName(gen, slot), err)
 	}
 	e, err := decodeEntry(s)
 	if err != nil {
-		c.reportError(ctx, fmt.Errorf("httpcache: lookup %s: %w", key, err))
+		c.reportError(ctx, fmt.Errorf("httpcache: lookup %s: %w", entryName(gen, slot), err))
 		return nil, nil
 	}
 	if e.vary != "" {
@@ -134,19 +118,8 @@ func (c *Cache) put(ctx context.Context, gen int64, slot string, e *entry, reqH 
 	rctx, cancel := c.redisCtx(ctx)
 	defer cancel()
 	rdb := c.c.Redis()
-	if len(tags) > 0 {
-		_, err := rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
-			for _, t := range tags {
-				tk := c.tagKey(gen, t)
-				p.SAdd(rctx, tk, key)
-				p.Do(rctx, "PEXPIRE", tk, ttl.Milliseconds(), "NX")
-				p.Do(rctx, "PEXPIRE", tk, ttl.Milliseconds(), "GT")
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("httpcache: store tags of %s: %w", key, err)
-		}
+	if err := c.addTags(rctx, rdb, gen, key, tags, ttl); err != nil {
+		return fmt.Errorf("httpcache: store tags of %s: %w", entryName(gen, slot), err)
 	}
 	blob := e.encode()
 	var err error
@@ -154,10 +127,10 @@ func (c *Cache) put(ctx context.Context, gen int64, slot string, e *entry, reqH 
 		err = rdb.Set(rctx, key, blob, ttl).Err()
 	} else {
 		field := "v:" + variantID(e.vary, reqH)
-		err = storeVary.Run(rctx, rdb, []string{key}, e.vary, field, blob, ttl.Milliseconds()).Err()
+		err = storeVary.Run(rctx, rdb, []string{key}, e.vary, field, blob, ttl.Milliseconds(), MaxVariants).Err()
 	}
 	if err != nil {
-		return fmt.Errorf("httpcache: store %s: %w", key, err)
+		return fmt.Errorf("httpcache: store %s: %w", entryName(gen, slot), err)
 	}
 	return nil
 }
@@ -182,8 +155,8 @@ func (c *Cache) remove(ctx context.Context, slots ...string) (int64, error) {
 }
 
 // Purge removes the stored responses (every variant) for rawURL, an absolute
-// URL keyed like a request for it: host mapping, ignored and sorted query
-// parameters apply. It reports whether anything was removed.
+// URL keyed like a request for it: host mapping, Options.Scheme, ignored and
+// sorted query parameters apply. It reports whether anything was removed.
 func (c *Cache) Purge(ctx context.Context, rawURL string) (bool, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
@@ -194,75 +167,9 @@ func (c *Cache) Purge(ctx context.Context, rawURL string) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("%w: %s", ErrHostNotAllowed, u.Host)
 	}
-	n, err := c.remove(ctx, c.slotID(c.urlKey(scheme, host, u)))
+	n, err := c.remove(ctx, c.slotID(c.urlKey(c.keyScheme(scheme), host, u)))
 	if err == nil {
 		c.stats.purged.Add(n)
 	}
 	return n > 0, err
-}
-
-// PurgeTag removes every stored response that listed tag in its tag header
-// and returns how many URL keys were removed. Its cost is proportional to
-// the number of entries under the tag, not to the size of the cache.
-func (c *Cache) PurgeTag(ctx context.Context, tag string) (int64, error) {
-	gen, err := c.generation(ctx)
-	if err != nil {
-		return 0, err
-	}
-	tk := c.tagKey(gen, tag)
-	rdb := c.c.Redis()
-	var n int64
-	var cursor uint64
-	for {
-		keys, next, err := rdb.SScan(ctx, tk, cursor, "", 500).Result()
-		if err != nil {
-			return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
-		}
-		cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, k := range keys {
-				p.Unlink(ctx, k)
-			}
-			return nil
-		})
-		if err != nil {
-			return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
-		}
-		for _, cmd := range cmds {
-			n += cmd.(*redis.IntCmd).Val()
-		}
-		if cursor = next; cursor == 0 {
-			break
-		}
-	}
-	if err := rdb.Unlink(ctx, tk).Err(); err != nil {
-		return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
-	}
-	c.stats.purged.Add(n)
-	return n, nil
-}
-
-// PurgeAll makes every stored response unreachable in O(1) by incrementing
-// the generation number; old entries expire on their own TTL. It takes
-// effect at once in this process and within GenerationRefresh in others.
-func (c *Cache) PurgeAll(ctx context.Context) error {
-	n, err := c.c.Redis().Incr(ctx, c.genKey()).Result()
-	if err != nil {
-		return fmt.Errorf("httpcache: purge all: %w", err)
-	}
-	c.genMu.Lock()
-	if n > c.gen.Load() {
-		c.gen.Store(n)
-	}
-	c.genRead.Store(time.Now().UnixNano())
-	c.genMu.Unlock()
-	return nil
-}
-
-// parseTags splits a tag header into tags (comma or space separated).
-func parseTags(vals []string) []string {
-	var tags []string
-	for _, v := range vals {
-		tags = append(tags, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })...)
-	}
-	return tags
 }

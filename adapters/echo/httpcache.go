@@ -2,6 +2,7 @@ package echoadapter
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 	"github.com/rediskit/rediskit/httpcache"
@@ -31,7 +32,10 @@ func HTTPCache(c *httpcache.Cache) echo.MiddlewareFunc {
 // HTTPCacheWithConfig returns the caching middleware. A handler's error is
 // handed to Echo's error handler (c.Error) inside the middleware, so the
 // response it writes is what the cache sees, stores or not, and returns;
-// the middleware then returns nil. Background revalidations
+// the middleware then returns nil. With Options.IgnoreQuery the handler sees
+// the request without the ignored parameters, in c.Request() and in
+// c.QueryParam / c.QueryParams alike, also when an earlier middleware read
+// them. Background revalidations
 // (stale-while-revalidate) run the route's handler chain on a fresh
 // echo.Context with the same path and parameters but without values other
 // middleware set with c.Set. It panics if cfg.Cache is nil.
@@ -48,32 +52,62 @@ func HTTPCacheWithConfig(cfg HTTPCacheConfig) echo.MiddlewareFunc {
 			if cfg.Skipper(c) {
 				return next(c)
 			}
-			hc.Serve(c.Response(), c.Request(), foreground(c, next), background(c, next))
+			run := &cacheRun{c: c, next: next}
+			hc.Serve(c.Response(), c.Request(), run, (*cacheBackground)(run))
 			return nil
 		}
 	}
 }
 
-// foreground runs next on c itself, writing to the cache's writer through a
-// temporary echo.Response so Echo's error handler writes there too.
-func foreground(c echo.Context, next echo.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		orig, origReq := c.Response(), c.Request()
-		c.SetResponse(echo.NewResponse(w, c.Echo()))
-		c.SetRequest(r)
-		defer func() {
-			c.SetResponse(orig)
-			c.SetRequest(origReq)
-		}()
-		if err := next(c); err != nil {
-			c.Error(err)
-		}
-	})
+// cacheRun runs next on c itself (the foreground handler), writing to the
+// cache's writer through a temporary echo.Response so Echo's error handler
+// writes there too. The cache may hand next a request whose query lost
+// Options.IgnoreQuery parameters: Echo's parsed query values (cached in c
+// by any earlier c.QueryParam) are replaced by the request's for the call,
+// so the handler never sees parameters that are not in the key.
+type cacheRun struct {
+	c    echo.Context
+	next echo.HandlerFunc
 }
 
-// background runs next on a fresh context: c is recycled once the request
-// ends.
-func background(c echo.Context, next echo.HandlerFunc) http.Handler {
+func (run *cacheRun) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := run.c
+	orig, origReq := c.Response(), c.Request()
+	if r.URL.RawQuery != origReq.URL.RawQuery {
+		q := c.QueryParams() // Echo's cached values, parsed from origReq if not yet
+		saved := make(url.Values, len(q))
+		for k, v := range q {
+			saved[k] = v
+			delete(q, k)
+		}
+		for k, v := range r.URL.Query() {
+			q[k] = v
+		}
+		defer func() {
+			clear(q)
+			for k, v := range saved {
+				q[k] = v
+			}
+		}()
+	}
+	c.SetResponse(echo.NewResponse(w, c.Echo()))
+	c.SetRequest(r)
+	defer func() {
+		c.SetResponse(orig)
+		c.SetRequest(origReq)
+	}()
+	if err := run.next(c); err != nil {
+		c.Error(err)
+	}
+}
+
+// cacheBackground is the background handler: Detach, called during the
+// request only when a revalidation starts, copies the route into a fresh
+// context, since c is recycled once the request ends.
+type cacheBackground cacheRun
+
+func (b *cacheBackground) Detach() http.Handler {
+	c, next := b.c, b.next
 	e, path := c.Echo(), c.Path()
 	names := append([]string(nil), c.ParamNames()...)
 	values := append([]string(nil), c.ParamValues()...)
@@ -86,4 +120,9 @@ func background(c echo.Context, next echo.HandlerFunc) http.Handler {
 			ec.Error(err)
 		}
 	})
+}
+
+// ServeHTTP is valid only during the request (the cache calls Detach).
+func (b *cacheBackground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.Detach().ServeHTTP(w, r)
 }

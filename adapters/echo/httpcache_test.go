@@ -185,3 +185,44 @@ func TestHTTPCacheNilPanics(t *testing.T) {
 	}()
 	echoadapter.HTTPCache(nil)
 }
+
+// An ignored query parameter never reaches the handler, also when a
+// middleware before the cache made Echo parse (and cache) the query: else
+// GET /p?utm=evil would store a body the key /p does not describe.
+func TestHTTPCacheIgnoreQueryAfterEarlyQueryParam(t *testing.T) {
+	t.Parallel()
+	c, err := httpcache.New(core.NewFromRedis(redistest.Standalone(t)), httpcache.Options{
+		Namespace: redistest.Prefix(t), IgnoreQuery: []string{"utm"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	var outerSaw []string
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			before := c.QueryParam("utm") // Echo caches the parsed query in c
+			err := next(c)
+			outerSaw = append(outerSaw, before+"|"+c.QueryParam("utm")+"|"+c.QueryParams().Encode())
+			return err
+		}
+	})
+	e.Use(echoadapter.HTTPCache(c))
+	e.GET("/p", func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "max-age=60")
+		return c.String(http.StatusOK, "utm="+c.QueryParam("utm")+" id="+c.QueryParam("id")+" all="+c.QueryParams().Encode())
+	})
+	for i, tc := range []struct{ target, body, outer string }{
+		{"/p?utm=evil&id=1", "utm= id=1 all=id=1", "evil|evil|id=1&utm=evil"},
+		{"/p?id=1", "utm= id=1 all=id=1", "||id=1"},
+		{"/p?id=1&utm=other", "utm= id=1 all=id=1", "other|other|id=1&utm=other"},
+	} {
+		w := play(e, adapterStep{"GET", tc.target, nil})
+		if w.Body.String() != tc.body {
+			t.Errorf("step %d GET %s: got body %q, want %q", i, tc.target, w.Body.String(), tc.body)
+		}
+		if got := outerSaw[len(outerSaw)-1]; got != tc.outer {
+			t.Errorf("step %d GET %s: outer middleware after the cache saw %q, want %q (its own query restored)", i, tc.target, got, tc.outer)
+		}
+	}
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Runs the public HTTP caching test suite (npm package http-cache-tests,
+# https://cache-tests.fyi) against examples/cacheproxy and prints a summary.
+#
+#   bench/cachetests.sh                                   # embedded Redis (miniredis)
+#   REDIS_URL=redis://127.0.0.1:6379/0 bench/cachetests.sh  # a real server
+#   KEEP=1 bench/cachetests.sh                            # keep the temp dir (logs, results.json)
+#
+# Needs node and npm (the suite is installed from the npm registry into a temp
+# dir) and go. Steps: install http-cache-tests@0.4.5; patch its test server to
+# listen on 127.0.0.1 only (it binds every interface); start it on a free
+# port; build examples/cacheproxy and start it on a free port in front of the
+# server; run the suite's CLI runner through the proxy; classify each result
+# with the suite's own rules (lib/display.mjs determineTestResult) and print
+# the counts. The exit status is 1 when a required test of the core suites
+# failed. Every process
+# the script starts is stopped by its PID on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSION=0.4.5
+work=$(mktemp -d "${TMPDIR:-/tmp}/cachetests.XXXXXX")
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -n "${KEEP:-}" ]]; then
+		echo "kept $work" >&2
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_log FILE REGEX prints the first match of REGEX in FILE, waiting up to
+# 30s; it fails when PID (the process writing FILE) exits first.
+wait_log() {
+	local file=$1 re=$2 pid=$3
+	for _ in $(seq 300); do
+		if grep -Eo "$re" "$file" 2>/dev/null | head -1 | grep .; then
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "process $pid exited; its log:" >&2
+			cat "$file" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "timed out waiting for /$re/ in $file" >&2
+	return 1
+}
+
+echo "installing http-cache-tests@$VERSION into $work" >&2
+npm install --prefix "$work" --no-audit --no-fund --loglevel=error "http-cache-tests@$VERSION" >&2
+suite="$work/node_modules/http-cache-tests"
+sed -i "s/^server.listen(port)\$/server.listen(port, '127.0.0.1')/" "$suite/server/server.mjs"
+grep -q "^server.listen(port, '127.0.0.1')\$" "$suite/server/server.mjs" || {
+	echo "could not patch the test server's listen call" >&2
+	exit 1
+}
+
+# The test server: port 0 picks a free one, which it prints.
+(cd "$suite" && exec env npm_package_config_protocol=http npm_package_config_port=0 \
+	npm_package_config_pidfile="$work/server.pid" node server/server.mjs >"$work/server.log" 2>&1) &
+pids+=($!)
+origin=$(wait_log "$work/server.log" 'http://127\.0\.0\.1:[0-9]+' "${pids[-1]}")
+
+echo "building examples/cacheproxy" >&2
+go build -o "$work/cacheproxy" ./examples/cacheproxy
+"$work/cacheproxy" -origin "$origin" -listen 127.0.0.1:0 -redis auto >"$work/proxy.log" 2>&1 &
+pids+=($!)
+proxy=$(wait_log "$work/proxy.log" 'listening on http://127\.0\.0\.1:[0-9]+' "${pids[-1]}")
+proxy=${proxy#listening on }
+grep -o 'using .*' "$work/proxy.log" | head -1 >&2
+echo "suite server $origin, cacheproxy $proxy; running the suite" >&2
+
+start=$SECONDS
+(cd "$suite" && env npm_config_base="$proxy" npm_config_id= npm_package_config_id= \
+	node --no-warnings cli.mjs >"$work/results.json")
+echo "suite ran in $((SECONDS - start))s" >&2
+
+# Counts by the suite's own classification. tests/index.mjs is the core
+# suite; cli.mjs also runs surrogate-control (Surrogate-Control, a CDN
+# extension httpcache does not implement), counted apart.
+cat >"$work/summary.mjs" <<'EOF'
+import fs from 'fs'
+import * as display from './lib/display.mjs'
+import tests from './tests/index.mjs'
+import surrogate from './tests/surrogate-control.mjs'
+
+const core = new Set(tests.map(s => s.id))
+tests.push(surrogate) // as cli.mjs does
+const results = JSON.parse(fs.readFileSync(process.argv[2]))
+const names = { '✅': 'pass', '⛔️': 'required-fail', '⚠️': 'optimal-fail', Y: 'check-yes', N: 'check-no',
+  '🔹': 'setup-fail', '⁉️': 'harness-fail', '⚪️': 'dependency-fail', '↻': 'retry', '-': 'untested' }
+const counts = { core: {}, extra: {} }
+const bad = []
+for (const suite of tests) {
+  const part = core.has(suite.id) ? 'core' : 'extra'
+  for (const t of suite.tests) {
+    const name = names[display.determineTestResult(tests, t.id, results)[2]]
+    counts[part][name] = (counts[part][name] || 0) + 1
+    if (['required-fail', 'setup-fail', 'harness-fail', 'retry'].includes(name)) {
+      bad.push(`  ${name} ${suite.id}/${t.id}: ${JSON.stringify(results[t.id])}`)
+    }
+  }
+}
+const line = c => `${Object.values(c).reduce((a, b) => a + b, 0)} tests: ` +
+  Object.entries(c).sort().map(([k, v]) => `${k} ${v}`).join(', ')
+console.log(`http-cache-tests core suites: ${line(counts.core)}`)
+console.log(`surrogate-control (not implemented): ${line(counts.extra)}`)
+console.log(`required failures: ${counts.core['required-fail'] || 0} in the core suites, ` +
+  `${counts.extra['required-fail'] || 0} in surrogate-control`)
+if (bad.length) console.log(bad.join('\n'))
+process.exit(counts.core['required-fail'] ? 1 : 0)
+EOF
+cp "$work/summary.mjs" "$suite/summary.mjs"
+(cd "$suite" && node --no-warnings summary.mjs "$work/results.json")

@@ -1,0 +1,131 @@
+package httpcache_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/internal/redistest"
+)
+
+// A follower waiting for the leader's handler call reuses its response only
+// when that response would be usable from the cache without validation for
+// the follower; otherwise the follower calls the handler itself.
+func TestCollapsedFollowerNeedsUsableResponse(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Standalone(t)
+	for i, tc := range []struct {
+		name      string
+		cc        string   // the handler's Cache-Control
+		follower  []string // the follower's request header
+		collapsed bool
+	}{
+		{"fresh response is shared", "max-age=60", nil, true},
+		{"no-cache response", "no-cache", nil, false},
+		{"zero lifetime", "max-age=0", nil, false},
+		{"zero lifetime, must-revalidate", "s-maxage=0, must-revalidate", nil, false},
+		{"follower asks max-age=0", "max-age=60", []string{"Cache-Control: max-age=0"}, false},
+		{"follower asks min-fresh beyond the lifetime", "max-age=60", []string{"Cache-Control: min-fresh=120"}, false},
+		{"follower asks no-cache", "max-age=60", []string{"Cache-Control: no-cache"}, false},
+		{"stale response within the follower's max-stale", "max-age=0", []string{"Cache-Control: max-stale=60"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCache(t, rdb, fmt.Sprintf("%s%d", redistest.Prefix(t), i), httpcache.Options{}, nil)
+			var calls atomic.Int64
+			gate := make(chan struct{})
+			h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := calls.Add(1)
+				if n == 1 {
+					<-gate
+				}
+				w.Header().Set("Cache-Control", tc.cc)
+				w.Header().Set("ETag", `"e"`)
+				fmt.Fprintf(w, "call %d", n)
+			}))
+			const url = "http://example.com/p"
+			leader := make(chan *httptest.ResponseRecorder)
+			go func() { leader <- do(h, "GET", url) }()
+			poll(t, "the leader to reach the handler", func() bool { return calls.Load() == 1 })
+			follower := make(chan *httptest.ResponseRecorder)
+			go func() { follower <- do(h, "GET", url, tc.follower...) }()
+			poll(t, "the follower to wait for the leader", func() bool { return httpcache.FlightWaiters(c, url) == 1 })
+			close(gate)
+			lw, fw := <-leader, <-follower
+			want, wantCalls := "call 2", int64(2)
+			if tc.collapsed {
+				want, wantCalls = "call 1", 1
+			}
+			if lw.Body.String() != "call 1" || fw.Body.String() != want || calls.Load() != wantCalls {
+				t.Errorf("got leader %q, follower %q after %d handler calls, want call 1, %s after %d",
+					lw.Body.String(), fw.Body.String(), calls.Load(), want, wantCalls)
+			}
+			if cs := fw.Header().Get("Cache-Status"); strings.Contains(cs, "collapsed") != tc.collapsed {
+				t.Errorf("follower Cache-Status: got %q, want collapsed %v", cs, tc.collapsed)
+			}
+		})
+	}
+}
+
+// A leader that finds an entry stored by another instance while it joined
+// hands that entry to its followers: no two responses share header slices,
+// so a later in-place change to one response's header (say by an outer
+// middleware) never shows in another's.
+func TestCollapsedResponsesDoNotShareHeaders(t *testing.T) {
+	t.Parallel()
+	target := redistest.StandaloneTarget(t)
+	prefix := redistest.Prefix(t)
+	const url = "http://example.com/alias"
+	entryKey := prefix + ":g0:{" + url + "}"
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("X-A", "a")
+		_, _ = w.Write([]byte("v"))
+	})
+	other := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
+	var gets atomic.Int64
+	findStarted, releaseFind := make(chan struct{}), make(chan struct{})
+	rdb := hookedClient(t, target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if !cmdIs(cmd, "get", entryKey) {
+			return next(ctx, cmd)
+		}
+		switch gets.Add(1) {
+		case 1: // the leader's lookup misses; then another instance stores
+			err := next(ctx, cmd)
+			do(other.Middleware(origin), "GET", url)
+			return err
+		case 2: // the leader's second look, after it joined: wait for a follower
+			close(findStarted)
+			<-releaseFind
+		case 3: // the follower's lookup: made to miss, so it joins the leader
+			cmd.SetErr(redis.Nil)
+			return redis.Nil
+		}
+		return next(ctx, cmd)
+	})
+	c := newCache(t, rdb, prefix, httpcache.Options{}, nil)
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("handler called, want every response from the other instance's entry")
+	}))
+	leader := make(chan *httptest.ResponseRecorder)
+	go func() { leader <- do(h, "GET", url) }()
+	<-findStarted
+	follower := make(chan *httptest.ResponseRecorder)
+	go func() { follower <- do(h, "GET", url) }()
+	poll(t, "the follower to wait for the leader", func() bool { return httpcache.FlightWaiters(c, url) == 1 })
+	close(releaseFind)
+	lw, fw := <-leader, <-follower
+	if lw.Body.String() != "v" || !strings.Contains(fw.Header().Get("Cache-Status"), "collapsed") {
+		t.Fatalf("got leader %q, follower %q, want v and a collapsed follower", lw.Body.String(), fw.Header().Get("Cache-Status"))
+	}
+	lw.Header()["X-A"][0] = "changed by the leader's middleware"
+	if got := fw.Header().Get("X-A"); got != "a" {
+		t.Errorf("follower's X-A after the leader's header changed: got %q, want a", got)
+	}
+}

@@ -1,0 +1,115 @@
+package httpcache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/internal/redistest"
+)
+
+// A hot URL whose Vary header takes ever new values keeps at most
+// MaxVariants variants in its hash; the newest is always kept.
+func TestVariantsBounded(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{}, nil)
+		o := &origin{clk: newClock()}
+		o.set(resp{hdr: []string{ok60, "Vary: X-V"}, body: "v"})
+		h := c.Middleware(o)
+		key := tc.Prefix + ":g0:{http://example.com/v}"
+		for i := range httpcache.MaxVariants + 6 {
+			v := fmt.Sprintf("X-V: %d", i)
+			if cs := do(h, "GET", "http://example.com/v", v).Header().Get("Cache-Status"); !strings.Contains(cs, "stored") {
+				t.Fatalf("variant %d: got %q, want stored", i, cs)
+			}
+			if cs := do(h, "GET", "http://example.com/v", v).Header().Get("Cache-Status"); !strings.Contains(cs, "hit") {
+				t.Fatalf("variant %d just stored: got %q, want a hit", i, cs)
+			}
+		}
+		n, err := tc.RDB.HLen(context.Background(), key).Result()
+		if err != nil || n > httpcache.MaxVariants+1 {
+			t.Errorf("fields of %s: got %d, %v, want at most %d variants and the vary field", key, n, err, httpcache.MaxVariants)
+		}
+	})
+}
+
+// A tag set holds only live entries: an expired entry's key is dropped when
+// another entry is added to the tag, and the set lives as long as its
+// longest-lived entry.
+func TestTagSetDropsExpiredEntries(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{StaleRetention: -1,
+			Rules: []httpcache.Rule{{Prefix: "/short/", TTL: 50 * time.Millisecond}, {Prefix: "/", TTL: time.Minute}}}, nil)
+		o := &origin{clk: newClock()}
+		o.set(resp{hdr: []string{"Cache-Tag: t"}, body: "v"})
+		h := c.Middleware(o)
+		ctx := context.Background()
+		key := func(path string) string { return tc.Prefix + ":g0:{http://example.com" + path + "}" }
+		tagKey := tc.Prefix + ":g0:tag:t"
+		for _, p := range []string{"/long/1", "/short/1", "/short/2"} { // /long/1 keeps the tag alive
+			do(h, "GET", "http://example.com"+p)
+		}
+		poll(t, "the short entries to expire", func() bool {
+			n1, err1 := tc.RDB.Exists(ctx, key("/short/1")).Result()
+			n2, err2 := tc.RDB.Exists(ctx, key("/short/2")).Result()
+			return err1 == nil && err2 == nil && n1+n2 == 0
+		})
+		do(h, "GET", "http://example.com/long/2")
+		members, err := tc.RDB.ZRange(ctx, tagKey, 0, -1).Result()
+		if want := []string{key("/long/1"), key("/long/2")}; err != nil || strings.Join(members, " ") != strings.Join(want, " ") {
+			t.Errorf("tag members after an expiry: got %q, %v, want %q", members, err, want)
+		}
+		if ttl, err := tc.RDB.PTTL(ctx, tagKey).Result(); err != nil || ttl < 50*time.Second || ttl > time.Minute {
+			t.Errorf("tag TTL: got %v, %v, want the long entry's (about 1m)", ttl, err)
+		}
+		if n, err := c.PurgeTag(ctx, "t"); err != nil || n != 2 {
+			t.Errorf("PurgeTag: got %d, %v, want 2, nil", n, err)
+		}
+	})
+}
+
+// Errors name entries by a hash, never by URL: a query string may hold a
+// token, and errors reach OnError and logs.
+func TestErrorsHideURLs(t *testing.T) {
+	t.Parallel()
+	target := redistest.StandaloneTarget(t)
+	for _, fail := range []string{"get", "set", "evalsha"} {
+		t.Run(fail, func(t *testing.T) {
+			t.Parallel()
+			boom := errors.New("boom")
+			rdb := hookedClient(t, target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+				if cmd.Name() == fail && !strings.HasSuffix(fmt.Sprint(cmd.Args()[1]), ":gen") {
+					cmd.SetErr(boom)
+					return boom
+				}
+				return next(ctx, cmd)
+			})
+			var mu sync.Mutex
+			var errs []error
+			c := newCache(t, rdb, redistest.Prefix(t), httpcache.Options{OnError: func(_ context.Context, err error) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}}, nil)
+			o := &origin{clk: newClock()}
+			o.set(resp{hdr: []string{ok60, "Cache-Tag: t"}, body: "v"})
+			do(c.Middleware(o), "GET", "http://example.com/a?token=s3cret")
+			mu.Lock()
+			defer mu.Unlock()
+			if len(errs) == 0 {
+				t.Fatalf("failing %s: got no error reported, want one", fail)
+			}
+			for _, err := range errs {
+				if msg := err.Error(); strings.Contains(msg, "s3cret") || !strings.Contains(msg, " entry ") || !errors.Is(err, boom) {
+					t.Errorf("failing %s: got error %q, want one naming the entry by hash, without the URL, wrapping boom", fail, msg)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,105 @@
+package httpcache
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// addTag records member (an entry key) in the tag's sorted set at KEYS[1],
+// scored by the member's expiry in the server's milliseconds (a score never
+// decreases), drops members that expired, and keeps the set alive as long as
+// its longest-lived member. A value of another type is replaced. Only
+// commands of Redis 5 and later are used. ARGV: member, ttl ms.
+var addTag = redis.NewScript(`
+local t = redis.call('TYPE', KEYS[1])
+if type(t) == 'table' then t = t.ok end
+if t ~= 'zset' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not old or tonumber(old) < now + ttl then redis.call('ZADD', KEYS[1], now + ttl, ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+`)
+
+// addTags adds the entry key to the sets of its tags, in one pipeline.
+func (c *Cache) addTags(ctx context.Context, rdb redis.UniversalClient, gen int64, key string, tags []string, ttl time.Duration) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	send := func(eval bool) error {
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, t := range tags {
+				keys := []string{c.tagKey(gen, t)}
+				if eval {
+					addTag.Eval(ctx, p, keys, key, ttl.Milliseconds())
+				} else {
+					addTag.EvalSha(ctx, p, keys, key, ttl.Milliseconds())
+				}
+			}
+			return nil
+		})
+		return err
+	}
+	err := send(false)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		err = send(true) // the script was not loaded yet (or was flushed)
+	}
+	return err
+}
+
+// PurgeTag removes every stored response that listed tag in its tag header
+// and returns how many URL keys were removed. Its cost is proportional to
+// the number of live entries under the tag (expired ones are dropped from
+// the tag whenever an entry is added to it), not to the size of the cache.
+func (c *Cache) PurgeTag(ctx context.Context, tag string) (int64, error) {
+	gen, err := c.generation(ctx)
+	if err != nil {
+		return 0, err
+	}
+	tk := c.tagKey(gen, tag)
+	rdb := c.c.Redis()
+	var n int64
+	var cursor uint64
+	for {
+		pairs, next, err := rdb.ZScan(ctx, tk, cursor, "", 500).Result()
+		if err != nil {
+			return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
+		}
+		cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := 0; i+1 < len(pairs); i += 2 { // member, score
+				p.Unlink(ctx, pairs[i])
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
+		}
+		for _, cmd := range cmds {
+			n += cmd.(*redis.IntCmd).Val()
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if err := rdb.Unlink(ctx, tk).Err(); err != nil {
+		return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
+	}
+	c.stats.purged.Add(n)
+	return n, nil
+}
+
+// parseTags splits a tag header into tags (comma or space separated).
+func parseTags(vals []string) []string {
+	var tags []string
+	for _, v := range vals {
+		tags = append(tags, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })...)
+	}
+	return tags
+}
