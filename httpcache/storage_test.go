@@ -44,6 +44,12 @@ func TestVariantsBounded(t *testing.T) {
 // longest-lived entry.
 func TestTagSetDropsExpiredEntries(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		if tc.Target.Embedded {
+			// The embedded fallback expires keys in 10 ms clock steps, so a
+			// key may vanish a few ms before the server TIME the script
+			// compares with reaches its expiry: a real server is needed.
+			t.Skip("needs a real redis-server: compares key expiry with the server clock to the millisecond")
+		}
 		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{StaleRetention: -1,
 			Rules: []httpcache.Rule{{Prefix: "/short/", TTL: 50 * time.Millisecond}, {Prefix: "/", TTL: time.Minute}}}, nil)
 		o := &origin{clk: newClock()}

@@ -21,9 +21,12 @@ if t ~= 'zset' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local ttl = tonumber(ARGV[2])
+-- Scores are passed as integer strings: some Lua engines (miniredis') would
+-- format a large number in exponent notation.
+local exp = string.format('%.0f', now + ttl)
 local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not old or tonumber(old) < now + ttl then redis.call('ZADD', KEYS[1], now + ttl, ARGV[1]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not old or tonumber(old) < now + ttl then redis.call('ZADD', KEYS[1], exp, ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 `)

@@ -1,7 +1,8 @@
 // Command echo is the rediskit example service on Echo v4, with the same
 // routes and answers as examples/service: memoized and response-cached
 // products, a rate-limited endpoint and counted article views, on an
-// embedded Redis unless REDIS_URL or REDIS_CLUSTER_ADDRS is set.
+// embedded Redis unless the environment names one (REDIS_URL,
+// REDIS_HOST, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS).
 //
 //	go run ./examples/echo
 //	curl -i 127.0.0.1:8080/products/1

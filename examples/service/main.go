@@ -1,6 +1,7 @@
 // Command service is the rediskit example service on net/http: memoized and
 // response-cached products, a rate-limited endpoint and counted article
-// views, on an embedded Redis unless REDIS_URL or REDIS_CLUSTER_ADDRS is set.
+// views, on an embedded Redis unless the environment names one (REDIS_URL,
+// REDIS_HOST, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS).
 //
 //	go run ./examples/service
 //	curl -i 127.0.0.1:8080/products/1

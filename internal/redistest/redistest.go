@@ -23,8 +23,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	embeddedredis "github.com/rediskit/rediskit/internal/embedded"
 )
 
 // Target describes one Redis deployment a test runs against.
@@ -55,7 +56,7 @@ type deployment struct {
 var (
 	standalone deployment
 	cluster    deployment
-	embedded   *miniredis.Miniredis
+	embedded   *embeddedredis.Server
 
 	rootOnce sync.Once
 	root     string
@@ -144,7 +145,7 @@ func startStandalone() {
 			d.err = fmt.Errorf("redistest: redis-server not found on PATH and REDISKIT_REQUIRE_REDIS=1")
 			return
 		}
-		embedded, d.err = miniredis.Run()
+		embedded, d.err = embeddedredis.Start()
 		if d.err != nil {
 			return
 		}

@@ -12,9 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/embedded"
 )
 
 // Modes accepted by Open.
@@ -29,7 +28,7 @@ const (
 type Conn struct {
 	Client      *core.Client
 	Description string
-	embedded    *miniredis.Miniredis
+	embedded    *embedded.Server
 }
 
 // Close closes the client and stops the embedded server, if any.
@@ -79,8 +78,8 @@ func Open(ctx context.Context, mode string) (*Conn, error) {
 		}
 		conn = &Conn{Client: c, Description: "configured Redis (" + cfg.String() + ")"}
 	case mode == ModeEmbedded:
-		srv := miniredis.NewMiniRedis()
-		if err := srv.StartAddr("127.0.0.1:0"); err != nil {
+		srv, err := embedded.Start()
+		if err != nil {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
 		c, err := core.New(core.Config{URL: "redis://" + srv.Addr()})

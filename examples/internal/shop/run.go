@@ -31,7 +31,7 @@ func ParseFlags(name string, args []string) (Flags, error) {
 	var f Flags
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&f.Addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.StringVar(&f.Redis, "redis", redisconn.ModeAuto, "auto (REDIS_URL or REDIS_CLUSTER_ADDRS when set, else embedded), env or embedded")
+	fs.StringVar(&f.Redis, "redis", redisconn.ModeAuto, "auto (the environment's REDIS_URL, REDIS_HOST, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS when set, else embedded), env, embedded or a redis:// URL")
 	fs.IntVar(&f.RateLimit, "rate-limit", 5, "requests per window on /api/limited")
 	fs.DurationVar(&f.RateWindow, "rate-window", 10*time.Second, "rate-limit window")
 	fs.StringVar(&f.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
