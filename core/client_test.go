@@ -355,6 +355,7 @@ func TestBadInput(t *testing.T) {
 		want error
 	}{
 		{"empty key", func() error { return c.Set(ctx, "", "v", 0) }, core.ErrInvalidKey},
+		{"empty service", func() error { return c.Set(ctx, core.MakeKey("", "user", "1"), "v", 0) }, core.ErrInvalidKey},
 		{"oversized key", func() error { _, err := c.Get(ctx, long, &s); return err }, core.ErrInvalidKey},
 		{"negative ttl", func() error { return c.Set(ctx, prefix+":k", "v", -time.Second) }, core.ErrInvalidTTL},
 		{"channel", func() error { return c.Set(ctx, prefix+":k", make(chan int), 0) }, core.ErrEncode},

@@ -265,56 +265,62 @@ func (c Config) tlsConfig(serverName string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// newRedis builds the go-redis client the Config describes.
+// newRedis builds the go-redis client the Config describes. Every client it
+// builds honours context deadlines on each call (ContextTimeoutEnabled), so a
+// per-call timeout bounds a slow or blackholed Redis instead of ReadTimeout.
 func (c Config) newRedis() (redis.UniversalClient, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	dial, read, write := orDuration(c.DialTimeout, DefaultDialTimeout),
-		orDuration(c.ReadTimeout, DefaultReadTimeout), orDuration(c.WriteTimeout, DefaultWriteTimeout)
 	if len(c.ClusterAddrs) > 0 {
-		opt := &redis.ClusterOptions{
-			Addrs: c.ClusterAddrs, Username: c.Username, Password: c.Password,
-			DialTimeout: dial, ReadTimeout: read, WriteTimeout: write, PoolSize: c.PoolSize,
-			MaxRetries: c.MaxRetries, ContextTimeoutEnabled: true,
-		}
-		if c.TLS {
-			host, _, _ := net.SplitHostPort(c.ClusterAddrs[0])
-			tc, err := c.tlsConfig(host)
-			if err != nil {
-				return nil, err
-			}
-			opt.TLSConfig = tc
-		}
-		return redis.NewClusterClient(opt), nil
+		return c.newCluster()
 	}
-	var opt *redis.Options
-	if c.URL != "" {
-		var err error
-		if opt, err = redis.ParseURL(c.URL); err != nil {
-			// go-redis errors may echo the URL; never echo the password.
-			return nil, fmt.Errorf("core: invalid REDIS_URL %s", redactURL(c.URL))
-		}
-		if opt.TLSConfig != nil && (c.TLSCAFile != "" || c.TLSServerName != "") {
-			tc, err := c.tlsConfig(opt.TLSConfig.ServerName)
-			if err != nil {
-				return nil, err
-			}
-			opt.TLSConfig = tc
-		}
-	} else {
-		opt = &redis.Options{Addr: c.addr(), Username: c.Username, Password: c.Password, DB: c.DB}
-		if c.TLS {
-			tc, err := c.tlsConfig(strings.Trim(c.Host, "[]"))
-			if err != nil {
-				return nil, err
-			}
-			opt.TLSConfig = tc
-		}
+	opt, err := c.standaloneOptions()
+	if err != nil {
+		return nil, err
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = dial, read, write
-	// Honour context deadlines on every call, so a per-call timeout bounds a
-	// slow or blackholed Redis instead of waiting for ReadTimeout.
+	if len(c.SentinelAddrs) > 0 {
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: c.MasterName, SentinelAddrs: c.SentinelAddrs,
+			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
+			DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
+			PoolSize: opt.PoolSize, MaxRetries: opt.MaxRetries, ContextTimeoutEnabled: true,
+		}), nil
+	}
+	return redis.NewClient(opt), nil
+}
+
+func (c Config) timeouts() (dial, read, write time.Duration) {
+	return orDuration(c.DialTimeout, DefaultDialTimeout), orDuration(c.ReadTimeout, DefaultReadTimeout),
+		orDuration(c.WriteTimeout, DefaultWriteTimeout)
+}
+
+func (c Config) newCluster() (redis.UniversalClient, error) {
+	dial, read, write := c.timeouts()
+	opt := &redis.ClusterOptions{
+		Addrs: c.ClusterAddrs, Username: c.Username, Password: c.Password,
+		DialTimeout: dial, ReadTimeout: read, WriteTimeout: write, PoolSize: c.PoolSize,
+		MaxRetries: c.MaxRetries, ContextTimeoutEnabled: true,
+	}
+	if c.TLS {
+		host, _, _ := net.SplitHostPort(c.ClusterAddrs[0])
+		tc, err := c.tlsConfig(host)
+		if err != nil {
+			return nil, err
+		}
+		opt.TLSConfig = tc
+	}
+	return redis.NewClusterClient(opt), nil
+}
+
+// standaloneOptions are the options of a standalone (or, with Sentinel, the
+// master's) connection: from URL when set, else from the fields.
+func (c Config) standaloneOptions() (*redis.Options, error) {
+	opt, err := c.addressOptions()
+	if err != nil {
+		return nil, err
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = c.timeouts()
 	opt.ContextTimeoutEnabled = true
 	if c.MaxRetries != 0 {
 		opt.MaxRetries = c.MaxRetries
@@ -330,16 +336,35 @@ func (c Config) newRedis() (redis.UniversalClient, error) {
 		opt.Protocol = 3
 		opt.ClientSideCacheConfig = &redis.ClientSideCacheConfig{MaxEntries: maxEntries}
 	}
-	if len(c.SentinelAddrs) > 0 {
-		fo := &redis.FailoverOptions{
-			MasterName: c.MasterName, SentinelAddrs: c.SentinelAddrs,
-			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
-			DialTimeout: dial, ReadTimeout: read, WriteTimeout: write, PoolSize: opt.PoolSize,
-			MaxRetries: opt.MaxRetries, ContextTimeoutEnabled: true,
+	return opt, nil
+}
+
+// addressOptions resolves where to connect and how to authenticate.
+func (c Config) addressOptions() (*redis.Options, error) {
+	if c.URL == "" {
+		opt := &redis.Options{Addr: c.addr(), Username: c.Username, Password: c.Password, DB: c.DB}
+		if c.TLS {
+			tc, err := c.tlsConfig(strings.Trim(c.Host, "[]"))
+			if err != nil {
+				return nil, err
+			}
+			opt.TLSConfig = tc
 		}
-		return redis.NewFailoverClient(fo), nil
+		return opt, nil
 	}
-	return redis.NewClient(opt), nil
+	opt, err := redis.ParseURL(c.URL)
+	if err != nil {
+		// go-redis errors may echo the URL; never echo the password.
+		return nil, fmt.Errorf("core: invalid REDIS_URL %s", redactURL(c.URL))
+	}
+	if opt.TLSConfig != nil && (c.TLSCAFile != "" || c.TLSServerName != "") {
+		tc, err := c.tlsConfig(opt.TLSConfig.ServerName)
+		if err != nil {
+			return nil, err
+		}
+		opt.TLSConfig = tc
+	}
+	return opt, nil
 }
 
 func orDuration(d, def time.Duration) time.Duration {

@@ -14,6 +14,8 @@ const MaxKeyBytes = 16 << 10
 // the Python make_key: MakeKey("firstapi", "cache", "user", "123") is
 // "firstapi:cache:user:123". It does not escape anything: a part that contains
 // ":" stays as is. Pass user input placed in a pattern through EscapeGlob.
+// The service must not be empty: every call of the Client rejects a key that
+// starts with ":" (what MakeKey("", ...) builds) with ErrInvalidKey.
 func MakeKey(service string, parts ...string) string {
 	if len(parts) == 0 {
 		return service
@@ -53,10 +55,14 @@ func EscapeGlob(s string) string {
 	return b.String()
 }
 
-// checkKey rejects keys Redis would take but that are always a mistake.
+// checkKey rejects keys Redis would take but that are always a mistake: an
+// empty key, one built with an empty service, and one over MaxKeyBytes.
 func checkKey(op, key string) error {
 	if key == "" {
 		return fmt.Errorf("core: %s: %w: empty key", op, ErrInvalidKey)
+	}
+	if key[0] == ':' {
+		return fmt.Errorf("core: %s %q: %w: empty service (the key starts with \":\")", op, key, ErrInvalidKey)
 	}
 	if len(key) > MaxKeyBytes {
 		return fmt.Errorf("core: %s: %w: key of %d bytes exceeds %d", op, ErrInvalidKey, len(key), MaxKeyBytes)
