@@ -20,6 +20,9 @@ func TestRoutes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := svc.Check(t.Context()); err != nil {
+			t.Fatalf("start-up check: %v", err)
+		}
 		handler, err := newHandler(svc)
 		if err != nil {
 			t.Fatal(err)

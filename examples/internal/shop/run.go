@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -76,6 +77,12 @@ func Run(ctx context.Context, log *slog.Logger, f Flags, build func(*Service) (h
 	svc, err := New(conn.Client, cfg)
 	if err != nil {
 		return err
+	}
+	checkCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = svc.Check(checkCtx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("start-up check of the Redis permissions the service needs: %w", err)
 	}
 	handler, err := build(svc)
 	if err != nil {

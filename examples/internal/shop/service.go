@@ -55,6 +55,19 @@ type Service struct {
 	Cache    *httpcache.Cache            // response cache
 	IPs      *clientip.Resolver          // client IPs under the trusted-proxy rules
 	Log      *slog.Logger
+
+	checks []func(context.Context) error
+}
+
+// Check runs every feature's start-up check: each command the feature needs
+// is tried on a probe key in its own namespace, so a missing ACL permission
+// is reported at start, naming the command, rather than on the first request.
+func (s *Service) Check(ctx context.Context) error {
+	var errs []error
+	for _, check := range s.checks {
+		errs = append(errs, check(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // New wires the features on c.
@@ -79,7 +92,7 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Limiter, err = ratelimit.NewFixedWindow(c, ratelimit.Options{
+	limiter, err := ratelimit.NewFixedWindow(c, ratelimit.Options{
 		Limit:  cfg.RateLimit,
 		Window: cfg.RateWindow,
 		Prefix: core.MakeKey(cfg.Namespace, "ratelimit"),
@@ -88,9 +101,11 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 				s.Log.Warn("ratelimit", "err", d.Err, "latency", d.Latency)
 			}
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
+	s.Limiter = limiter
 	if s.Views, err = viewcount.New(c, viewcount.Options{
 		Namespace:     core.MakeKey(cfg.Namespace, "views"),
 		Secret:        cfg.ViewSecret,
@@ -111,6 +126,7 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 	}); err != nil {
 		return nil, err
 	}
+	s.checks = []func(context.Context) error{limiter.Check, s.Views.Check, s.Cache.Check}
 	return s, nil
 }
 
