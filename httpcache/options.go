@@ -146,7 +146,9 @@ type Options struct {
 }
 
 // Cache is an RFC 9111 shared HTTP cache storing responses in Redis. It is
-// safe for concurrent use.
+// safe for concurrent use. On a Redis error or timeout (RedisTimeout) it
+// fails open: the handler answers the request and nothing is stored; the
+// error goes to Options.OnError and Stats.Errors.
 type Cache struct {
 	c      *core.Client
 	opts   Options

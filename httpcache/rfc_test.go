@@ -2,6 +2,7 @@ package httpcache_test
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ type step struct {
 	status     int      // default 200
 	body       *string  // nil: not checked
 	hdr        []string // "Name: value" (first value equals) or "Name:" (absent)
+	vals       []string // "Name: value" lines: each named field's values, exactly and in order
 	cs         string   // substring of Cache-Status
 	originSaw  []string // request header fields the origin got; "Name:" absent
 	originHost string
@@ -135,7 +137,11 @@ func storabilityCases() []rfcCase {
 		notStored("500 without freshness", "Content-Type: text/plain"),
 		stored("404 heuristic status with max-age", 404, ok60),
 		stored("500 with explicit max-age", 500, ok60),
-		stored("203 multi-value", 203, ok60, "X-Multi: a", "X-Multi: b"),
+		{name: "203 multi-value", steps: []step{
+			{origin: resp{status: 203, hdr: []string{ok60, date0, "X-Multi: b", "X-Multi: a", "X-Multi: c"}, body: "v1"},
+				called: true, status: 203, vals: []string{"X-Multi: b", "X-Multi: a", "X-Multi: c"}},
+			{status: 203, body: str("v1"), vals: []string{"X-Multi: b", "X-Multi: a", "X-Multi: c", "Cache-Control: max-age=60"}, cs: "hit"},
+		}},
 		{name: "request no-store", steps: []step{
 			{req: []string{"Cache-Control: no-store"}, origin: resp{hdr: []string{ok60, date0}, body: "v1"}, called: true},
 			{origin: resp{hdr: []string{ok60, date0}, body: "v2"}, called: true, body: str("v2")},
@@ -236,6 +242,14 @@ func validationCases() []rfcCase {
 			{origin: resp{hdr: []string{"Cache-Control: max-age=10", date0}, body: "v1"}, called: true},
 			{wait: 20 * time.Second, req: []string{"Cache-Control: stale-if-error=30"}, origin: resp{status: 500, body: "down"}, called: true, body: str("v1")},
 		}},
+		{name: "proxy-revalidate ignores max-stale and stale-if-error", steps: []step{
+			{origin: resp{hdr: []string{"Cache-Control: max-age=10, proxy-revalidate, stale-if-error=60", date0}, body: "v1"}, called: true},
+			{wait: 20 * time.Second, req: []string{"Cache-Control: max-stale=30"},
+				origin: resp{hdr: []string{"Cache-Control: max-age=10, proxy-revalidate, stale-if-error=60", date0}, body: "v2"},
+				called: true, body: str("v2"), cs: "fwd=stale"},
+			{wait: 20 * time.Second, req: []string{"Cache-Control: stale-if-error=60"}, origin: resp{status: 503, body: "down"},
+				called: true, status: 503, body: str("down")},
+		}},
 		{name: "must-revalidate forbids stale-if-error", steps: []step{
 			{origin: resp{hdr: []string{"Cache-Control: max-age=10, must-revalidate, stale-if-error=60", date0}, body: "v1"}, called: true},
 			{wait: 20 * time.Second, origin: resp{status: 503, body: "down"}, called: true, status: 503},
@@ -316,6 +330,7 @@ func checkStep(t *testing.T, i int, s step, o *origin, before, code int, h http.
 			t.Errorf("step %d: header %s: got %q, want %q", i, name, h.Values(name), val)
 		}
 	}
+	checkValues(t, i, s.vals, h)
 	if !strings.Contains(h.Get("Cache-Status"), s.cs) {
 		t.Errorf("step %d: Cache-Status: got %q, want it to contain %q", i, h.Get("Cache-Status"), s.cs)
 	}
@@ -329,5 +344,25 @@ func checkStep(t *testing.T, i int, s step, o *origin, before, code int, h http.
 	}
 	if s.originHost != "" && host != s.originHost {
 		t.Errorf("step %d: origin saw Host: got %q, want %q", i, host, s.originHost)
+	}
+}
+
+// checkValues checks that each field named in vals ("Name: value" lines)
+// has exactly the listed values, in order.
+func checkValues(t *testing.T, i int, vals []string, h http.Header) {
+	t.Helper()
+	want := map[string][]string{}
+	var names []string
+	for _, line := range vals {
+		name, val, _ := strings.Cut(line, ":")
+		if _, ok := want[name]; !ok {
+			names = append(names, name)
+		}
+		want[name] = append(want[name], strings.TrimSpace(val))
+	}
+	for _, name := range names {
+		if got := h.Values(name); !slices.Equal(got, want[name]) {
+			t.Errorf("step %d: %s values: got %q, want %q", i, name, got, want[name])
+		}
 	}
 }

@@ -63,8 +63,9 @@
 // the waiting caller). On a timeout or a Redis error a limiter returns the
 // error (wrapping ErrTimeout or the Redis error) and Allowed false; it never
 // guesses. The HTTP middleware then fails open by default (the request
-// proceeds, HTTPOptions.OnError is told) or, with FailClosed, answers 503,
-// never 429. A timed-out command may still run later; it is never retried
+// proceeds) or, with FailClosed, answers 503, never 429; either way the
+// error goes to HTTPOptions.OnError, by default LogError (a Warn record
+// through slog.Default()). A timed-out command may still run later; it is never retried
 // by this package. A batched transaction is bounded by its callers: its
 // context ends a tenth of Timeout after the last of them stops waiting, so
 // go-redis' retries and backoff during an outage cannot keep the batcher
@@ -125,5 +126,7 @@
 // # Observability
 //
 // Options.OnDecision receives every decision: key, allowed, remaining,
-// error, latency and whether the deny cache answered.
+// error, latency and whether the deny cache answered. The middleware's
+// failures go to HTTPOptions.OnError (default LogError): none is dropped
+// silently.
 package ratelimit

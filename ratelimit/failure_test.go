@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +65,7 @@ func TestSlowRedisTimesOut(t *testing.T) {
 	p := faultproxy.New(t, redistest.StandaloneTarget(t).Addrs[0])
 	rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	_ = rdb0
+	checkTTLs(t, rdb0, ratelimit.DefaultPrefix) // the limiters' default prefix
 	lims := limiters(t, rdb)
 	ctx := context.Background()
 	for name, l := range lims {
@@ -91,6 +94,7 @@ func TestSlowRedisTimesOut(t *testing.T) {
 func TestRecoversRightAfterOutage(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	checkTTLs(t, srv.Client(t, nil), ratelimit.DefaultPrefix)
 	// kinds: the limiters to check with each client. With slow go-redis
 	// retries only the batched path is bounded by this package: the
 	// auto-pipeliner (script and GCRA paths) runs its own retries.
@@ -142,6 +146,46 @@ func TestRecoversRightAfterOutage(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// Without an OnError hook, a limiter failure the middleware fails open on is
+// still visible: a Warn record through slog.Default() naming the method and
+// route pattern, never the path, query or the API key. Not parallel: it
+// replaces slog.Default().
+func TestDefaultOnErrorLogs(t *testing.T) {
+	logs := captureLog(t)
+	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1})), ratelimit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	const secret = "sk-do-not-log"
+	r := httptest.NewRequest(http.MethodGet, "/items/42?token=q-do-not-log", nil)
+	r.Pattern = "GET /items/{id}"
+	r.Header.Set("X-Api-Key", secret)
+	key, err := ratelimit.KeyByHeader("X-Api-Key")(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, failClosed := range []bool{false, true} {
+		opts := ratelimit.HTTPOptions{Limiter: l, FailClosed: failClosed}
+		if v := opts.Check(r, key); v.Err == nil || v.Status != map[bool]int{false: 0, true: 503}[failClosed] {
+			t.Fatalf("FailClosed=%v: got %+v, want a failure with status 0 (open) or 503 (closed)", failClosed, v)
+		}
+	}
+	got := logs.String()
+	if n := strings.Count(got, `level=WARN msg="ratelimit: limiter failed" method=GET err=`); n != 2 {
+		t.Errorf("log: got %d Warn records, want 2 (one per failure):\n%s", n, got)
+	}
+	if !strings.Contains(got, `pattern="GET /items/{id}"`) {
+		t.Errorf("log: got %q, want the route pattern", got)
+	}
+	for _, leak := range []string{secret, "do-not-log", "/items/42"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("log: got %q, want no %q", got, leak)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -117,7 +118,10 @@ type HTTPOptions struct {
 	// limiter fails (Redis down, slow beyond its Timeout). Default false:
 	// fail open, the request proceeds. Either way OnError is told.
 	FailClosed bool
-	// OnError is called with every limiter failure. Default: none.
+	// OnError is called with every limiter failure. Default: LogError, a
+	// Warn record through slog.Default() per failure; set a func that
+	// counts or samples instead to keep an outage from logging once per
+	// request.
 	OnError func(*http.Request, error)
 	// LegacyHeaders adds X-RateLimit-Limit, X-RateLimit-Remaining and
 	// X-RateLimit-Reset (seconds until reset) to the RateLimit headers.
@@ -173,6 +177,8 @@ func (o *HTTPOptions) Check(req *http.Request, key string) Verdict {
 	if err != nil {
 		if o.OnError != nil {
 			o.OnError(req, err)
+		} else {
+			LogError(req, err)
 		}
 		if o.FailClosed {
 			return Verdict{Status: http.StatusServiceUnavailable, Err: err}
@@ -184,6 +190,19 @@ func (o *HTTPOptions) Check(req *http.Request, key string) Verdict {
 		v.Status = http.StatusTooManyRequests
 	}
 	return v
+}
+
+// LogError is the default HTTPOptions.OnError: it logs err through
+// slog.Default() at Warn level as "ratelimit: limiter failed", with the
+// request's method and route pattern (never its path, query or headers,
+// which may hold secrets). err names the Redis key, where an id is the
+// KeyFunc's key (KeyByHeader's is a digest).
+func LogError(req *http.Request, err error) {
+	attrs := []slog.Attr{slog.String("method", req.Method), slog.Any("err", err)}
+	if req.Pattern != "" {
+		attrs = append(attrs, slog.String("pattern", req.Pattern))
+	}
+	slog.LogAttrs(req.Context(), slog.LevelWarn, "ratelimit: limiter failed", attrs...)
 }
 
 // tooCostly is the denial of a request whose cost can never fit: res

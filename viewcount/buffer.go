@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -150,9 +151,11 @@ func (b *buffer) flush(ctx context.Context) error {
 	info.Duration, info.Err = time.Since(start), err
 	if f := b.c.opts.OnFlush; f != nil {
 		f(info)
+	} else if err != nil {
+		slog.Warn("viewcount: flush failed, batch kept for retry", "views", info.Views, "err", err)
 	}
-	if f := b.c.opts.OnDrop; f != nil && lost > 0 {
-		f(lost, fmt.Errorf("viewcount: flush after Close gave up: %w", err))
+	if lost > 0 {
+		b.dropped(lost, fmt.Errorf("viewcount: flush after Close gave up: %w", err))
 	}
 	if err != nil {
 		return fmt.Errorf("viewcount: flush: %w", err)
@@ -223,8 +226,8 @@ func (b *buffer) giveUp(err error) error {
 	lost := b.held - sending
 	b.cur, b.held = nil, sending
 	b.mu.Unlock()
-	if f := b.c.opts.OnDrop; f != nil && lost > 0 {
-		f(lost, err)
+	if lost > 0 {
+		b.dropped(lost, err)
 	}
 	switch {
 	case sending > 0:
@@ -234,4 +237,14 @@ func (b *buffer) giveUp(err error) error {
 		return fmt.Errorf("viewcount: close: %d views not flushed: %w", lost, err)
 	}
 	return nil // a concurrent Flush applied the rest
+}
+
+// dropped reports n views lost by a flush or Close to OnDrop or, without
+// it, to slog.Default() at Warn.
+func (b *buffer) dropped(n int64, err error) {
+	if f := b.c.opts.OnDrop; f != nil {
+		f(n, err)
+		return
+	}
+	slog.Warn("viewcount: views dropped", "views", n, "err", err)
 }

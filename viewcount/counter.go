@@ -13,7 +13,11 @@ import (
 	"github.com/rediskit/rediskit/core"
 )
 
-// Counter records item views in Redis. It is safe for concurrent use.
+// Counter records item views in Redis. It is safe for concurrent use. On a
+// Redis error or timeout, Direct mode returns the error from Record and the
+// view is not counted (fail open: nothing blocks beyond ctx); Buffered mode
+// keeps the batch, reports the failure to OnFlush and retries it at the
+// next flush, dropping views past MaxPending (reported to OnDrop).
 type Counter struct {
 	c    *core.Client
 	rdb  redis.UniversalClient

@@ -75,8 +75,10 @@
 // Counting fails open: Direct Record returns the Redis error and the view is
 // not counted (on a cluster, where the item and ranking scripts go to
 // different nodes, one of them may have been applied); the Tracker reports
-// errors to OnError and never fails a request. Buffered mode reports flush
-// failures to OnFlush and retries them. On a cluster, CLUSTERDOWN (a master
+// errors to TrackerOptions.OnError (default LogError: a Warn record through
+// slog.Default()), counts them in Tracker.Stats and never fails a request.
+// Buffered mode reports flush failures to OnFlush (default: a Warn log) and
+// retries them; views it gives up on go to OnDrop (default: a Warn log). On a cluster, CLUSTERDOWN (a master
 // lost) is such a failure; MOVED and ASK during a slot migration are
 // followed, but while an item's keys are split between two masters
 // mid-MIGRATE, Redis refuses its multi-key script with TRYAGAIN: that Direct

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/rediskit/rediskit/clientip"
@@ -38,16 +40,37 @@ type TrackerOptions struct {
 	// context that the client going away does not cancel. Default 1 s.
 	Timeout time.Duration
 	// OnError receives the errors of item and visitor funcs and of Record.
-	// Counting never fails a request; without OnError errors are dropped.
+	// Counting never fails a request. Default: LogError, a Warn record
+	// through slog.Default() per error. Either way Stats counts them.
 	OnError func(*http.Request, error)
 }
 
 // Tracker is the HTTP logic of the view-counting middleware, shared by the
 // adapters: which requests count, as which item and visitor. It is safe for
-// concurrent use.
+// concurrent use. On a Redis error or timeout (bounded by
+// TrackerOptions.Timeout) the view is not counted and the request is
+// answered as usual; the error goes to OnError and Stats.Errors.
 type Tracker struct {
-	c    *Counter
-	opts TrackerOptions
+	c        *Counter
+	opts     TrackerOptions
+	recorded atomic.Int64
+	errors   atomic.Int64
+}
+
+// TrackerStats are a Tracker's counts since NewTracker.
+type TrackerStats struct {
+	// Recorded is the views handed to the Counter without error (in
+	// Direct mode written to Redis, in Buffered mode queued; repeat views
+	// inside the dedup window included).
+	Recorded int64
+	// Errors is the errors reported to OnError: item or visitor funcs,
+	// Record failures (Redis errors, timeouts, a full buffer).
+	Errors int64
+}
+
+// Stats returns the Tracker's counts; safe to call at any time.
+func (t *Tracker) Stats() TrackerStats {
+	return TrackerStats{Recorded: t.recorded.Load(), Errors: t.errors.Load()}
 }
 
 // NewTracker returns a Tracker recording into c.
@@ -142,16 +165,33 @@ func (t *Tracker) Finish(r *http.Request, v View, status int) {
 	}
 	if err != nil {
 		t.report(r, err)
+		return
 	}
+	t.recorded.Add(1)
 }
 
 // ReportError passes err, met while counting r, to OnError.
 func (t *Tracker) ReportError(r *http.Request, err error) { t.report(r, err) }
 
 func (t *Tracker) report(r *http.Request, err error) {
+	t.errors.Add(1)
 	if f := t.opts.OnError; f != nil {
 		f(r, err)
+		return
 	}
+	LogError(r, err)
+}
+
+// LogError is the default TrackerOptions.OnError: it logs err through
+// slog.Default() at Warn level as "viewcount: view not counted", with the
+// request's method and route pattern (never its path, query, cookies or
+// other headers; this package's errors name items, never visitor ids).
+func LogError(r *http.Request, err error) {
+	attrs := []slog.Attr{slog.String("method", r.Method), slog.Any("err", err)}
+	if r.Pattern != "" {
+		attrs = append(attrs, slog.String("pattern", r.Pattern))
+	}
+	slog.LogAttrs(r.Context(), slog.LevelWarn, "viewcount: view not counted", attrs...)
 }
 
 // ItemPath uses the request's URL path as the item.

@@ -62,6 +62,9 @@ func TestTrackerCountsSuccessfulGETs(t *testing.T) {
 			if s := stats(t, c, path, 1); s.Total != tt.total || s.Bots != tt.bots {
 				t.Errorf("%s: got total %d bots %d, want %d %d", tt.name, s.Total, s.Bots, tt.total, tt.bots)
 			}
+			if got, want := tr.Stats(), (viewcount.TrackerStats{Recorded: tt.total + tt.bots}); got != want {
+				t.Errorf("%s: Stats: got %+v, want %+v", tt.name, got, want)
+			}
 		}
 	})
 }
@@ -165,6 +168,9 @@ func TestFirstVisitorAndErrors(t *testing.T) {
 	}
 	if reported.Load() != 1 {
 		t.Errorf("got %d errors reported, want 1", reported.Load())
+	}
+	if got := tr.Stats(); got != (viewcount.TrackerStats{Errors: 1}) {
+		t.Errorf("Stats: got %+v, want 1 error, nothing recorded", got)
 	}
 	if _, err := viewcount.NewTracker(nil, viewcount.TrackerOptions{}); !errors.Is(err, viewcount.ErrInvalidOptions) {
 		t.Errorf("nil counter: got %v, want ErrInvalidOptions", err)

@@ -102,11 +102,15 @@ type Options struct {
 	MarkerTTL time.Duration
 
 	// OnFlush, if set, is called after every flush attempt of a buffered
-	// Counter, from the flushing goroutine.
+	// Counter, from the flushing goroutine. Default: a failed attempt is
+	// logged through slog.Default() at Warn (its batch is kept and retried).
 	OnFlush func(FlushInfo)
 
 	// OnDrop, if set, is called with the number of views a buffered Counter
-	// drops (buffer full, or Close giving up) and why.
+	// drops (buffer full, or Close giving up) and why. Default: views a
+	// flush or Close gave up on are logged through slog.Default() at Warn;
+	// a view refused for a full buffer is not logged, Record returns
+	// ErrBufferFull to its caller (the Tracker reports it to OnError).
 	OnDrop func(views int64, err error)
 }
 
@@ -120,44 +124,75 @@ var (
 	ErrClosed         = errors.New("viewcount: counter is closed")
 )
 
+// withDefaults returns o with its zero fields set to the defaults, and an
+// error wrapping ErrInvalidOptions if the result is unusable.
 func (o Options) withDefaults() (Options, error) {
-	bad := func(format string, args ...any) (Options, error) {
-		return o, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
-	}
-	if len(o.Secret) < minSecretBytes {
-		return bad("Secret must be at least %d bytes, got %d", minSecretBytes, len(o.Secret))
-	}
+	o.fill()
+	return o, o.validate()
+}
+
+// fill sets zero fields to their defaults and copies the slices a caller
+// could change later.
+func (o *Options) fill() {
 	o.Secret = append([]byte(nil), o.Secret...)
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace
-	}
-	if len(o.Namespace) > 128 || strings.ContainsAny(o.Namespace, "{}*?[]\\ \t\r\n") {
-		return bad("Namespace %q: at most 128 bytes, no braces, glob characters or spaces", o.Namespace)
-	}
-	if o.Mode != Direct && o.Mode != Buffered {
-		return bad("unknown Mode %v", o.Mode)
 	}
 	switch {
 	case o.DedupWindow == 0:
 		o.DedupWindow = DefaultDedupWindow
 	case o.DedupWindow < 0:
-		o.DedupWindow = 0
-	case o.DedupWindow < time.Millisecond:
-		return bad("DedupWindow %v is below 1ms", o.DedupWindow)
+		o.DedupWindow = 0 // disabled
 	}
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
 	}
-	if o.Retention < 24*time.Hour {
-		return bad("Retention %v is below 24h", o.Retention)
-	}
 	if o.Periods == nil {
 		o.Periods = DefaultPeriods
 	}
-	if len(o.Periods) > maxPeriods {
-		return bad("%d Periods, at most %d", len(o.Periods), maxPeriods)
-	}
 	o.Periods = append([]time.Duration(nil), o.Periods...)
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.MarkerTTL == 0 {
+		o.MarkerTTL = DefaultMarkerTTL
+	}
+}
+
+// validate checks filled options.
+func (o *Options) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
+	}
+	switch {
+	case len(o.Secret) < minSecretBytes:
+		return bad("Secret must be at least %d bytes, got %d", minSecretBytes, len(o.Secret))
+	case len(o.Namespace) > 128 || strings.ContainsAny(o.Namespace, "{}*?[]\\ \t\r\n"):
+		return bad("Namespace %q: at most 128 bytes, no braces, glob characters or spaces", o.Namespace)
+	case o.Mode != Direct && o.Mode != Buffered:
+		return bad("unknown Mode %v", o.Mode)
+	case o.DedupWindow > 0 && o.DedupWindow < time.Millisecond:
+		return bad("DedupWindow %v is below 1ms", o.DedupWindow)
+	case o.Retention < 24*time.Hour:
+		return bad("Retention %v is below 24h", o.Retention)
+	case len(o.Periods) > maxPeriods:
+		return bad("%d Periods, at most %d", len(o.Periods), maxPeriods)
+	case o.FlushInterval < time.Millisecond:
+		return bad("FlushInterval %v is below 1ms", o.FlushInterval)
+	case o.MaxPending < 0:
+		return bad("MaxPending %d is negative", o.MaxPending)
+	case o.MarkerTTL < time.Second:
+		return bad("MarkerTTL %v is below 1s", o.MarkerTTL)
+	}
 	for i, p := range o.Periods {
 		if p < time.Second || p%time.Second != 0 {
 			return bad("period %v: want whole seconds, at least 1s", p)
@@ -168,29 +203,5 @@ func (o Options) withDefaults() (Options, error) {
 			}
 		}
 	}
-	if o.Location == nil {
-		o.Location = time.UTC
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.FlushInterval == 0 {
-		o.FlushInterval = DefaultFlushInterval
-	}
-	if o.FlushInterval < time.Millisecond {
-		return bad("FlushInterval %v is below 1ms", o.FlushInterval)
-	}
-	if o.MaxPending == 0 {
-		o.MaxPending = DefaultMaxPending
-	}
-	if o.MaxPending < 0 {
-		return bad("MaxPending %d is negative", o.MaxPending)
-	}
-	if o.MarkerTTL == 0 {
-		o.MarkerTTL = DefaultMarkerTTL
-	}
-	if o.MarkerTTL < time.Second {
-		return bad("MarkerTTL %v is below 1s", o.MarkerTTL)
-	}
-	return o, nil
+	return nil
 }

@@ -3,6 +3,7 @@ package echoadapter
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -135,7 +136,7 @@ func httpError(c echo.Context, o *ratelimit.HTTPOptions, status, retryAfter int,
 // whose default is 429; so the Store fails open by default (Allow returns
 // true and reports the error to OnError). With FailClosed it returns the
 // error; then set StoreDenyHandler as DenyHandler to answer 503 instead of
-// 429.
+// 429. A Store is safe for concurrent use.
 //
 // Echo's default IdentifierExtractor is c.RealIP(), which believes any
 // X-Forwarded-For a client sends: every request can claim a fresh bucket.
@@ -149,9 +150,16 @@ func httpError(c echo.Context, o *ratelimit.HTTPOptions, status, retryAfter int,
 //		DenyHandler:         echoadapter.StoreDenyHandler,
 //	}))
 type Store struct {
-	Limiter    ratelimit.Limiter
+	// Limiter decides. Required.
+	Limiter ratelimit.Limiter
+	// FailClosed makes Allow return the limiter's error (Echo then calls
+	// its DenyHandler) instead of allowing the request. Default false.
 	FailClosed bool
-	OnError    func(identifier string, err error)
+	// OnError is called with every limiter failure, either way. Default:
+	// a Warn record "echoadapter: rate limiter store failed" with the error
+	// through slog.Default() (the identifier is not logged: a custom
+	// IdentifierExtractor may return a secret).
+	OnError func(identifier string, err error)
 }
 
 var _ middleware.RateLimiterStore = (*Store)(nil)
@@ -166,6 +174,8 @@ func (s *Store) Allow(identifier string) (bool, error) {
 	if err != nil {
 		if s.OnError != nil {
 			s.OnError(identifier, err)
+		} else {
+			slog.Warn("echoadapter: rate limiter store failed", "err", err)
 		}
 		if s.FailClosed {
 			return false, err

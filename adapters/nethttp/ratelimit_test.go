@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,6 +93,7 @@ func TestRateLimitAdaptersAgree(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
 	rdb := srv.Client(t, nil)
+	checkTTLs(t, rdb)
 	const denied429 = `{"error":"rate_limited","message":"rate limit exceeded","retry_after":3540}` + "\n"
 	cases := []struct {
 		name  string
@@ -213,6 +215,7 @@ func TestRateLimitRandomXFF(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
 	rdb := srv.Client(t, nil)
+	checkTTLs(t, rdb)
 	for _, a := range adapters {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
@@ -262,6 +265,59 @@ func TestRateLimitRedisStopped(t *testing.T) {
 				t.Errorf("%s closed=%v: OnError: got %d calls, want 3", a.name, closed, reported.Load())
 			}
 		}
+	}
+}
+
+// TestRateLimitDefaultOnErrorLogs: without OnError, each failure either
+// adapter fails open on is a Warn record through slog.Default(). Not
+// parallel: it replaces slog.Default().
+func TestRateLimitDefaultOnErrorLogs(t *testing.T) {
+	logs := captureLog(t)
+	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1})), ratelimit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	for _, a := range adapters {
+		h := a.build(mwConfig{opts: ratelimit.HTTPOptions{Limiter: l}})
+		for i := range 2 {
+			checkStep(t, h, i, step{"GET", "/?token=do-not-log", "192.0.2.1:1", "", 200, map[string]string{"RateLimit": ""}, "ok"})
+		}
+	}
+	got := logs.String()
+	if n := strings.Count(got, `level=WARN msg="ratelimit: limiter failed" method=GET err=`); n != 4 {
+		t.Errorf("log: got %d Warn records, want 4 (2 per adapter):\n%s", n, got)
+	}
+	if strings.Contains(got, "do-not-log") {
+		t.Errorf("log: got %q, want no query", got)
+	}
+}
+
+// TestStoreDefaultOnErrorLogs: a Store without OnError logs each failure
+// through slog.Default() at Warn, without the identifier, fail open or
+// closed. Not parallel: it replaces slog.Default().
+func TestStoreDefaultOnErrorLogs(t *testing.T) {
+	logs := captureLog(t)
+	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1})), ratelimit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	const id = "id-do-not-log"
+	if ok, err := echoadapter.NewStore(l).Allow(id); !ok || err != nil {
+		t.Errorf("fail open: got %v, %v, want true, nil", ok, err)
+	}
+	if ok, err := (&echoadapter.Store{Limiter: l, FailClosed: true}).Allow(id); ok || err == nil {
+		t.Errorf("fail closed: got %v, %v, want false and an error", ok, err)
+	}
+	got := logs.String()
+	if n := strings.Count(got, `level=WARN msg="echoadapter: rate limiter store failed" err=`); n != 2 {
+		t.Errorf("log: got %d Warn records, want 2:\n%s", n, got)
+	}
+	if strings.Contains(got, id) {
+		t.Errorf("log: got %q, want no identifier", got)
 	}
 }
 
