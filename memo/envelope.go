@@ -11,18 +11,21 @@ import (
 // envelope is what a Redis entry holds: the value and the times that decide
 // its freshness. Times are Unix milliseconds. With the default JSONCodec:
 //
-//	{"value":{"name":"Ada"},"created":1700000000000,"soft":1700000300000,
-//	 "hard":1700000360000,"delta_ms":12}
+//	{"created":1700000000000,"soft":1700000300000,"hard":1700000360000,
+//	 "delta_ms":12,"value":{"name":"Ada"}}
 //
-// and for a cached "not found": {"value":null,...,"negative":true,"error":"…"}.
+// and for a cached "not found": {...,"negative":true,"error":"…","value":null}.
+// The value comes last so that the JSON hit path can read the times by hand
+// and decode the value's bytes straight into V (see decodeJSON); entries in
+// any other field order decode too, through encoding/json.
 type envelope[V any] struct {
-	Value    V      `json:"value" msgpack:"value"`
 	Created  int64  `json:"created" msgpack:"created"`   // when the load finished
 	Soft     int64  `json:"soft" msgpack:"soft"`         // fresh until
 	Hard     int64  `json:"hard" msgpack:"hard"`         // servable (stale) until
 	Delta    int64  `json:"delta_ms" msgpack:"delta_ms"` // load duration, for XFetch
 	Negative bool   `json:"negative,omitempty" msgpack:"negative,omitempty"`
 	Err      string `json:"error,omitempty" msgpack:"error,omitempty"` // message of a negative result
+	Value    V      `json:"value" msgpack:"value"`
 }
 
 // valid rejects envelopes no writer of this package produces, so that

@@ -81,6 +81,27 @@ func defaultKey[K comparable](k K) string {
 	return hashKey(fmt.Sprintf("%#v", k))
 }
 
+// appendIntKey appends defaultKey(k) to dst when K is one of the integer
+// types defaultKey renders with strconv, and reports whether it did. Get
+// builds such keys in one allocation.
+func appendIntKey[K comparable](dst []byte, k K) ([]byte, bool) {
+	switch v := any(k).(type) {
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10), true
+	case int64:
+		return strconv.AppendInt(dst, v, 10), true
+	case int32:
+		return strconv.AppendInt(dst, int64(v), 10), true
+	case uint64:
+		return strconv.AppendUint(dst, v, 10), true
+	case uint:
+		return strconv.AppendUint(dst, uint64(v), 10), true
+	case uint32:
+		return strconv.AppendUint(dst, uint64(v), 10), true
+	}
+	return dst, false
+}
+
 // shorten keeps a short key part as is and hashes a long one, one that
 // could be mistaken for a hash, or one holding a brace: entry keys use no
 // hash tag, and a key's text must never make one.
@@ -123,4 +144,29 @@ func stableType(t reflect.Type, methods bool, depth int) bool {
 		}
 	}
 	return true
+}
+
+// entryKey is "<ns>:<name>:g<gen>:<key>"; leaseKey is
+// "<ns>:<name>:lease:g<gen>:<key>".
+func (f *Func[K, V]) entryKey(gen int64, part string) string {
+	return f.genPrefix(gen) + part
+}
+
+// genKeyPrefix is "<ns>:<name>:g<gen>:", formatted once per generation.
+type genKeyPrefix struct {
+	gen    int64
+	prefix string
+}
+
+func (f *Func[K, V]) genPrefix(gen int64) string {
+	if p := f.prefix.Load(); p != nil && p.gen == gen {
+		return p.prefix
+	}
+	p := &genKeyPrefix{gen: gen, prefix: f.base + "g" + strconv.FormatInt(gen, 36) + ":"}
+	f.prefix.Store(p)
+	return p.prefix
+}
+
+func (f *Func[K, V]) leaseKey(entryKey string) string {
+	return f.leaseBase + entryKey[len(f.base):]
 }

@@ -64,6 +64,54 @@ func TestDefaultKeys(t *testing.T) {
 	}
 }
 
+// TestHitKey checks that the keys Get builds itself for integer keys are
+// the entry keys of the default key function.
+func TestHitKey(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled: Wrap does not touch Redis
+	t.Cleanup(func() { _ = rdb.Close() })
+	c := core.NewFromRedis(rdb)
+	fn := func(context.Context, int64) (int, error) { return 0, nil }
+	f, err := Wrap(c, "hitkey", fn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.intKey {
+		t.Fatal("intKey: got false, want true")
+	}
+	for _, k := range []int64{0, 42, -7, 1 << 62, -1 << 63} {
+		for _, gen := range []int64{1, 1764243000000, 1764243000001} {
+			part, _ := f.keyOf(k)
+			if got, want := f.hitKey(gen, k, ""), f.entryKey(gen, part); got != want {
+				t.Errorf("hitKey(%d, %d): got %q, want %q", gen, k, got, want)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		key  func() (string, bool)
+		want string
+	}{
+		{"int", func() (string, bool) { b, ok := appendIntKey(nil, -3); return string(b), ok }, defaultKey(-3)},
+		{"int32", func() (string, bool) { b, ok := appendIntKey(nil, int32(-3)); return string(b), ok }, defaultKey(int32(-3))},
+		{"uint", func() (string, bool) { b, ok := appendIntKey(nil, uint(3)); return string(b), ok }, defaultKey(uint(3))},
+		{"uint32", func() (string, bool) { b, ok := appendIntKey(nil, uint32(3)); return string(b), ok }, defaultKey(uint32(3))},
+		{"uint64", func() (string, bool) { b, ok := appendIntKey(nil, uint64(1<<63)); return string(b), ok }, defaultKey(uint64(1 << 63))},
+	} {
+		if got, ok := tc.key(); !ok || got != tc.want {
+			t.Errorf("%s: got %q, %v, want %q, true", tc.name, got, ok, tc.want)
+		}
+	}
+	g, err := Wrap(c, "hitkey", func(context.Context, int64) (int, error) { return 0, nil },
+		Options{KeyFunc: func(k int64) string { return "k" + defaultKey(k) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.intKey {
+		t.Error("intKey with KeyFunc: got true, want false")
+	}
+}
+
 func TestKeyFuncOption(t *testing.T) {
 	t.Parallel()
 	type bad struct{ P *int }

@@ -27,7 +27,9 @@ type Func[K comparable, V any] struct {
 	base      string // "<ns>:<name>:"
 	leaseBase string // "<ns>:<name>:lease:"
 	genKey    string // "<ns>:<name>:gen"
+	prefix    atomic.Pointer[genKeyPrefix]
 
+	intKey      bool // default key function on an integer K: see hitKey
 	ctxTimeouts bool // go-redis honours ctx deadlines on sockets
 	l1          bool // the client serves repeated GETs from its client-side cache
 
@@ -71,6 +73,10 @@ func Wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 		genKey:    core.MakeKey(cfg.Namespace, name, "gen"),
 		reads:     map[string]*readFlight[V]{},
 	}
+	if opts.KeyFunc == nil {
+		var k K
+		_, f.intKey = appendIntKey(nil, k)
+	}
 	switch r := f.rdb.(type) {
 	case *redis.Client:
 		o := r.Options()
@@ -111,9 +117,12 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 	if ctx == nil {
 		return zero, errNilContext("get")
 	}
-	part, err := f.keyOf(k)
-	if err != nil {
-		return zero, err
+	var part string
+	if !f.intKey {
+		var err error
+		if part, err = f.keyOf(k); err != nil {
+			return zero, err
+		}
 	}
 	gen, err := f.generation(ctx)
 	if err != nil {
@@ -122,7 +131,7 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 		}
 		return f.redisDown(ctx, k, "", err)
 	}
-	key := f.entryKey(gen, part)
+	key := f.hitKey(gen, k, part)
 	e, err := f.read(ctx, key)
 	if err != nil {
 		if err := ctxErr(ctx); err != nil {
@@ -135,6 +144,18 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 		return f.load(ctx, k, key, nil)
 	}
 	return f.serve(ctx, k, key, e)
+}
+
+// hitKey is entryKey(gen, keyOf(k)), given part = keyOf(k) unless the key
+// is an integer, which it appends to the generation's prefix itself: one
+// allocation per call.
+func (f *Func[K, V]) hitKey(gen int64, k K, part string) string {
+	if !f.intKey {
+		return f.entryKey(gen, part)
+	}
+	var buf [96]byte
+	b, _ := appendIntKey(append(buf[:0], f.genPrefix(gen)...), k)
+	return string(b)
 }
 
 // serve answers from an entry read from Redis according to its age.
@@ -207,7 +228,7 @@ func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
 	if err != nil {
 		return f.redisErr("forget", key, err)
 	}
-	f.forgetRead(key, nil) // later Gets start their own read and load
+	f.forgetRead(key) // later Gets start their own read and load
 	f.loads.Forget(key)
 	return nil
 }

@@ -143,6 +143,7 @@ type Options struct {
 type config struct {
 	Options
 	negative bool
+	json     bool // Codec is JSONCodec: hits take decodeJSON
 }
 
 func (o Options) withDefaults() (config, error) {
@@ -186,6 +187,10 @@ func (o Options) withDefaults() (config, error) {
 	}
 	if c.Codec == nil {
 		c.Codec = JSONCodec{}
+	}
+	switch c.Codec.(type) {
+	case JSONCodec, *JSONCodec:
+		c.json = true
 	}
 	if c.Now == nil {
 		c.Now = time.Now

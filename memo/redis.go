@@ -143,9 +143,10 @@ func (f *Func[K, V]) report(err error) {
 
 // readFlight is one GET shared by the concurrent readers of a key.
 type readFlight[V any] struct {
-	done chan struct{} // closed when e and err are set
+	done chan struct{} // made by the first waiter (under readsMu); closed when e and err are set
 	e    *envelope[V]
 	err  error
+	env  envelope[V] // where the GET's entry is decoded: no allocation of its own
 }
 
 // read fetches and decodes the entry under key, sharing one GET among the
@@ -166,20 +167,24 @@ func (f *Func[K, V]) read(ctx context.Context, key string) (*envelope[V], error)
 		f.readsMu.Lock()
 		fl, waiting := f.reads[key]
 		if !waiting {
-			fl = &readFlight[V]{done: make(chan struct{})}
+			fl = &readFlight[V]{}
 			f.reads[key] = fl
+		} else if fl.done == nil {
+			fl.done = make(chan struct{}) // uncontended reads need no channel
 		}
+		done := fl.done
 		f.readsMu.Unlock()
 		if !waiting {
-			fl.e, fl.err = f.readOnce(ctx, key, true)
-			f.forgetRead(key, fl)
-			close(fl.done)
+			fl.e, fl.err = f.readInto(ctx, key, true, &fl.env)
+			if done := f.endRead(key, fl); done != nil {
+				close(done)
+			}
 			return fl.e, fl.err
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-fl.done:
+		case <-done:
 		}
 		if !errors.Is(fl.err, context.Canceled) && !errors.Is(fl.err, context.DeadlineExceeded) {
 			return fl.e, fl.err
@@ -187,13 +192,23 @@ func (f *Func[K, V]) read(ctx context.Context, key string) (*envelope[V], error)
 	}
 }
 
-// forgetRead makes later readers of key start their own GET: fl's (or, fl
-// nil, any in flight).
-func (f *Func[K, V]) forgetRead(key string, fl *readFlight[V]) {
+// endRead removes fl from the reads in flight, unless Forget did already,
+// and returns its channel, if a waiter made one. No waiter can join fl
+// after that.
+func (f *Func[K, V]) endRead(key string, fl *readFlight[V]) chan struct{} {
 	f.readsMu.Lock()
-	if cur, ok := f.reads[key]; ok && (fl == nil || cur == fl) {
+	defer f.readsMu.Unlock()
+	if f.reads[key] == fl {
 		delete(f.reads, key)
 	}
+	return fl.done
+}
+
+// forgetRead makes later readers of key start their own GET, not share
+// the one in flight.
+func (f *Func[K, V]) forgetRead(key string) {
+	f.readsMu.Lock()
+	delete(f.reads, key)
 	f.readsMu.Unlock()
 }
 
@@ -201,11 +216,16 @@ func (f *Func[K, V]) forgetRead(key string, fl *readFlight[V]) {
 // after the caller's first read. Those pass report false: the corrupt entry
 // was already reported by the first read.
 func (f *Func[K, V]) readOnce(ctx context.Context, key string, report bool) (*envelope[V], error) {
+	return f.readInto(ctx, key, report, nil)
+}
+
+// readInto is readOnce decoding into e (when not nil).
+func (f *Func[K, V]) readInto(ctx context.Context, key string, report bool, e *envelope[V]) (*envelope[V], error) {
 	data, found, err := f.fetch(ctx, key)
 	if err != nil || !found {
 		return nil, err
 	}
-	return f.decode(key, data, report), nil
+	return f.decode(key, data, report, e), nil
 }
 
 // observe reads t.key just before a load calls the function and records
@@ -223,12 +243,18 @@ func (f *Func[K, V]) observe(ctx context.Context, t *target) (*envelope[V], erro
 	}
 	sum := sha1.Sum([]byte(data))
 	t.seen = hex.EncodeToString(sum[:])
-	return f.decode(t.key, data, false), nil
+	return f.decode(t.key, data, false, nil), nil
 }
 
 // fetch GETs key; found is false when it is missing.
 func (f *Func[K, V]) fetch(ctx context.Context, key string) (data string, found bool, err error) {
-	data, err = do(ctx, f, func(ctx context.Context) (string, error) { return f.rdb.Get(ctx, key).Result() })
+	if f.ctxTimeouts { // guard's direct path, without its closure: this is every hit
+		rctx, cancel := context.WithTimeout(ctx, f.cfg.RedisTimeout)
+		data, err = f.rdb.Get(rctx, key).Result()
+		cancel()
+	} else {
+		data, err = do(ctx, f, func(ctx context.Context) (string, error) { return f.rdb.Get(ctx, key).Result() })
+	}
 	switch {
 	case errors.Is(err, redis.Nil):
 		return "", false, nil
@@ -240,17 +266,24 @@ func (f *Func[K, V]) fetch(ctx context.Context, key string) (data string, found 
 	return data, true, nil
 }
 
-// decode turns an entry's bytes into its envelope: nil for a tombstone or
-// a corrupt entry (reported when report is set).
-func (f *Func[K, V]) decode(key, data string, report bool) *envelope[V] {
+// decode turns an entry's bytes into its envelope, decoded into e when e
+// is not nil: nil for a tombstone or a corrupt entry (reported when report
+// is set).
+func (f *Func[K, V]) decode(key, data string, report bool, e *envelope[V]) *envelope[V] {
 	if strings.HasPrefix(data, tombstonePrefix) {
 		return nil
 	}
-	if e := f.l1Decoded(key, data); e != nil {
-		return e
+	if cached := f.l1Decoded(key, data); cached != nil {
+		return cached
 	}
-	e := new(envelope[V])
-	err := f.cfg.Codec.Unmarshal([]byte(data), e)
+	if e == nil {
+		e = new(envelope[V])
+	}
+	var err error
+	if !f.cfg.json || !decodeJSON(data, e) {
+		*e = envelope[V]{}
+		err = f.cfg.Codec.Unmarshal([]byte(data), e)
+	}
 	if err == nil {
 		err = e.valid()
 	}
@@ -359,14 +392,4 @@ func (f *Func[K, V]) generation(ctx context.Context) (int64, error) {
 		}()
 	}
 	return f.gen.Load(), nil
-}
-
-// entryKey is "<ns>:<name>:g<gen>:<key>"; leaseKey is
-// "<ns>:<name>:lease:g<gen>:<key>".
-func (f *Func[K, V]) entryKey(gen int64, part string) string {
-	return f.base + "g" + strconv.FormatInt(gen, 36) + ":" + part
-}
-
-func (f *Func[K, V]) leaseKey(entryKey string) string {
-	return f.leaseBase + entryKey[len(f.base):]
 }

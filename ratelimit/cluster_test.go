@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
@@ -23,7 +23,7 @@ import (
 // at once, and the middleware applies its policy (open: 200, closed: 503).
 func TestClusterDownGoesThroughFailurePolicy(t *testing.T) {
 	t.Parallel()
-	srvs, addrs := dedicatedCluster(t)
+	srvs, addrs := redistest.StartCluster(t)
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	ctx := context.Background()
@@ -34,7 +34,7 @@ func TestClusterDownGoesThroughFailurePolicy(t *testing.T) {
 		}
 	}
 	srvs[0].Stop()
-	waitClusterState(t, addrs[1], "fail")
+	redistest.WaitClusterState(t, addrs[1], "fail")
 	for name, l := range lims {
 		for _, failClosed := range []bool{false, true} {
 			var reported, clusterDown atomic.Int64
@@ -71,7 +71,7 @@ func TestClusterDownGoesThroughFailurePolicy(t *testing.T) {
 // and ASK are followed, and the count is exact.
 func TestSlotMigrationKeepsExactCounts(t *testing.T) {
 	t.Parallel()
-	_, addrs := dedicatedCluster(t)
+	_, addrs := redistest.StartCluster(t)
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	checkTTLs(t, rdb, "rl")
@@ -111,7 +111,7 @@ func TestSlotMigrationKeepsExactCounts(t *testing.T) {
 		})
 	}
 	key := "rl:fw:{mover}:default:3600000:" + fmt.Sprint(clk.Now().UnixNano()/int64(time.Hour))
-	migrateSlot(t, addrs, key, func() {
+	redistest.MigrateSlot(t, addrs, core.Slot(key), func() {
 		for range 50 { // the key moved, the slot not yet: ASK
 			hit()
 		}
@@ -127,100 +127,5 @@ func TestSlotMigrationKeepsExactCounts(t *testing.T) {
 	}
 	if used := int64(res.Limit - res.Remaining); used != ok.Load() || failed.Load() != 0 {
 		t.Fatalf("counted %d, want %d (allowed calls), with %d failures, want 0", used, ok.Load(), failed.Load())
-	}
-}
-
-// dedicatedCluster starts a 3-master cluster this test may break (the
-// shared one from redistest must stay whole).
-func dedicatedCluster(t *testing.T) ([]*redistest.Server, []string) {
-	t.Helper()
-	var srvs []*redistest.Server
-	var addrs []string
-	for range 3 {
-		s := redistest.StartServer(t, redistest.ServerOptions{Args: []string{"--cluster-enabled", "yes",
-			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "500"}})
-		srvs, addrs = append(srvs, s), append(addrs, s.Addr())
-	}
-	args := append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
-	}
-	for _, a := range addrs {
-		waitClusterState(t, a, "ok")
-	}
-	return srvs, addrs
-}
-
-// waitClusterState polls CLUSTER INFO on addr until cluster_state is state.
-func waitClusterState(t *testing.T, addr, state string) {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err := c.ClusterInfo(context.Background()).Result()
-		if err == nil && strings.Contains(info, "cluster_state:"+state+"\r\n") &&
-			(state != "ok" || strings.Contains(info, "cluster_known_nodes:3\r\n")) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: cluster_state not %s within 10s: %v %q", addr, state, err, info)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// migrateSlot moves key's slot from its master to another one: IMPORTING
-// and MIGRATING, MIGRATE of every key in the slot, during(), then SETSLOT
-// NODE on both.
-func migrateSlot(t *testing.T, addrs []string, key string, during func()) {
-	t.Helper()
-	ctx := context.Background()
-	slot := core.Slot(key)
-	nodes := map[string]*redis.Client{}
-	ids := map[string]string{}
-	for _, a := range addrs {
-		nodes[a] = redis.NewClient(&redis.Options{Addr: a})
-		defer nodes[a].Close()
-		ids[a] = nodes[a].ClusterMyID(ctx).Val()
-	}
-	var src, dst string
-	for _, a := range addrs {
-		if n, _ := nodes[a].ClusterCountKeysInSlot(ctx, int(slot)).Result(); n > 0 {
-			src = a
-		}
-	}
-	if src == "" {
-		t.Fatalf("no master holds %s yet", key)
-	}
-	for _, a := range addrs {
-		if a != src {
-			dst = a
-		}
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(nodes[dst].Do(ctx, "cluster", "setslot", slot, "importing", ids[src]).Err())
-	must(nodes[src].Do(ctx, "cluster", "setslot", slot, "migrating", ids[dst]).Err())
-	host, port, _ := strings.Cut(dst, ":")
-	for {
-		keys, err := nodes[src].ClusterGetKeysInSlot(ctx, int(slot), 100).Result()
-		must(err)
-		if len(keys) == 0 {
-			break
-		}
-		args := []any{"migrate", host, port, "", 0, 5000, "keys"}
-		for _, k := range keys {
-			args = append(args, k)
-		}
-		must(nodes[src].Do(ctx, args...).Err())
-	}
-	during()
-	for _, a := range []string{dst, src} {
-		must(nodes[a].Do(ctx, "cluster", "setslot", slot, "node", ids[dst]).Err())
 	}
 }

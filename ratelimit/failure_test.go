@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/faultproxy"
+	"github.com/rediskit/rediskit/internal/logcapture"
 	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/ratelimit"
 )
@@ -155,7 +157,7 @@ func TestRecoversRightAfterOutage(t *testing.T) {
 // route pattern, never the path, query or the API key. Not parallel: it
 // replaces slog.Default().
 func TestDefaultOnErrorLogs(t *testing.T) {
-	logs := captureLog(t)
+	logs := logcapture.Start(t)
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
 	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1})), ratelimit.Options{})
 	if err != nil {

@@ -1,16 +1,14 @@
 package ratelimit_test
 
 import (
-	"bytes"
 	"context"
-	"log"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/internal/redistest"
 )
 
@@ -101,37 +99,4 @@ func (h *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 		h.cmds.Add(int64(len(cmds)))
 		return next(ctx, cmds)
 	}
-}
-
-// logBuffer is a buffer safe for concurrent writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// captureLog sends slog.Default() to a buffer (text format) until t ends,
-// then restores it and the log package's output. t must not be parallel.
-func captureLog(t *testing.T) *logBuffer {
-	t.Helper()
-	b := &logBuffer{}
-	old, oldOut, oldFlags := slog.Default(), log.Writer(), log.Flags()
-	slog.SetDefault(slog.New(slog.NewTextHandler(b, nil)))
-	t.Cleanup(func() {
-		slog.SetDefault(old)
-		log.SetOutput(oldOut)
-		log.SetFlags(oldFlags)
-	})
-	return b
 }

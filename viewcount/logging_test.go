@@ -1,62 +1,26 @@
 package viewcount_test
 
 import (
-	"bytes"
 	"context"
-	"log"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/logcapture"
 	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/viewcount"
 )
-
-// logBuffer is a buffer safe for concurrent writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// captureLog sends slog.Default() to a buffer (text format) until t ends,
-// then restores it and the log package's output. t must not be parallel.
-func captureLog(t *testing.T) *logBuffer {
-	t.Helper()
-	b := &logBuffer{}
-	old, oldOut, oldFlags := slog.Default(), log.Writer(), log.Flags()
-	slog.SetDefault(slog.New(slog.NewTextHandler(b, nil)))
-	t.Cleanup(func() {
-		slog.SetDefault(old)
-		log.SetOutput(oldOut)
-		log.SetFlags(oldFlags)
-	})
-	return b
-}
 
 // Without hooks, Redis failures stay visible: the Tracker logs each one
 // through slog.Default() and counts it in Stats, and a buffered Counter
 // logs failed flushes and the views Close gives up on. Not parallel: it
 // replaces slog.Default().
 func TestDefaultHooksLog(t *testing.T) {
-	logs := captureLog(t)
+	logs := logcapture.Start(t)
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
 	c := core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1}))
 	direct, err := viewcount.New(c, viewcount.Options{Secret: testSecret})

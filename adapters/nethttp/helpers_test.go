@@ -1,48 +1,11 @@
 package nethttp_test
 
 import (
-	"bytes"
 	"context"
-	"log"
-	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 )
-
-// logBuffer is a buffer safe for concurrent writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// captureLog sends slog.Default() to a buffer (text format) until t ends,
-// then restores it and the log package's output. t must not be parallel.
-func captureLog(t *testing.T) *logBuffer {
-	t.Helper()
-	b := &logBuffer{}
-	old, oldOut, oldFlags := slog.Default(), log.Writer(), log.Flags()
-	slog.SetDefault(slog.New(slog.NewTextHandler(b, nil)))
-	t.Cleanup(func() {
-		slog.SetDefault(old)
-		log.SetOutput(oldOut)
-		log.SetFlags(oldFlags)
-	})
-	return b
-}
 
 // checkTTLs registers a cleanup that fails t if any key of rdb, a server of
 // the test's own, has no TTL: the invariant every limiter keeps. It runs

@@ -17,6 +17,7 @@ import (
 	echoadapter "github.com/rediskit/rediskit/adapters/echo"
 	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/logcapture"
 	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/ratelimit"
 )
@@ -272,7 +273,7 @@ func TestRateLimitRedisStopped(t *testing.T) {
 // adapter fails open on is a Warn record through slog.Default(). Not
 // parallel: it replaces slog.Default().
 func TestRateLimitDefaultOnErrorLogs(t *testing.T) {
-	logs := captureLog(t)
+	logs := logcapture.Start(t)
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
 	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1})), ratelimit.Options{})
 	if err != nil {
@@ -298,7 +299,7 @@ func TestRateLimitDefaultOnErrorLogs(t *testing.T) {
 // through slog.Default() at Warn, without the identifier, fail open or
 // closed. Not parallel: it replaces slog.Default().
 func TestStoreDefaultOnErrorLogs(t *testing.T) {
-	logs := captureLog(t)
+	logs := logcapture.Start(t)
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
 	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1})), ratelimit.Options{})
 	if err != nil {
