@@ -126,7 +126,7 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 	}); err != nil {
 		return nil, err
 	}
-	s.checks = []func(context.Context) error{limiter.Check, s.Views.Check, s.Cache.Check}
+	s.checks = []func(context.Context) error{s.Products.Check, limiter.Check, s.Views.Check, s.Cache.Check}
 	return s, nil
 }
 
