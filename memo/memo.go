@@ -16,7 +16,11 @@ import (
 // Func is a memoized function from K to V. It is safe for concurrent use;
 // values returned to concurrent callers of one load (and, with L1, to all
 // hits of one entry) are shared, so treat a V holding slices, maps or
-// pointers as read-only.
+// pointers as read-only. On a Redis error or timeout (each call bounded by
+// Options.RedisTimeout) it fails open by default: the function is called and
+// its result returned unstored; with Options.FailClosed the error is
+// returned, wrapping ErrUnavailable. Every Redis error reaches OnError and
+// Stats.
 type Func[K comparable, V any] struct {
 	c         *core.Client
 	rdb       redis.UniversalClient
