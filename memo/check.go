@@ -29,7 +29,9 @@ func (f *Func[K, V]) Check(ctx context.Context) error {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	probe := strings.TrimSuffix(f.genKey, ":gen") + ":check:" + hex.EncodeToString(b[:])
+	// One hash tag for all probe keys: the cleanup DEL is a single command,
+	// which a cluster allows only within one slot.
+	probe := strings.TrimSuffix(f.genKey, ":gen") + ":check:{" + hex.EncodeToString(b[:]) + "}"
 	entry, lease, gen := probe+":entry", probe+":lease", probe+":gen"
 	err := f.checkCommands(ctx, entry, lease, gen)
 	if err == nil {

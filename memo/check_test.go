@@ -10,6 +10,26 @@ import (
 	"github.com/rediskit/rediskit/memo"
 )
 
+// TestCheckOnEveryTarget runs Check on standalone and cluster: it passes
+// and leaves no probe key behind.
+func TestCheckOnEveryTarget(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		ctx := context.Background()
+		c := core.NewFromRedis(tc.RDB)
+		f, err := memo.Wrap(c, "check", func(context.Context, int) (string, error) { return "v", nil }, memo.Options{Namespace: tc.Prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Check(ctx); err != nil {
+			t.Fatalf("Check: got %v, want nil", err)
+		}
+		keys, err := c.FindKeys(ctx, core.EscapeGlob(tc.Prefix)+":check:check:*", 10)
+		if err != nil || len(keys) != 0 {
+			t.Errorf("probe keys left: got %q, %v, want none", keys, err)
+		}
+	})
+}
+
 // TestCheck runs Check as a least-privilege ACL user (keys limited to the
 // memo namespace, no dangerous commands): it passes, leaves no key behind
 // and does not touch the generation; a user without INCR is told so, with the
