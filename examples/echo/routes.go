@@ -25,7 +25,7 @@ func newEcho(svc *shop.Service) (*echo.Echo, error) {
 
 	cached := echoadapter.HTTPCache(svc.Cache)
 	limitCfg := echoadapter.DefaultRateLimiterConfig
-	limitCfg.Limiter = svc.Limiter
+	limitCfg.HTTPOptions = svc.LimitOptions()
 	limitCfg.IdentifierExtractor = echoadapter.KeyFuncExtractor(ratelimit.KeyByIP(svc.IPs))
 	limited := echoadapter.RateLimiterWithConfig(limitCfg)
 	viewCfg := echoadapter.DefaultViewCountConfig

@@ -21,7 +21,7 @@ func newHandler(svc *shop.Service) (http.Handler, error) {
 	}
 	cached := nethttp.HTTPCache(svc.Cache)
 	limited := nethttp.RateLimitWithOptions(nethttp.RateLimitOptions{
-		HTTPOptions: ratelimit.HTTPOptions{Limiter: svc.Limiter},
+		HTTPOptions: svc.LimitOptions(),
 		Key:         ratelimit.KeyByIP(svc.IPs),
 	})
 	counted := nethttp.ViewCount(tracker)

@@ -96,11 +96,6 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 		Limit:  cfg.RateLimit,
 		Window: cfg.RateWindow,
 		Prefix: core.MakeKey(cfg.Namespace, "ratelimit"),
-		OnDecision: func(d ratelimit.Decision) {
-			if d.Err != nil { // the middleware fails open: say so
-				s.Log.Warn("ratelimit", "err", d.Err, "latency", d.Latency)
-			}
-		},
 	})
 	if err != nil {
 		return nil, err
@@ -151,6 +146,15 @@ func withDefaults(cfg Config) Config {
 		cfg.Namespace = "shop"
 	}
 	return cfg
+}
+
+// LimitOptions is the HTTP rate limiting of GET /api/limited: per client
+// IP under the trusted-proxy rules, failing open with the failure logged.
+func (s *Service) LimitOptions() ratelimit.HTTPOptions {
+	return ratelimit.HTTPOptions{
+		Limiter: s.Limiter,
+		OnError: func(_ *http.Request, err error) { s.Log.Warn("ratelimit", "err", err) },
+	}
 }
 
 // ViewTracker returns the HTTP view-tracking logic for article routes, with
