@@ -53,8 +53,9 @@ func (f *Func[K, V]) checkCommands(ctx context.Context, entry, lease, gen string
 		func() error { return f.rdb.Set(ctx, entry, "probe", checkTTL).Err() },
 		func() error { return f.rdb.SetNX(ctx, lease, "probe", checkTTL).Err() },
 		func() error { return f.rdb.Exists(ctx, gen).Err() },
+		// SET first, so the INCR keeps a TTL even if the cleanup fails.
+		func() error { return f.rdb.Set(ctx, gen, 1, checkTTL).Err() },
 		func() error { return f.rdb.Incr(ctx, gen).Err() },
-		func() error { return f.rdb.PExpire(ctx, gen, checkTTL).Err() },
 		func() error { return f.rdb.Del(ctx, lease).Err() },
 	}
 	for _, step := range steps {

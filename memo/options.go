@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rediskit/rediskit/core"
 )
 
 // Defaults applied by Wrap to zero Options fields.
@@ -201,6 +203,9 @@ func (o Options) withDefaults() (config, error) {
 func (c config) validate() error {
 	if err := checkName("Namespace", c.Namespace, true); err != nil {
 		return err
+	}
+	if err := core.CheckNamespace(c.Namespace); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	durations := []struct {
 		name string

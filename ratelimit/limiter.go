@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rediskit/rediskit/core"
 )
 
 // Limiter decides whether a request identified by key may proceed. All
@@ -145,6 +147,9 @@ func (o *Options) fill() error {
 func fillCommon(prefix, policy *string, timeout *time.Duration, denySize *int, now *func() time.Time) error {
 	if *prefix == "" {
 		*prefix = DefaultPrefix
+	}
+	if err := core.CheckNamespace(*prefix); err != nil {
+		return fmt.Errorf("%w: prefix: %w", ErrInvalidOptions, err)
 	}
 	if *policy == "" {
 		*policy = DefaultPolicy

@@ -151,7 +151,7 @@ func (b *buffer) flush(ctx context.Context) error {
 	info.Duration, info.Err = time.Since(start), err
 	if f := b.c.opts.OnFlush; f != nil {
 		f(info)
-	} else if err != nil {
+	} else if err != nil && lost == 0 {
 		slog.Warn("viewcount: flush failed, batch kept for retry", "views", info.Views, "err", err)
 	}
 	if lost > 0 {

@@ -184,8 +184,9 @@ func (t *Tracker) report(r *http.Request, err error) {
 
 // LogError is the default TrackerOptions.OnError: it logs err through
 // slog.Default() at Warn level as "viewcount: view not counted", with the
-// request's method and route pattern (never its path, query, cookies or
-// other headers; this package's errors name items, never visitor ids).
+// request's method and route pattern (never its query, cookies or other
+// headers). This package's errors may name the item, which with the default
+// ItemPath is the request path; they never name visitor ids.
 func LogError(r *http.Request, err error) {
 	attrs := []slog.Attr{slog.String("method", r.Method), slog.Any("err", err)}
 	if r.Pattern != "" {

@@ -3,8 +3,9 @@ package viewcount
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/rediskit/rediskit/core"
 )
 
 // Defaults applied for zero Options fields.
@@ -176,8 +177,8 @@ func (o *Options) validate() error {
 	switch {
 	case len(o.Secret) < minSecretBytes:
 		return bad("Secret must be at least %d bytes, got %d", minSecretBytes, len(o.Secret))
-	case len(o.Namespace) > 128 || strings.ContainsAny(o.Namespace, "{}*?[]\\ \t\r\n"):
-		return bad("Namespace %q: at most 128 bytes, no braces, glob characters or spaces", o.Namespace)
+	case core.CheckNamespace(o.Namespace) != nil:
+		return bad("%w", core.CheckNamespace(o.Namespace))
 	case o.Mode != Direct && o.Mode != Buffered:
 		return bad("unknown Mode %v", o.Mode)
 	case o.DedupWindow > 0 && o.DedupWindow < time.Millisecond:

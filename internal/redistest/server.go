@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,7 +46,10 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 	if opts.TLS != nil {
 		tlsConf = opts.TLS.clientConfig(t)
 	}
-	p, err := startProc(dir, false, func(port int) ([]string, error) {
+	// A cluster node also listens on port+10000 (its bus), so it needs a
+	// port below 55536 whose bus port is free too.
+	bus := slices.Contains(opts.Args, "--cluster-enabled")
+	p, err := startProc(dir, bus, func(port int) ([]string, error) {
 		return serverArgs(dir, port, opts)
 	}, tlsConf)
 	if err != nil {
