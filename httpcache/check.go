@@ -13,8 +13,9 @@ import (
 
 // Check runs, once, every Redis command the cache uses (GET, HGET, SET,
 // HSET, HLEN, HKEYS, HDEL, TYPE, PTTL, PEXPIRE, DEL, TIME, ZADD, ZSCORE,
-// ZREMRANGEBYSCORE, ZSCAN, the Vary and tag scripts through EVAL and
-// EVALSHA, UNLINK and INCR) on probe keys under its Namespace,
+// ZREMRANGEBYSCORE, ZSCAN, ZREM, UNLINK, EXISTS, INCR, and the Vary, tag
+// and generation scripts through EVAL and EVALSHA) on probe keys under its
+// Namespace,
 // which it deletes again (they also expire within seconds). No stored
 // response and no generation number is touched. Call it at start-up: a
 // missing ACL permission or an unreachable server is then reported at once
@@ -56,7 +57,16 @@ func (c *Cache) Check(ctx context.Context) error {
 		func() error { return addTag.Eval(ctx, rdb, []string{tag}, entry, 10_000).Err() },
 		func() error { return addTag.EvalSha(ctx, rdb, []string{tag}, entry, 10_000).Err() },
 		func() error { return rdb.ZScan(ctx, tag, 0, "", 10).Err() },
+		func() error { return rdb.ZRem(ctx, tag, entry).Err() },
+		// The generation scripts' commands, then the scripts.
+		func() error { return rdb.Exists(ctx, gen).Err() },
+		func() error { return rdb.SetNX(ctx, gen, 1, 10e9).Err() },
 		func() error { return rdb.Incr(ctx, gen).Err() },
+		func() error { return rdb.Unlink(ctx, gen).Err() },
+		func() error { return readGen.Eval(ctx, rdb, []string{gen}).Err() },
+		func() error { return readGen.EvalSha(ctx, rdb, []string{gen}).Err() },
+		func() error { return bumpGen.Eval(ctx, rdb, []string{gen}).Err() },
+		func() error { return bumpGen.EvalSha(ctx, rdb, []string{gen}).Err() },
 	}
 	var err error
 	for _, step := range steps {

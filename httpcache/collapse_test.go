@@ -82,13 +82,14 @@ func TestCollapsedResponsesDoNotShareHeaders(t *testing.T) {
 	target := redistest.StandaloneTarget(t)
 	prefix := redistest.Prefix(t)
 	const url = "http://example.com/alias"
-	entryKey := prefix + ":g0:{" + url + "}"
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("X-A", "a")
 		_, _ = w.Write([]byte("v"))
 	})
 	other := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
+	do(other.Middleware(origin), "GET", "http://example.com/warm") // creates the generation number
+	entryKey := prefix + ":g" + genOf(t, redistest.NewClient(t, target), prefix) + ":{" + url + "}"
 	var gets atomic.Int64
 	findStarted, releaseFind := make(chan struct{}), make(chan struct{})
 	rdb := hookedClient(t, target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {

@@ -47,7 +47,10 @@
 // handler runs, so they cannot poison an entry. A key longer than
 // MaxKeyBytes is replaced by its SHA-256. Redis keys, built with core.MakeKey:
 //
-//	<ns>:gen                 generation number (PurgeAll increments it)
+//	<ns>:gen                 generation number: PurgeAll increments it;
+//	                         created from the server clock (unix ms) when
+//	                         missing, so a lost key never brings back
+//	                         entries of an earlier generation
 //	<ns>:g<gen>:{<key>}      one response (a string), or for a response
 //	                         with Vary a hash: field "vary" holds the
 //	                         normalized Vary names, field "v:<hash>" one

@@ -132,7 +132,7 @@ func TestCorruptEntryIsMiss(t *testing.T) {
 		h := c.Middleware(o)
 		do(h, "GET", "http://example.com/c")
 		ctx := context.Background()
-		key := tc.Prefix + ":g0:{http://example.com/c}"
+		key := tc.Prefix + ":g" + genOf(t, tc.RDB, tc.Prefix) + ":{http://example.com/c}"
 		blob, err := tc.RDB.Get(ctx, key).Bytes()
 		if err != nil {
 			t.Fatalf("stored entry %s: got %v, want it", key, err)

@@ -3,7 +3,8 @@ package httpcache
 import "sync"
 
 // flight collapses concurrent origin fetches for one key: the first caller
-// (the leader) fetches in its own goroutine and publishes the shareable
+// (the leader) fetches in the goroutine that joined (the request's; for a
+// background revalidation, the one it started) and publishes the shareable
 // entry, or nil; the others wait for it or for their own context.
 type flight struct {
 	mu    sync.Mutex

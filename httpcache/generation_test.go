@@ -70,7 +70,7 @@ func TestGenerationNeverGoesBackAfterPurgeAll(t *testing.T) {
 		armed := make(chan struct{}, 1)
 		rdb := hookedClient(t, tc.Target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
 			err := next(ctx, cmd)
-			if cmdIs(cmd, "get", genKey) {
+			if err == nil && cmdIs(cmd, "evalsha", genKey) { // the generation script
 				select {
 				case <-armed: // PurgeAll lands after the reread got its answer
 					if perr := c.PurgeAll(ctx); perr != nil {
@@ -95,6 +95,43 @@ func TestGenerationNeverGoesBackAfterPurgeAll(t *testing.T) {
 		}
 		if len(armed) != 0 {
 			t.Fatal("the request did not reread the generation")
+		}
+	})
+}
+
+// A generation key lost after PurgeAll (eviction, failover, DEL) never
+// brings purged responses back: the number read next is higher than any
+// used before, in the process that purged and in another one.
+func TestLostGenerationKeyKeepsPurgedEntriesGone(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		ctx := context.Background()
+		opts := httpcache.Options{GenerationRefresh: time.Nanosecond} // every request rereads it
+		c := newCache(t, tc.RDB, tc.Prefix, opts, nil)
+		other := newCache(t, redistest.NewClient(t, tc.Target), tc.Prefix, opts, nil)
+		o := &origin{clk: newClock()}
+		o.set(resp{hdr: []string{ok60}, body: "old"})
+		h, h2 := c.Middleware(o), other.Middleware(o)
+		do(h, "GET", "http://example.com/lost")
+		for name, h := range map[string]http.Handler{"purging": h, "other": h2} {
+			if w := do(h, "GET", "http://example.com/lost"); w.Body.String() != "old" || !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+				t.Fatalf("%s instance before PurgeAll: got %q %q, want a hit on \"old\"", name, w.Header().Get("Cache-Status"), w.Body.String())
+			}
+		}
+		if err := c.PurgeAll(ctx); err != nil {
+			t.Fatalf("PurgeAll: got %v, want nil", err)
+		}
+		if err := tc.RDB.Del(ctx, tc.Prefix+":gen").Err(); err != nil {
+			t.Fatal(err)
+		}
+		o.set(resp{hdr: []string{ok60}, body: "new"})
+		for _, tt := range []struct {
+			name string
+			h    http.Handler
+		}{{"purging", h}, {"other", h2}} {
+			w := do(tt.h, "GET", "http://example.com/lost")
+			if w.Body.String() != "new" {
+				t.Errorf("%s instance after PurgeAll and a lost generation key: got %q %q, want the handler's \"new\"", tt.name, w.Header().Get("Cache-Status"), w.Body.String())
+			}
 		}
 	})
 }

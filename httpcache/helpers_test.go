@@ -2,6 +2,7 @@ package httpcache_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -189,6 +190,29 @@ func hookedClient(t *testing.T, target redistest.Target, h cmdHook) redis.Univer
 
 // cmdIs reports whether cmd is the named command on key.
 func cmdIs(cmd redis.Cmder, name, key string) bool {
-	args := cmd.Args()
-	return cmd.Name() == name && len(args) > 1 && args[1] == key
+	return cmd.Name() == name && cmdKey(cmd) == key
+}
+
+// cmdKey returns the first key of cmd: its first argument, or for EVAL and
+// EVALSHA the first of KEYS ("" if none).
+func cmdKey(cmd redis.Cmder) string {
+	args, i := cmd.Args(), 1
+	if n := cmd.Name(); n == "eval" || n == "evalsha" {
+		i = 3
+	}
+	if len(args) <= i {
+		return ""
+	}
+	return fmt.Sprint(args[i])
+}
+
+// genOf returns the generation number stored for the namespace prefix (read
+// after the cache served a request, so that it exists), as used in keys.
+func genOf(t testing.TB, rdb redis.UniversalClient, prefix string) string {
+	t.Helper()
+	g, err := rdb.Get(context.Background(), prefix+":gen").Result()
+	if err != nil {
+		t.Fatalf("generation of %s: got %v, want a number", prefix, err)
+	}
+	return g
 }

@@ -10,8 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rediskit/rediskit/core"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rediskit/rediskit/core"
 )
 
 // Defaults applied by New to zero Options fields.
@@ -245,8 +246,8 @@ func fillDefaults(o *Options) error {
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace
 	}
-	if strings.ContainsAny(o.Namespace, "{}*?[]") {
-		return fmt.Errorf("%w: namespace %q holds a glob or hash-tag character", ErrInvalidOptions, o.Namespace)
+	if err := core.CheckNamespace(o.Namespace); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if o.TagHeader == "" {
 		o.TagHeader = DefaultTagHeader

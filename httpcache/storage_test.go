@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,6 @@ func TestVariantsBounded(t *testing.T) {
 		o := &origin{clk: newClock()}
 		o.set(resp{hdr: []string{ok60, "Vary: X-V"}, body: "v"})
 		h := c.Middleware(o)
-		key := tc.Prefix + ":g0:{http://example.com/v}"
 		for i := range httpcache.MaxVariants + 6 {
 			v := fmt.Sprintf("X-V: %d", i)
 			if cs := do(h, "GET", "http://example.com/v", v).Header().Get("Cache-Status"); !strings.Contains(cs, "stored") {
@@ -32,6 +32,7 @@ func TestVariantsBounded(t *testing.T) {
 				t.Fatalf("variant %d just stored: got %q, want a hit", i, cs)
 			}
 		}
+		key := tc.Prefix + ":g" + genOf(t, tc.RDB, tc.Prefix) + ":{http://example.com/v}"
 		n, err := tc.RDB.HLen(context.Background(), key).Result()
 		if err != nil || n > httpcache.MaxVariants+1 {
 			t.Errorf("fields of %s: got %d, %v, want at most %d variants and the vary field", key, n, err, httpcache.MaxVariants)
@@ -56,11 +57,12 @@ func TestTagSetDropsExpiredEntries(t *testing.T) {
 		o.set(resp{hdr: []string{"Cache-Tag: t"}, body: "v"})
 		h := c.Middleware(o)
 		ctx := context.Background()
-		key := func(path string) string { return tc.Prefix + ":g0:{http://example.com" + path + "}" }
-		tagKey := tc.Prefix + ":g0:tag:t"
 		for _, p := range []string{"/long/1", "/short/1", "/short/2"} { // /long/1 keeps the tag alive
 			do(h, "GET", "http://example.com"+p)
 		}
+		g := genOf(t, tc.RDB, tc.Prefix)
+		key := func(path string) string { return tc.Prefix + ":g" + g + ":{http://example.com" + path + "}" }
+		tagKey := tc.Prefix + ":g" + g + ":tag:t"
 		poll(t, "the short entries to expire", func() bool {
 			n1, err1 := tc.RDB.Exists(ctx, key("/short/1")).Result()
 			n2, err2 := tc.RDB.Exists(ctx, key("/short/2")).Result()
@@ -90,7 +92,7 @@ func TestErrorsHideURLs(t *testing.T) {
 			t.Parallel()
 			boom := errors.New("boom")
 			rdb := hookedClient(t, target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
-				if cmd.Name() == fail && !strings.HasSuffix(fmt.Sprint(cmd.Args()[1]), ":gen") {
+				if cmd.Name() == fail && !strings.HasSuffix(cmdKey(cmd), ":gen") {
 					cmd.SetErr(boom)
 					return boom
 				}
@@ -117,5 +119,56 @@ func TestErrorsHideURLs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An entry stored under a tag while PurgeTag runs (after its scan of the
+// tag set) keeps its tag membership: a later PurgeTag removes it.
+func TestPurgeTagKeepsEntriesTaggedMeanwhile(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		ctx := context.Background()
+		o := &origin{clk: newClock()}
+		o.set(resp{hdr: []string{ok60, "Cache-Tag: t"}, body: "v"})
+		h2 := newCache(t, redistest.NewClient(t, tc.Target), tc.Prefix, httpcache.Options{}, nil).Middleware(o)
+		var armed atomic.Bool
+		rdb := hookedClient(t, tc.Target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+			err := next(ctx, cmd)
+			if cmd.Name() == "zscan" && strings.HasSuffix(fmt.Sprint(cmd.Args()[1]), ":tag:t") && armed.CompareAndSwap(true, false) {
+				do(h2, "GET", "http://example.com/meanwhile") // another instance stores under the tag
+			}
+			return err
+		})
+		c := newCache(t, rdb, tc.Prefix, httpcache.Options{}, nil)
+		h := c.Middleware(o)
+		do(h, "GET", "http://example.com/before")
+		armed.Store(true)
+		if n, err := c.PurgeTag(ctx, "t"); err != nil || n != 1 {
+			t.Fatalf("PurgeTag racing a store: got %d, %v, want 1, nil", n, err)
+		}
+		if armed.Load() {
+			t.Fatal("PurgeTag did not scan the tag set")
+		}
+		if n, err := c.PurgeTag(ctx, "t"); err != nil || n != 1 {
+			t.Errorf("PurgeTag after it: got %d, %v, want 1 (the entry stored meanwhile), nil", n, err)
+		}
+		if w := do(h2, "GET", "http://example.com/meanwhile", "Cache-Control: only-if-cached"); w.Code == 200 {
+			t.Errorf("entry stored during the first PurgeTag: got %d (still cached) after the second, want gone", w.Code)
+		}
+		if n, err := tc.RDB.Exists(ctx, tc.Prefix+":g"+genOf(t, tc.RDB, tc.Prefix)+":tag:t").Result(); err != nil || n != 0 {
+			t.Errorf("emptied tag set: got %d, %v, want deleted", n, err)
+		}
+	})
+}
+
+// Purge names a URL it refuses by a hash, never by its text: a query string
+// may hold a token.
+func TestPurgeErrorHidesURL(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, redistest.Standalone(t), redistest.Prefix(t), httpcache.Options{}, nil)
+	for _, raw := range []string{"/a?token=s3cret", "example.com/a?token=s3cret", "?token=s3cret"} {
+		ok, err := c.Purge(context.Background(), raw)
+		if ok || err == nil || strings.Contains(err.Error(), "s3cret") || !strings.HasPrefix(err.Error(), "httpcache: purge ") {
+			t.Errorf("Purge(%q): got %v, %v, want false and an \"httpcache: purge …\" error without the URL", raw, ok, err)
+		}
 	}
 }

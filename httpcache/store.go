@@ -65,6 +65,13 @@ func entryName(gen int64, slot string) string {
 	return "g" + strconv.FormatInt(gen, 10) + " entry " + hex.EncodeToString(sum[:8])
 }
 
+// urlName names a URL in error messages without its text, like entryName:
+// the first 16 hex digits of its SHA-256.
+func urlName(rawURL string) string {
+	sum := sha256.Sum256([]byte(rawURL))
+	return "URL " + hex.EncodeToString(sum[:8])
+}
+
 // lookup reads the entry for slot that matches r's Vary headers. A missing,
 // expired or corrupt entry is (nil, nil); err is a Redis failure.
 func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Request) (*entry, error) {
@@ -160,7 +167,7 @@ func (c *Cache) remove(ctx context.Context, slots ...string) (int64, error) {
 func (c *Cache) Purge(ctx context.Context, rawURL string) (bool, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
-		return false, fmt.Errorf("httpcache: purge %q: need an absolute URL", rawURL)
+		return false, fmt.Errorf("httpcache: purge %s: need an absolute URL", urlName(rawURL))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	host, ok := c.keyHost(u.Host, scheme)

@@ -61,6 +61,9 @@ func (c *Cache) addTags(ctx context.Context, rdb redis.UniversalClient, gen int6
 // and returns how many URL keys were removed. Its cost is proportional to
 // the number of live entries under the tag (expired ones are dropped from
 // the tag whenever an entry is added to it), not to the size of the cache.
+// It removes from the tag set only the members it removed (Redis deletes
+// the set once empty), so an entry tagged while it runs stays reachable by
+// a later PurgeTag.
 func (c *Cache) PurgeTag(ctx context.Context, tag string) (int64, error) {
 	gen, err := c.generation(ctx)
 	if err != nil {
@@ -72,30 +75,46 @@ func (c *Cache) PurgeTag(ctx context.Context, tag string) (int64, error) {
 	var cursor uint64
 	for {
 		pairs, next, err := rdb.ZScan(ctx, tk, cursor, "", 500).Result()
-		if err != nil {
-			return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
+		if err == nil {
+			var d int64
+			d, err = purgeMembers(ctx, rdb, tk, pairs)
+			n += d
 		}
-		cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := 0; i+1 < len(pairs); i += 2 { // member, score
-				p.Unlink(ctx, pairs[i])
-			}
-			return nil
-		})
 		if err != nil {
+			c.stats.purged.Add(n)
 			return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
-		}
-		for _, cmd := range cmds {
-			n += cmd.(*redis.IntCmd).Val()
 		}
 		if cursor = next; cursor == 0 {
 			break
 		}
 	}
-	if err := rdb.Unlink(ctx, tk).Err(); err != nil {
-		return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
-	}
 	c.stats.purged.Add(n)
 	return n, nil
+}
+
+// purgeMembers unlinks the entry keys of one ZSCAN page (member, score
+// pairs), then removes them from the tag set tk; it returns how many
+// entries were removed. A member stays in the set when unlinking failed.
+func purgeMembers(ctx context.Context, rdb redis.UniversalClient, tk string, pairs []string) (int64, error) {
+	if len(pairs) == 0 {
+		return 0, nil
+	}
+	members := make([]any, 0, len(pairs)/2)
+	cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := 0; i+1 < len(pairs); i += 2 { // member, score
+			p.Unlink(ctx, pairs[i])
+			members = append(members, pairs[i])
+		}
+		return nil
+	})
+	var n int64
+	for _, cmd := range cmds {
+		n += cmd.(*redis.IntCmd).Val()
+	}
+	if err != nil {
+		return n, err
+	}
+	return n, rdb.ZRem(ctx, tk, members...).Err()
 }
 
 // parseTags splits a tag header into tags (comma or space separated).
