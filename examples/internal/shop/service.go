@@ -119,7 +119,10 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 		Namespace: core.MakeKey(cfg.Namespace, "httpcache"),
 		OnError:   func(_ context.Context, err error) { s.Log.Warn("httpcache", "err", err) },
 	}); err != nil {
-		return nil, err
+		// Stop the view counter's flush loop; it has counted nothing yet.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return nil, errors.Join(err, s.Views.Close(ctx))
 	}
 	s.checks = []func(context.Context) error{s.Products.Check, limiter.Check, s.Views.Check, s.Cache.Check}
 	return s, nil
