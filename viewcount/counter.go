@@ -24,12 +24,10 @@ type Counter struct {
 	opts Options
 	keys keys
 
-	buf       *buffer // nil in Direct mode
-	closed    atomic.Bool
-	stopLoop  chan struct{}
-	loopDone  chan struct{}
-	loopCtx   context.Context // cancelled by Close: ends the loop's flush
-	stopFlush context.CancelFunc
+	buf      *buffer // nil in Direct mode
+	closed   atomic.Bool
+	stopLoop context.CancelFunc // ends the flush loop and its flush in progress
+	loopDone chan struct{}
 }
 
 // New returns a Counter storing views through c. A Buffered Counter starts a
@@ -45,9 +43,10 @@ func New(c *core.Client, opts Options) (*Counter, error) {
 	vc := &Counter{c: c, rdb: c.Redis(), opts: o, keys: keys{ns: o.Namespace}}
 	if o.Mode == Buffered {
 		vc.buf = newBuffer(vc)
-		vc.stopLoop, vc.loopDone = make(chan struct{}), make(chan struct{})
-		vc.loopCtx, vc.stopFlush = context.WithCancel(context.Background())
-		go vc.flushLoop()
+		var loopCtx context.Context
+		loopCtx, vc.stopLoop = context.WithCancel(context.Background())
+		vc.loopDone = make(chan struct{})
+		go vc.flushLoop(loopCtx)
 	}
 	return vc, nil
 }
@@ -275,8 +274,7 @@ func (c *Counter) Close(ctx context.Context) error {
 		return nil
 	}
 	c.buf.markClosed()
-	close(c.stopLoop)
-	c.stopFlush() // no retry of the loop's flush in progress
+	c.stopLoop() // no retry of the loop's flush in progress
 	select {
 	case <-c.loopDone:
 	case <-ctx.Done(): // the loop's flush is still in a Redis call: close hands over to it
@@ -284,22 +282,21 @@ func (c *Counter) Close(ctx context.Context) error {
 	return c.buf.close(ctx)
 }
 
-func (c *Counter) flushLoop() {
+// flushLoop flushes every FlushInterval until stop is cancelled.
+func (c *Counter) flushLoop(stop context.Context) {
 	defer close(c.loopDone)
 	t := time.NewTicker(c.opts.FlushInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-c.stopLoop:
+		case <-stop.Done():
 			return
 		case <-t.C:
 		}
-		select {
-		case <-c.stopLoop: // both were ready: Close does the last flush
+		if stop.Err() != nil { // both were ready: Close does the last flush
 			return
-		default:
 		}
-		ctx, cancel := context.WithTimeout(c.loopCtx, max(c.opts.FlushInterval, 5*time.Second))
+		ctx, cancel := context.WithTimeout(stop, max(c.opts.FlushInterval, 5*time.Second))
 		_ = c.buf.flush(ctx) // reported through OnFlush; kept for retry
 		cancel()
 	}
