@@ -16,7 +16,15 @@ import (
 	"github.com/rediskit/rediskit/viewcount"
 )
 
-var modes = []viewcount.Mode{viewcount.Direct, viewcount.Buffered}
+// forEachMode runs f in subtests per target (redistest.ForEach) and, below
+// each, per Mode, with a namespace ns unique to the subtest.
+func forEachMode(t *testing.T, f func(t *testing.T, tc redistest.Case, mode viewcount.Mode, ns string)) {
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		for _, mode := range []viewcount.Mode{viewcount.Direct, viewcount.Buffered} {
+			t.Run(mode.String(), func(t *testing.T) { f(t, tc, mode, tc.Prefix+":"+mode.String()) })
+		}
+	})
+}
 
 // finish makes a Counter's views visible: a no-op in Direct mode.
 func finish(t *testing.T, c *viewcount.Counter) {
@@ -28,49 +36,41 @@ func finish(t *testing.T, c *viewcount.Counter) {
 
 func TestReloadsInsideWindowCountOnce(t *testing.T) {
 	t.Parallel()
-	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
-		for _, mode := range modes {
-			t.Run(mode.String(), func(t *testing.T) {
-				ctx := context.Background()
-				c := newCounter(t, tc.RDB, tc.Prefix+":"+mode.String(), viewcount.Options{Mode: mode, FlushInterval: time.Hour})
-				for i := range 50 {
-					if err := c.Record(ctx, "post-1", "alice"); err != nil {
-						t.Fatalf("Record %d: %v", i, err)
-					}
-					if i == 20 {
-						finish(t, c) // reloads across flushes are caught by Redis
-					}
-				}
-				if err := c.Record(ctx, "post-1", "bob"); err != nil {
-					t.Fatal(err)
-				}
-				finish(t, c)
-				s := stats(t, c, "post-1", 1)
-				if s.Total != 2 || s.Unique != 2 || s.Today != 2 {
-					t.Fatalf("got total %d unique %d today %d, want 2 2 2", s.Total, s.Unique, s.Today)
-				}
-			})
+	forEachMode(t, func(t *testing.T, tc redistest.Case, mode viewcount.Mode, ns string) {
+		ctx := context.Background()
+		c := newCounter(t, tc.RDB, ns, viewcount.Options{Mode: mode, FlushInterval: time.Hour})
+		for i := range 50 {
+			if err := c.Record(ctx, "post-1", "alice"); err != nil {
+				t.Fatalf("Record %d: %v", i, err)
+			}
+			if i == 20 {
+				finish(t, c) // reloads across flushes are caught by Redis
+			}
+		}
+		if err := c.Record(ctx, "post-1", "bob"); err != nil {
+			t.Fatal(err)
+		}
+		finish(t, c)
+		s := stats(t, c, "post-1", 1)
+		if s.Total != 2 || s.Unique != 2 || s.Today != 2 {
+			t.Fatalf("got total %d unique %d today %d, want 2 2 2", s.Total, s.Unique, s.Today)
 		}
 	})
 }
 
 func TestDedupDisabledCountsEveryView(t *testing.T) {
 	t.Parallel()
-	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
-		for _, mode := range modes {
-			t.Run(mode.String(), func(t *testing.T) {
-				ctx := context.Background()
-				c := newCounter(t, tc.RDB, tc.Prefix+":"+mode.String(), viewcount.Options{Mode: mode, DedupWindow: -1, FlushInterval: time.Hour})
-				for range 30 {
-					if err := c.Record(ctx, "p", "alice"); err != nil {
-						t.Fatal(err)
-					}
-				}
-				finish(t, c)
-				if s := stats(t, c, "p", 1); s.Total != 30 || s.Unique != 1 {
-					t.Fatalf("got total %d unique %d, want 30 1", s.Total, s.Unique)
-				}
-			})
+	forEachMode(t, func(t *testing.T, tc redistest.Case, mode viewcount.Mode, ns string) {
+		ctx := context.Background()
+		c := newCounter(t, tc.RDB, ns, viewcount.Options{Mode: mode, DedupWindow: -1, FlushInterval: time.Hour})
+		for range 30 {
+			if err := c.Record(ctx, "p", "alice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		finish(t, c)
+		if s := stats(t, c, "p", 1); s.Total != 30 || s.Unique != 1 {
+			t.Fatalf("got total %d unique %d, want 30 1", s.Total, s.Unique)
 		}
 	})
 }
@@ -136,24 +136,20 @@ func TestDirectRecordIsOneRoundTrip(t *testing.T) {
 
 func TestBots(t *testing.T) {
 	t.Parallel()
-	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
-		for _, mode := range modes {
-			t.Run(mode.String(), func(t *testing.T) {
-				ctx := context.Background()
-				c := newCounter(t, tc.RDB, tc.Prefix+":"+mode.String(), viewcount.Options{Mode: mode, FlushInterval: time.Hour})
-				for range 4 {
-					if err := c.RecordBot(ctx, "p"); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := c.Record(ctx, "p", "human"); err != nil {
-					t.Fatal(err)
-				}
-				finish(t, c)
-				if s := stats(t, c, "p", 1); s.Bots != 4 || s.Total != 1 || s.Unique != 1 {
-					t.Fatalf("got bots %d total %d unique %d, want 4 1 1", s.Bots, s.Total, s.Unique)
-				}
-			})
+	forEachMode(t, func(t *testing.T, tc redistest.Case, mode viewcount.Mode, ns string) {
+		ctx := context.Background()
+		c := newCounter(t, tc.RDB, ns, viewcount.Options{Mode: mode, FlushInterval: time.Hour})
+		for range 4 {
+			if err := c.RecordBot(ctx, "p"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Record(ctx, "p", "human"); err != nil {
+			t.Fatal(err)
+		}
+		finish(t, c)
+		if s := stats(t, c, "p", 1); s.Bots != 4 || s.Total != 1 || s.Unique != 1 {
+			t.Fatalf("got bots %d total %d unique %d, want 4 1 1", s.Bots, s.Total, s.Unique)
 		}
 	})
 }
@@ -184,50 +180,45 @@ func TestBotClassifier(t *testing.T) {
 
 func TestTopOrderingAndPeriodExpiry(t *testing.T) {
 	t.Parallel()
-	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
-		for _, mode := range modes {
-			t.Run(mode.String(), func(t *testing.T) {
-				ctx := context.Background()
-				clock := newClock(time.Date(2025, 3, 10, 10, 15, 0, 0, time.UTC))
-				ns := tc.Prefix + ":" + mode.String()
-				c := newCounter(t, tc.RDB, ns, viewcount.Options{Mode: mode, FlushInterval: time.Hour,
-					Periods: []time.Duration{time.Hour, 24 * time.Hour}, Now: clock.Now})
-				views := map[string]int{"a": 5, "b": 3, "c": 8, "d": 1}
-				for item, n := range views {
-					for v := range n {
-						if err := c.Record(ctx, item, fmt.Sprint("v", v)); err != nil {
-							t.Fatal(err)
-						}
-					}
-				}
-				finish(t, c)
-				wantTop := []viewcount.Ranked{{Item: "c", Views: 8}, {Item: "a", Views: 5}, {Item: "b", Views: 3}}
-				for _, p := range []time.Duration{time.Hour, 24 * time.Hour} {
-					got, err := c.Top(ctx, 3, p)
-					if err != nil || fmt.Sprint(got) != fmt.Sprint(wantTop) {
-						t.Fatalf("Top(3, %v): got %v, %v, want %v", p, got, err, wantTop)
-					}
-				}
-				// The hour bucket expires one period after it ends.
-				hourKey := core.MakeKey(ns, "{top}", "3600", fmt.Sprint(clock.Now().Unix()/3600))
-				if ttl := tc.RDB.TTL(ctx, hourKey).Val(); ttl <= 0 || ttl > 2*time.Hour {
-					t.Fatalf("TTL of %s: got %v, want in (0, 2h]", hourKey, ttl)
-				}
-				clock.Advance(time.Hour)
-				if err := c.Record(ctx, "d", "late"); err != nil {
+	forEachMode(t, func(t *testing.T, tc redistest.Case, mode viewcount.Mode, ns string) {
+		ctx := context.Background()
+		clock := newClock(time.Date(2025, 3, 10, 10, 15, 0, 0, time.UTC))
+		c := newCounter(t, tc.RDB, ns, viewcount.Options{Mode: mode, FlushInterval: time.Hour,
+			Periods: []time.Duration{time.Hour, 24 * time.Hour}, Now: clock.Now})
+		views := map[string]int{"a": 5, "b": 3, "c": 8, "d": 1}
+		for item, n := range views {
+			for v := range n {
+				if err := c.Record(ctx, item, fmt.Sprint("v", v)); err != nil {
 					t.Fatal(err)
 				}
-				finish(t, c)
-				if got, err := c.Top(ctx, 3, time.Hour); err != nil || fmt.Sprint(got) != "[{d 1}]" {
-					t.Fatalf("Top(3, 1h) an hour later: got %v, %v, want [{d 1}]", got, err)
-				}
-				if got, _ := c.Top(ctx, 1, 24*time.Hour); fmt.Sprint(got) != "[{c 8}]" {
-					t.Fatalf("Top(1, 24h): got %v, want [{c 8}]", got)
-				}
-				if _, err := c.Top(ctx, 3, time.Minute); !errors.Is(err, viewcount.ErrUnknownPeriod) {
-					t.Fatalf("Top(1m): got %v, want ErrUnknownPeriod", err)
-				}
-			})
+			}
+		}
+		finish(t, c)
+		wantTop := []viewcount.Ranked{{Item: "c", Views: 8}, {Item: "a", Views: 5}, {Item: "b", Views: 3}}
+		for _, p := range []time.Duration{time.Hour, 24 * time.Hour} {
+			got, err := c.Top(ctx, 3, p)
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(wantTop) {
+				t.Fatalf("Top(3, %v): got %v, %v, want %v", p, got, err, wantTop)
+			}
+		}
+		// The hour bucket expires one period after it ends.
+		hourKey := core.MakeKey(ns, "{top}", "3600", fmt.Sprint(clock.Now().Unix()/3600))
+		if ttl := tc.RDB.TTL(ctx, hourKey).Val(); ttl <= 0 || ttl > 2*time.Hour {
+			t.Fatalf("TTL of %s: got %v, want in (0, 2h]", hourKey, ttl)
+		}
+		clock.Advance(time.Hour)
+		if err := c.Record(ctx, "d", "late"); err != nil {
+			t.Fatal(err)
+		}
+		finish(t, c)
+		if got, err := c.Top(ctx, 3, time.Hour); err != nil || fmt.Sprint(got) != "[{d 1}]" {
+			t.Fatalf("Top(3, 1h) an hour later: got %v, %v, want [{d 1}]", got, err)
+		}
+		if got, _ := c.Top(ctx, 1, 24*time.Hour); fmt.Sprint(got) != "[{c 8}]" {
+			t.Fatalf("Top(1, 24h): got %v, want [{c 8}]", got)
+		}
+		if _, err := c.Top(ctx, 3, time.Minute); !errors.Is(err, viewcount.ErrUnknownPeriod) {
+			t.Fatalf("Top(1m): got %v, want ErrUnknownPeriod", err)
 		}
 	})
 }
@@ -256,6 +247,22 @@ func TestStatsDaySeries(t *testing.T) {
 		dayKey := fmt.Sprintf("%s:{p}:day:2025-03-10", tc.Prefix)
 		if ttl := tc.RDB.TTL(ctx, dayKey).Val(); ttl <= 89*24*time.Hour || ttl > 90*24*time.Hour {
 			t.Fatalf("TTL of %s: got %v, want about 90 days", dayKey, ttl)
+		}
+	})
+}
+
+// A Redis error on one read of Stats (here WRONGTYPE on the HyperLogLog) is
+// returned, not turned into a zero, even when other keys are missing.
+func TestStatsReturnsPerCommandErrors(t *testing.T) {
+	t.Parallel()
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		ctx := context.Background()
+		c := newCounter(t, tc.RDB, tc.Prefix, viewcount.Options{})
+		if err := tc.RDB.Set(ctx, tc.Prefix+":{p}:uniq", "not a hyperloglog", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := c.Stats(ctx, "p", 1); err == nil || errors.Is(err, redis.Nil) {
+			t.Fatalf("Stats with a wrong-type uniq key: got (%+v, %v), want a WRONGTYPE error", s, err)
 		}
 	})
 }
