@@ -8,13 +8,12 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
 	echoadapter "github.com/rediskit/rediskit/adapters/echo"
 	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/viewcount"
 )
 
@@ -43,10 +42,8 @@ var wantStats = map[string][3]int64{ // total, unique, bots
 
 func newTracker(t *testing.T) (*viewcount.Counter, *viewcount.Tracker) {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	c, err := viewcount.New(core.NewFromRedis(rdb), viewcount.Options{Secret: []byte("adapter-test-secret-0123")})
+	c, err := viewcount.New(core.NewFromRedis(redistest.Standalone(t)), viewcount.Options{
+		Secret: []byte("adapter-test-secret-0123"), Namespace: redistest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

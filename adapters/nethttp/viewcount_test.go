@@ -7,20 +7,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/viewcount"
 )
 
 func newViewCounter(t *testing.T) *viewcount.Counter {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	c, err := viewcount.New(core.NewFromRedis(rdb), viewcount.Options{Secret: []byte("adapter-test-secret-0123")})
+	c, err := viewcount.New(core.NewFromRedis(redistest.Standalone(t)), viewcount.Options{
+		Secret: []byte("adapter-test-secret-0123"), Namespace: redistest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
