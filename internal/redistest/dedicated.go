@@ -2,7 +2,6 @@ package redistest
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -22,18 +21,18 @@ func StartCluster(t testing.TB) ([]*Server, []string) {
 			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "500"}})
 		srvs, addrs = append(srvs, s), append(addrs, s.Addr())
 	}
-	args := append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
-		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
+	err := createCluster(addrs)
+	if err == nil {
+		err = waitClusterReady(addrs)
 	}
-	for _, a := range addrs {
-		WaitClusterState(t, a, "ok")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return srvs, addrs
 }
 
 // WaitClusterState polls CLUSTER INFO on addr until cluster_state is state
-// ("ok" also waits for all three nodes to be known), for at most 10 s.
+// ("ok" or "fail"), for at most 10 s.
 func WaitClusterState(t testing.TB, addr, state string) {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
@@ -41,8 +40,7 @@ func WaitClusterState(t testing.TB, addr, state string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		info, err := c.ClusterInfo(context.Background()).Result()
-		if err == nil && strings.Contains(info, "cluster_state:"+state+"\r\n") &&
-			(state != "ok" || strings.Contains(info, "cluster_known_nodes:3\r\n")) {
+		if err == nil && strings.Contains(info, "cluster_state:"+state+"\r\n") {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -96,14 +96,12 @@ func tempDir(name string) (string, error) {
 	return os.MkdirTemp(root, name+"-")
 }
 
+// haveRedis reports whether redis-server and redis-cli are on PATH.
 var haveRedis = sync.OnceValue(func() bool {
 	_, err1 := exec.LookPath("redis-server")
 	_, err2 := exec.LookPath("redis-cli")
 	return err1 == nil && err2 == nil
 })
-
-// HaveRedisServer reports whether redis-server and redis-cli are on PATH.
-func HaveRedisServer() bool { return haveRedis() }
 
 func requireRedis() bool { return os.Getenv("REDISKIT_REQUIRE_REDIS") == "1" }
 
@@ -140,7 +138,7 @@ func startStandalone() {
 		d.target = Target{Name: "standalone", Addrs: []string{d.opts.Addr}}
 		return
 	}
-	if !HaveRedisServer() {
+	if !haveRedis() {
 		if requireRedis() {
 			d.err = fmt.Errorf("redistest: redis-server not found on PATH and REDISKIT_REQUIRE_REDIS=1")
 			return
@@ -167,7 +165,7 @@ func startStandalone() {
 func ClusterTarget(t testing.TB) Target {
 	t.Helper()
 	cluster.once.Do(func() {
-		if !HaveRedisServer() {
+		if !haveRedis() {
 			cluster.skip = "cluster tests need a real server"
 			return
 		}

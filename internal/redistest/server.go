@@ -38,7 +38,7 @@ type Server struct {
 // skips t when redis-server is missing (fails under REDISKIT_REQUIRE_REDIS=1).
 func StartServer(t testing.TB, opts ServerOptions) *Server {
 	t.Helper()
-	if !HaveRedisServer() {
+	if !haveRedis() {
 		skipMissing(t, "StartServer needs a real server")
 	}
 	dir := t.TempDir()
