@@ -39,8 +39,8 @@ func (c *Conn) Close() {
 	}
 }
 
-// Configured reports whether the environment names a Redis to use.
-func Configured() bool {
+// configured reports whether the environment names a Redis to use.
+func configured() bool {
 	for _, v := range []string{"REDIS_URL", "REDIS_HOST", "REDIS_CLUSTER_ADDRS", "REDIS_SENTINEL_ADDRS"} {
 		if os.Getenv(v) != "" {
 			return true
@@ -54,7 +54,7 @@ func Configured() bool {
 func Open(ctx context.Context, mode string) (*Conn, error) {
 	if mode == ModeAuto {
 		mode = ModeEmbedded
-		if Configured() {
+		if configured() {
 			mode = ModeEnv
 		}
 	}
