@@ -28,7 +28,6 @@ func (c *Client) FindKeys(ctx context.Context, pattern string, limit int) ([]str
 		mu   sync.Mutex
 		seen = make(map[string]struct{})
 		out  []string
-		full atomic.Bool
 	)
 	err := c.scanPages(ctx, pattern, func(_ context.Context, keys []string) (bool, error) {
 		mu.Lock()
@@ -42,10 +41,7 @@ func (c *Client) FindKeys(ctx context.Context, pattern string, limit int) ([]str
 				out = append(out, k)
 			}
 		}
-		if len(out) >= limit {
-			full.Store(true)
-		}
-		return full.Load(), nil
+		return len(out) >= limit, nil
 	})
 	if err != nil {
 		return nil, wrap("find keys", pattern, err)
