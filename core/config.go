@@ -112,10 +112,10 @@ func ConfigFromLookup(getenv func(string) string) (Config, error) {
 		MasterName:    strings.TrimSpace(getenv("REDIS_SENTINEL_MASTER")),
 	}
 	var err error
-	if cfg.Port, err = envInt(getenv, "REDIS_PORT", 0); err != nil {
+	if cfg.Port, err = envInt(getenv, "REDIS_PORT"); err != nil {
 		return Config{}, err
 	}
-	if cfg.DB, err = envInt(getenv, "REDIS_DB", 0); err != nil {
+	if cfg.DB, err = envInt(getenv, "REDIS_DB"); err != nil {
 		return Config{}, err
 	}
 	if v := strings.TrimSpace(getenv("REDIS_TLS")); v != "" {
@@ -126,10 +126,10 @@ func ConfigFromLookup(getenv func(string) string) (Config, error) {
 	return cfg, cfg.validate()
 }
 
-func envInt(getenv func(string) string, name string, def int) (int, error) {
+func envInt(getenv func(string) string, name string) (int, error) {
 	v := strings.TrimSpace(getenv(name))
 	if v == "" {
-		return def, nil
+		return 0, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
