@@ -69,4 +69,13 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+	b.Run("int64/impl=json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var n int64
+			if err := json.Unmarshal([]byte("123456"), &n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
