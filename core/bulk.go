@@ -58,12 +58,43 @@ func (c *Client) SetMany(ctx context.Context, values map[string]any, ttl time.Du
 // Decode, or use GetManyAs. One round trip on a standalone server, one per
 // master on a cluster (MGET grouped by hash slot).
 func (c *Client) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	if err := c.checkKeys(ctx, "get many", keys); err != nil {
+	out := make(map[string][]byte, len(keys))
+	err := c.getMany(ctx, keys, func(k string, data []byte) error {
+		out[k] = data
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]byte, len(keys))
+	return out, nil
+}
+
+// GetManyAs reads keys as T values, returning only the keys that exist. The
+// first value that cannot be decoded fails the call with a *DecodeError.
+func GetManyAs[T any](ctx context.Context, c *Client, keys []string) (map[string]T, error) {
+	out := make(map[string]T, len(keys))
+	err := c.getMany(ctx, keys, func(k string, data []byte) error {
+		var v T
+		if err := Decode(k, data, &v); err != nil {
+			return err
+		}
+		out[k] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// getMany reads keys and hands each one that exists, with its stored bytes,
+// to found; an error from found ends the call with that error.
+func (c *Client) getMany(ctx context.Context, keys []string, found func(key string, data []byte) error) error {
+	if err := c.checkKeys(ctx, "get many", keys); err != nil {
+		return err
+	}
 	if len(keys) == 0 {
-		return out, nil
+		return nil
 	}
 	// One MGET per slot group; a group of one key is a plain GET, which
 	// costs less to build and to parse.
@@ -80,48 +111,34 @@ func (c *Client) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, wrap("get many", "", err)
+		return wrap("get many", "", err)
 	}
 	// Pipelined reports only the first failed command, which may be the
 	// redis.Nil of a missing key: check every one.
 	for _, cmd := range cmds {
 		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, wrap("get many", "", err)
+			return wrap("get many", "", err)
 		}
 	}
 	for i, g := range groups {
 		switch cmd := cmds[i].(type) {
 		case *redis.StringCmd:
 			if b, err := cmd.Bytes(); err == nil {
-				out[g[0]] = b
+				if err := found(g[0], b); err != nil {
+					return err
+				}
 			}
 		case *redis.SliceCmd:
 			for j, v := range cmd.Val() {
 				if s, ok := v.(string); ok {
-					out[g[j]] = []byte(s)
+					if err := found(g[j], []byte(s)); err != nil {
+						return err
+					}
 				}
 			}
 		}
 	}
-	return out, nil
-}
-
-// GetManyAs reads keys as T values, returning only the keys that exist. The
-// first value that cannot be decoded fails the call with a *DecodeError.
-func GetManyAs[T any](ctx context.Context, c *Client, keys []string) (map[string]T, error) {
-	raw, err := c.GetMany(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]T, len(raw))
-	for k, data := range raw {
-		var v T
-		if err := Decode(k, data, &v); err != nil {
-			return nil, err
-		}
-		out[k] = v
-	}
-	return out, nil
+	return nil
 }
 
 // DeleteMany removes keys (UNLINK, grouped by slot and chunked) and returns

@@ -188,6 +188,13 @@ func TestBulk(t *testing.T) {
 				t.Fatalf("GetManyAs[%s]: got %+v, want age %d", k, got[k], i)
 			}
 		}
+		// An undecodable value fails the whole call, naming its key.
+		garbled := core.MakeKey(tc.Prefix, "user", "garbled")
+		must(t, c.Set(ctx, garbled, "not json", time.Hour))
+		var de *core.DecodeError
+		if got, err := core.GetManyAs[user](ctx, c, append(keys[:3:3], garbled)); !errors.As(err, &de) || de.Key != garbled || got != nil {
+			t.Errorf("GetManyAs with a garbled value: got %d keys, %v, want nil and a DecodeError naming %q", len(got), err, garbled)
+		}
 		if ttl, _ := c.TTL(ctx, keys[7]); ttl <= 0 {
 			t.Errorf("SetMany TTL: got %v, want positive", ttl)
 		}
