@@ -21,7 +21,7 @@ type Client struct {
 	maxValueBytes int
 	owned         bool // Close closes rdb
 	closed        *atomic.Bool
-	ttlMode       atomic.Int32 // windowed counter: 0 unknown, 1 MULTI+PEXPIRE NX, 2 Lua
+	ttlMode       atomic.Int32 // windowed counter: 0 MULTI with PEXPIRE NX, 2 Lua (server refused NX)
 }
 
 // New connects a Client as cfg describes. It does not dial: the first command

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
 )
@@ -254,17 +256,28 @@ func TestCounters(t *testing.T) {
 }
 
 func TestIncrementWindow(t *testing.T) {
-	for _, form := range []string{"multi", "script"} {
-		t.Run(form, func(t *testing.T) { testIncrementWindow(t, form == "script") })
+	for _, form := range []string{"multi", "script", "nx-refused"} {
+		t.Run(form, func(t *testing.T) { testIncrementWindow(t, form) })
 	}
 }
 
-func testIncrementWindow(t *testing.T, script bool) {
+// testIncrementWindow checks one form of IncrementWindow: "multi" (Redis
+// 7+), "script" (forced Lua) or "nx-refused", a server that refuses
+// PEXPIRE NX as those before Redis 7 do, which must be detected once and
+// change nothing.
+func testIncrementWindow(t *testing.T, form string) {
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		ctx := context.Background()
 		c := core.NewFromRedis(tc.RDB)
-		if script {
+		var refuse *refuseNX
+		switch form {
+		case "script":
 			core.UseScriptWindow(c)
+		case "nx-refused":
+			refuse = &refuseNX{}
+			rdb := redistest.NewClient(t, tc.Target)
+			rdb.AddHook(refuse)
+			c = core.NewFromRedis(rdb)
 		}
 		key := core.MakeKey(tc.Prefix, "rl")
 		wc, err := c.IncrementWindow(ctx, key, 1, time.Minute)
@@ -287,7 +300,34 @@ func testIncrementWindow(t *testing.T, script bool) {
 		if _, err := c.IncrementWindow(ctx, key, 1, 0); !errors.Is(err, core.ErrInvalidTTL) {
 			t.Errorf("zero window: got %v, want ErrInvalidTTL", err)
 		}
+		if refuse != nil {
+			if got := refuse.refused.Load(); got != 1 {
+				t.Errorf("transactions with PEXPIRE NX sent: got %d, want 1 (then the script)", got)
+			}
+		}
 	})
+}
+
+// refuseNX makes a Redis 7 server refuse PEXPIRE … NX inside a transaction
+// as servers before Redis 7 do: there PEXPIRE takes exactly two arguments,
+// so queueing it with NX fails ("wrong number of arguments") and EXEC
+// aborts. It sends the command as GETSET, whose arity is exactly that.
+type refuseNX struct{ refused atomic.Int32 }
+
+func (*refuseNX) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (*refuseNX) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h *refuseNX) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if args := cmd.Args(); cmd.Name() == "pexpire" && len(args) == 4 && args[3] == "nx" {
+				args[0] = "getset"
+				h.refused.Add(1)
+			}
+		}
+		return next(ctx, cmds)
+	}
 }
 
 // TestBadInput checks that every kind of bad input is a clear, typed error.

@@ -46,9 +46,11 @@ type WindowCount struct {
 // sure it expires: the first increment of a window sets the TTL to window;
 // later ones leave it alone. A counter left without a TTL (written by someone
 // else) gets one. One round trip: MULTI{INCRBY; PEXPIRE NX; PTTL} on Redis 7+,
-// a Lua script on older servers (detected once per Client with a probe on the
-// first call). So the counter can never be left without its TTL, the bug of
-// the INCR-then-EXPIRE pattern.
+// a Lua script on older servers (the Client switches for good the first time
+// the server refuses PEXPIRE NX, which changes nothing). So the counter can
+// never be left without its TTL, the bug of the INCR-then-EXPIRE pattern. The
+// INCRBY is sent at most once: go-redis does not resend it after a network
+// error, so an increment is never counted twice.
 func (c *Client) IncrementWindow(ctx context.Context, key string, amount int64, window time.Duration) (WindowCount, error) {
 	if err := c.check(ctx, "increment window"); err != nil {
 		return WindowCount{}, err
@@ -59,62 +61,70 @@ func (c *Client) IncrementWindow(ctx context.Context, key string, amount int64, 
 	if window <= 0 {
 		return WindowCount{}, fmt.Errorf("core: increment window %q: %w: window must be positive, got %v", key, ErrInvalidTTL, window)
 	}
-	window = redisTTL(window)
-	if c.ttlMode.Load() == ttlModeUnknown {
-		if err := c.detectExpireNX(ctx, key, window); err != nil {
-			return WindowCount{}, wrap("increment window", key, err)
+	if c.ttlMode.Load() != ttlModeLua {
+		wc, unsupported, err := c.incrementWindowMulti(ctx, key, amount, window)
+		if !unsupported {
+			return wc, wrap("increment window", key, err)
 		}
+		c.ttlMode.Store(ttlModeLua)
 	}
-	if c.ttlMode.Load() == ttlModeMulti {
-		wc, err := c.incrementWindowMulti(ctx, key, amount, window)
-		return wc, wrap("increment window", key, err)
-	}
-	res, err := incrementWindowScript.Run(ctx, c.rdb, []string{key}, amount, window.Milliseconds()).Int64Slice()
+	res, err := incrementWindowScript.Run(ctx, c.rdb, []string{key}, amount, redisTTL(window).Milliseconds()).Int64Slice()
 	if err != nil {
 		return WindowCount{}, wrap("increment window", key, err)
 	}
 	return WindowCount{Count: res[0], TTL: time.Duration(res[1]) * time.Millisecond}, nil
 }
 
-const (
-	ttlModeUnknown int32 = iota
-	ttlModeMulti
-	ttlModeLua
-)
+// ttlModeLua marks a Client whose server refused PEXPIRE … NX (before Redis
+// 7): IncrementWindow runs incrementWindowScript. The zero mode tries MULTI.
+const ttlModeLua int32 = 2
 
-// detectExpireNX finds out once whether the server takes PEXPIRE … NX
-// (Redis 7+). The probe runs on the counter's own key, so it needs no extra
-// ACL permission, and it is harmless there: it only gives a key that has no
-// TTL the window's, which the increment would do anyway.
-func (c *Client) detectExpireNX(ctx context.Context, key string, window time.Duration) error {
-	err := c.rdb.Do(ctx, "pexpire", key, window.Milliseconds(), "nx").Err()
-	switch {
-	case err == nil:
-		c.ttlMode.Store(ttlModeMulti)
-	case isUnsupportedNX(err):
-		c.ttlMode.Store(ttlModeLua)
-	default:
-		return err
-	}
-	return nil
-}
-
-func (c *Client) incrementWindowMulti(ctx context.Context, key string, amount int64, window time.Duration) (WindowCount, error) {
+// incrementWindowMulti is the Redis 7+ form of IncrementWindow. unsupported
+// reports a server that refused PEXPIRE NX: the transaction was discarded.
+func (c *Client) incrementWindowMulti(ctx context.Context, key string, amount int64, window time.Duration) (wc WindowCount, unsupported bool, err error) {
 	var incr *redis.IntCmd
+	var expire *redis.Cmd
 	var pttl *redis.DurationCmd
-	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		incr = p.IncrBy(ctx, key, amount)
-		p.Do(ctx, "pexpire", key, window.Milliseconds(), "nx")
+	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		incr, expire = QueueIncrementWindow(ctx, p, key, amount, window)
 		pttl = p.PTTL(ctx, key)
 		return nil
 	})
 	if err != nil {
-		return WindowCount{}, err
+		return WindowCount{}, ExpireNXUnsupported(expire.Err()), err
 	}
-	return WindowCount{Count: incr.Val(), TTL: pttl.Val()}, nil
+	return WindowCount{Count: incr.Val(), TTL: pttl.Val()}, false, nil
 }
 
-func isUnsupportedNX(err error) bool {
+// QueueIncrementWindow queues on p, which must be a transaction (see
+// redis.Client.TxPipelined), the Redis 7+ windowed increment: INCRBY key
+// amount, marked to be sent at most once (never resent after a network
+// error, so never counted twice), then PEXPIRE key window NX, which sets the
+// TTL of a new counter, or of one left without a TTL, and leaves a running
+// window's alone. A server before Redis 7 refuses PEXPIRE NX while queueing
+// it and discards the whole transaction: then ExpireNXUnsupported(
+// expire.Err()) is true and nothing changed; use a Lua script instead. It is
+// the mechanism behind IncrementWindow, for callers that batch several
+// counters into one transaction.
+func QueueIncrementWindow(ctx context.Context, p redis.Pipeliner, key string, amount int64, window time.Duration) (incr *redis.IntCmd, expire *redis.Cmd) {
+	incr = redis.NewIntCmd(ctx, "incrby", key, amount)
+	_ = p.Process(ctx, noRetry{incr})
+	expire = p.Do(ctx, "pexpire", key, redisTTL(window).Milliseconds(), "nx")
+	return incr, expire
+}
+
+// noRetry marks a command go-redis must send at most once (go-redis honours
+// Cmder.NoRetry on single commands, pipelines and transactions).
+type noRetry struct{ redis.Cmder }
+
+func (noRetry) NoRetry() bool { return true }
+
+// ExpireNXUnsupported reports whether err is a server before Redis 7
+// refusing PEXPIRE … NX (see QueueIncrementWindow).
+func ExpireNXUnsupported(err error) bool {
+	if err == nil {
+		return false
+	}
 	msg := strings.ToLower(err.Error())
 	return strings.Contains(msg, "syntax error") || strings.Contains(msg, "unsupported option") ||
 		strings.Contains(msg, "wrong number of arguments")

@@ -2,12 +2,12 @@ package ratelimit
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rediskit/rediskit/core"
 )
 
 // txBatcher coalesces concurrent fixed-window increments on a standalone
@@ -43,7 +43,7 @@ type txBatcher struct {
 // and err are set.
 type txReq struct {
 	key       string
-	ttlMS     int64
+	ttl       time.Duration
 	deadline  time.Time // when the caller stops waiting
 	count     int64
 	err       error
@@ -66,7 +66,7 @@ func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, tim
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	r := &txReq{key: key, ttlMS: ttl.Milliseconds(), deadline: deadline, done: make(chan struct{})}
+	r := &txReq{key: key, ttl: ttl, deadline: deadline, done: make(chan struct{})}
 	b.mu.Lock()
 	if len(b.queue) >= MaxQueued {
 		b.mu.Unlock()
@@ -141,16 +141,15 @@ func (b *txBatcher) exec(batch []*txReq) {
 	var pexpire *redis.Cmd
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range live {
-			incrs[i] = redis.NewIntCmd(ctx, "incrby", r.key, 1)
-			_ = p.Process(ctx, noRetry{incrs[i]}) // never resent: see executor.doOnce
-			cmd := p.Do(ctx, "pexpire", r.key, r.ttlMS, "nx")
+			var expire *redis.Cmd
+			incrs[i], expire = core.QueueIncrementWindow(ctx, p, r.key, 1, r.ttl)
 			if i == 0 {
-				pexpire = cmd
+				pexpire = expire
 			}
 		}
 		return nil
 	})
-	if err != nil && pexpire.Err() != nil && isUnsupportedNX(pexpire.Err()) {
+	if err != nil && core.ExpireNXUnsupported(pexpire.Err()) {
 		b.unsupported.Store(true)
 		err = errUnsupported
 	}
@@ -164,13 +163,4 @@ func (b *txBatcher) exec(batch []*txReq) {
 		}
 		close(r.done)
 	}
-}
-
-// isUnsupportedNX recognizes a server before Redis 7 rejecting PEXPIRE NX
-// while queueing it, which discards the whole transaction (EXECABORT): no
-// counter changed.
-func isUnsupportedNX(err error) bool {
-	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "wrong number of arguments") ||
-		strings.Contains(msg, "syntax error") || strings.Contains(msg, "unsupported option")
 }
