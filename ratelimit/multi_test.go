@@ -13,18 +13,24 @@ import (
 	"github.com/rediskit/rediskit/ratelimit"
 )
 
+// newMulti returns a Multi limiter over tc with the given policies and clock.
+func newMulti(t *testing.T, tc redistest.Case, clk *clock, policies []ratelimit.Policy) *ratelimit.Multi {
+	t.Helper()
+	m, err := ratelimit.NewMulti(core.NewFromRedis(tc.RDB), ratelimit.MultiOptions{
+		Policies: policies, Prefix: tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func TestMultiAllOrNothing(t *testing.T) {
 	t.Parallel()
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		checkTTLs(t, tc.RDB, tc.Prefix)
 		clk := midWindow(time.Hour)
-		m, err := ratelimit.NewMulti(core.NewFromRedis(tc.RDB), ratelimit.MultiOptions{
-			Policies: []ratelimit.Policy{{Name: "burst", Limit: 3, Window: time.Minute}, {Name: "hourly", Limit: 5, Window: time.Hour}},
-			Prefix:   tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := newMulti(t, tc, clk, []ratelimit.Policy{{Name: "burst", Limit: 3, Window: time.Minute}, {Name: "hourly", Limit: 5, Window: time.Hour}})
 		ctx := context.Background()
 		steps := []struct {
 			advance   time.Duration
@@ -70,13 +76,7 @@ func TestMultiLocalDenialNamesThePolicy(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		checkTTLs(t, tc.RDB, tc.Prefix)
 		clk := midWindow(time.Hour)
-		m, err := ratelimit.NewMulti(core.NewFromRedis(tc.RDB), ratelimit.MultiOptions{
-			Policies: []ratelimit.Policy{{Name: "hourly", Limit: 100, Window: time.Hour}, {Name: "burst", Limit: 2, Window: time.Minute}},
-			Prefix:   tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := newMulti(t, tc, clk, []ratelimit.Policy{{Name: "hourly", Limit: 100, Window: time.Hour}, {Name: "burst", Limit: 2, Window: time.Minute}})
 		ctx := context.Background()
 		for range 2 {
 			if res, err := m.Allow(ctx, "k"); err != nil || !res.Allowed {
