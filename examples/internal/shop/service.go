@@ -26,6 +26,9 @@ import (
 // MaxBodyBytes caps the body of PUT /products/{id}.
 const MaxBodyBytes = 1 << 20
 
+// productDelay is the simulated database latency of every catalog load.
+const productDelay = 50 * time.Millisecond
+
 // readTimeout bounds the reads of view counts, so a slow Redis cannot hold
 // a request for longer.
 const readTimeout = 500 * time.Millisecond
@@ -37,9 +40,7 @@ var ErrBadRequest = errors.New("bad request")
 type Config struct {
 	RateLimit      int            // requests per RateWindow on /api/limited; default 5
 	RateWindow     time.Duration  // default 10 s
-	ProductDelay   time.Duration  // simulated database latency; default 50 ms
 	TrustedProxies []netip.Prefix // proxies whose X-Forwarded-For is believed; default none
-	ViewSecret     []byte         // HMAC key for visitor ids; default random per process
 	FlushInterval  time.Duration  // view-count flush interval; default 1 s
 	Logger         *slog.Logger   // where failures are reported; default slog.Default()
 	Namespace      string         // prefix of every Redis key; default "shop"
@@ -50,13 +51,13 @@ type Config struct {
 type Service struct {
 	Catalog  *Catalog
 	Products *memo.Func[string, Product] // memoized Catalog.Load
-	Limiter  ratelimit.Limiter           // for GET /api/limited
 	Views    *viewcount.Counter          // article views, buffered
 	Cache    *httpcache.Cache            // response cache
 	IPs      *clientip.Resolver          // client IPs under the trusted-proxy rules
 	Log      *slog.Logger
 
-	checks []func(context.Context) error
+	limiter ratelimit.Limiter // for GET /api/limited
+	checks  []func(context.Context) error
 }
 
 // Check runs every feature's start-up check: each command the feature needs
@@ -73,7 +74,7 @@ func (s *Service) Check(ctx context.Context) error {
 // New wires the features on c.
 func New(c *core.Client, cfg Config) (*Service, error) {
 	cfg = withDefaults(cfg)
-	s := &Service{Catalog: NewCatalog(cfg.ProductDelay), Log: cfg.Logger}
+	s := &Service{Catalog: NewCatalog(productDelay), Log: cfg.Logger}
 	report := func(what string) func(error) {
 		return func(err error) { s.Log.Warn(what, "err", err) }
 	}
@@ -100,10 +101,12 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Limiter = limiter
+	s.limiter = limiter
+	viewSecret := make([]byte, 32) // the HMAC key of visitor ids, random per process
+	_, _ = rand.Read(viewSecret)
 	if s.Views, err = viewcount.New(c, viewcount.Options{
 		Namespace:     core.MakeKey(cfg.Namespace, "views"),
-		Secret:        cfg.ViewSecret,
+		Secret:        viewSecret,
 		Mode:          viewcount.Buffered,
 		FlushInterval: cfg.FlushInterval,
 		OnDrop:        func(n int64, err error) { s.Log.Error("view counts dropped", "views", n, "err", err) },
@@ -135,13 +138,6 @@ func withDefaults(cfg Config) Config {
 	if cfg.RateWindow == 0 {
 		cfg.RateWindow = 10 * time.Second
 	}
-	if cfg.ProductDelay == 0 {
-		cfg.ProductDelay = 50 * time.Millisecond
-	}
-	if cfg.ViewSecret == nil {
-		cfg.ViewSecret = make([]byte, 32)
-		_, _ = rand.Read(cfg.ViewSecret)
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -155,7 +151,7 @@ func withDefaults(cfg Config) Config {
 // IP under the trusted-proxy rules, failing open with the failure logged.
 func (s *Service) LimitOptions() ratelimit.HTTPOptions {
 	return ratelimit.HTTPOptions{
-		Limiter: s.Limiter,
+		Limiter: s.limiter,
 		OnError: func(_ *http.Request, err error) { s.Log.Warn("ratelimit", "err", err) },
 	}
 }
