@@ -12,12 +12,8 @@
 // buffered view counts.
 package main
 
-import (
-	"net/http"
-
-	"github.com/rediskit/rediskit/examples/internal/shop"
-)
+import "github.com/rediskit/rediskit/examples/internal/shop"
 
 func main() {
-	shop.Main("echo", func(svc *shop.Service) (http.Handler, error) { return newEcho(svc) })
+	shop.Main("echo", newEcho)
 }

@@ -14,7 +14,7 @@ import (
 
 // newEcho routes the example's endpoints on Echo, each behind the rediskit
 // middleware it demonstrates; same routes and answers as examples/service.
-func newEcho(svc *shop.Service) (*echo.Echo, error) {
+func newEcho(svc *shop.Service) (http.Handler, error) {
 	tracker, err := svc.ViewTracker(nil)
 	if err != nil {
 		return nil, err

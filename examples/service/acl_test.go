@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -31,23 +30,7 @@ func TestLeastPrivilege(t *testing.T) {
 		return c
 	}
 
-	t.Run("enough", func(t *testing.T) {
-		svc, err := shop.New(connect("app"), shoptest.Config(ns))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.Check(t.Context()); err != nil {
-			t.Fatalf("start-up check: got %v, want nil", err)
-		}
-		handler, err := newHandler(svc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(handler)
-		defer hs.Close()
-		defer svc.Close(t.Context())
-		shoptest.Walk(t, hs.URL)
-	})
+	t.Run("enough", func(t *testing.T) { shoptest.Serve(t, connect("app"), ns, newHandler) })
 	t.Run("missing pfadd", func(t *testing.T) {
 		svc, err := shop.New(connect("nopfadd"), shoptest.Config(ns))
 		if err != nil {

@@ -11,12 +11,8 @@
 // buffered view counts.
 package main
 
-import (
-	"net/http"
-
-	"github.com/rediskit/rediskit/examples/internal/shop"
-)
+import "github.com/rediskit/rediskit/examples/internal/shop"
 
 func main() {
-	shop.Main("service", func(svc *shop.Service) (http.Handler, error) { return newHandler(svc) })
+	shop.Main("service", newHandler)
 }

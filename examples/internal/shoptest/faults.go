@@ -3,7 +3,7 @@ package shoptest
 // Fault scenarios: the whole example service (memo, rate limiter, response
 // cache and buffered view counts together) on a dedicated redis-server
 // behind a fault-injecting proxy, driven over HTTP. Each service's test
-// calls them with its own router, so both adapters keep the same failure
+// calls Faults with its own router, so both adapters keep the same failure
 // contract.
 
 import (
@@ -18,7 +18,21 @@ import (
 	"go.uber.org/goleak"
 )
 
-// RedisDown stops Redis mid-traffic, by cutting every connection at the
+// Faults runs every fault scenario on the service build routes. blackhole
+// and soak run first, one at a time: they compare the process's goroutines
+// and heap with those at their start, so the test calling Faults must not
+// run in parallel with other tests. The other scenarios then run in
+// parallel, each on its own redis-server.
+func Faults(t *testing.T, build Build) {
+	t.Run("blackhole", func(t *testing.T) { blackhole(t, build) })
+	t.Run("soak", func(t *testing.T) { soak(t, build) })
+	t.Run("redis down", func(t *testing.T) { redisDown(t, build) })
+	t.Run("latency", func(t *testing.T) { latency(t, build) })
+	t.Run("recovery", func(t *testing.T) { recovery(t, build) })
+	t.Run("max memory", func(t *testing.T) { maxMemory(t, build) })
+}
+
+// redisDown stops Redis mid-traffic, by cutting every connection at the
 // proxy ("cut") or by killing redis-server ("stop", which loses its data),
 // and checks each feature's failure policy: product GETs answer 200 from
 // the origin (memo and the response cache fail open), /api/limited lets
@@ -26,7 +40,7 @@ import (
 // policy shop.Config offers), articles answer 200 with their views buffered,
 // every feature reports the failure, and once Redis is back the view totals
 // are exact: nothing lost, nothing counted twice.
-func RedisDown(t *testing.T, build Build) {
+func redisDown(t *testing.T, build Build) {
 	cases := []struct {
 		name          string
 		fail, restore func(*fixture)
@@ -38,7 +52,7 @@ func RedisDown(t *testing.T, build Build) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, build, fixtureOptions{})
+			f := newFixture(t, build)
 			expectProduct(t, f.get("/products/1", nil), "1")
 			if res := f.get("/products/1", nil); !isHit(res) {
 				t.Fatalf("warm-up: Cache-Status %q, want a hit", res.header.Get("Cache-Status"))
@@ -108,13 +122,13 @@ func (f *fixture) expectFlushFailureReported(mark int) {
 	}
 }
 
-// Latency adds 500 ms to every packet between the service and Redis: each
+// latency adds 500 ms to every packet between the service and Redis: each
 // request still answers within requestBound, each Redis failure reaches
 // the log classified as a timeout, and each failing request is reported
 // once per feature, not once per retry.
-func Latency(t *testing.T, build Build) {
+func latency(t *testing.T, build Build) {
 	t.Parallel()
-	f := newFixture(t, build, fixtureOptions{})
+	f := newFixture(t, build)
 	base := f.get("/products/1", nil)
 	expectProduct(t, base, "1")
 	expectStatus(t, f.get("/api/limited", visitor("198.51.100.8")), http.StatusOK)
@@ -158,11 +172,11 @@ func Latency(t *testing.T, build Build) {
 	}
 }
 
-// Recovery checks that the first request after Redis comes back uses it: a
+// recovery checks that the first request after Redis comes back uses it: a
 // cached product is a hit again and the limiter decides and counts again.
-func Recovery(t *testing.T, build Build) {
+func recovery(t *testing.T, build Build) {
 	t.Parallel()
-	f := newFixture(t, build, fixtureOptions{})
+	f := newFixture(t, build)
 	expectProduct(t, f.get("/products/3", nil), "3")
 	if res := f.get("/products/3", nil); !isHit(res) {
 		t.Fatalf("warm-up: Cache-Status %q, want a hit", res.header.Get("Cache-Status"))
@@ -219,15 +233,15 @@ func expectCountsAgain(t *testing.T, f *fixture, who http.Header) {
 	t.Errorf("no 429 after %d requests following the restore", RateLimit+1)
 }
 
-// Blackhole makes Redis swallow every packet: each request, run
+// blackhole makes Redis swallow every packet: each request, run
 // concurrently, still completes within requestBound with the answer it
 // would have without Redis; then, after the server and the service are
 // closed (Close's ctx gives up on the views it cannot flush), no goroutine
 // is left behind. It must not run in parallel with other tests: it compares
 // the binary's goroutines with those at its start.
-func Blackhole(t *testing.T, build Build) {
+func blackhole(t *testing.T, build Build) {
 	ignore := goleak.IgnoreCurrent()
-	f := newFixture(t, build, fixtureOptions{})
+	f := newFixture(t, build)
 	expectProduct(t, f.get("/products/1", nil), "1")
 	expectStatus(t, f.get("/api/limited", visitor("198.51.100.30")), http.StatusOK)
 	expectStatus(t, f.get("/articles/hello-redis", visitor("203.0.113.30")), http.StatusOK)
@@ -297,14 +311,14 @@ func expectNoLeak(t *testing.T, ignore goleak.Option) {
 	goleak.VerifyNone(t, ignore)
 }
 
-// MaxMemory fills a noeviction redis-server to its maxmemory so that every
+// maxMemory fills a noeviction redis-server to its maxmemory so that every
 // write fails with OOM, while reads still work: product responses
 // (status, body, content type) are exactly those of a healthy Redis, the
 // limiter fails open, the failed writes are reported, and views buffered
 // meanwhile are all counted once memory is freed.
-func MaxMemory(t *testing.T, build Build) {
+func maxMemory(t *testing.T, build Build) {
 	t.Parallel()
-	f := newFixture(t, build, fixtureOptions{serverArgs: []string{"--maxmemory", "4mb", "--maxmemory-policy", "noeviction"}})
+	f := newFixture(t, build, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
 	paths := []string{"/products/1", "/products/2", "/products/3", "/products/404"}
 	normal := map[string]response{}
 	for _, p := range paths {

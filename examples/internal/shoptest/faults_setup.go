@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -31,9 +30,6 @@ import (
 	"github.com/rediskit/rediskit/memo"
 	"github.com/rediskit/rediskit/ratelimit"
 )
-
-// Build routes a Service's endpoints, as each example service does.
-type Build func(*shop.Service) (http.Handler, error)
 
 // requestBound is the longest any request may take while Redis is slow or
 // unreachable. It derives from the middleware's own Redis timeouts (shop
@@ -62,15 +58,12 @@ type fixture struct {
 	once   sync.Once
 }
 
-type fixtureOptions struct {
-	serverArgs []string           // extra redis-server arguments
-	config     func(*shop.Config) // adjusts Config(namespace)
-}
-
-func newFixture(t *testing.T, build Build, opts fixtureOptions) *fixture {
+// newFixture starts a redis-server with serverArgs, a proxy to it, and the
+// service build routes, connected through the proxy.
+func newFixture(t *testing.T, build Build, serverArgs ...string) *fixture {
 	t.Helper()
 	f := &fixture{t: t, logs: &logRecorder{}}
-	f.server = redistest.StartServer(t, redistest.ServerOptions{Args: opts.serverArgs})
+	f.server = redistest.StartServer(t, redistest.ServerOptions{Args: serverArgs})
 	f.proxy = faultproxy.New(t, f.server.Addr())
 	f.raw = f.server.Client(t, nil)
 	var err error
@@ -79,9 +72,6 @@ func newFixture(t *testing.T, build Build, opts fixtureOptions) *fixture {
 	}
 	f.cfg = Config(namespace)
 	f.cfg.Logger = slog.New(f.logs)
-	if opts.config != nil {
-		opts.config(&f.cfg)
-	}
 	if f.svc, err = shop.New(f.client, f.cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -123,24 +113,9 @@ func visitor(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}
 // request sends one request and reads the whole answer; it is safe to call
 // from any goroutine.
 func (f *fixture) request(method, path, body string, h http.Header) (response, time.Duration, error) {
-	req, err := http.NewRequest(method, f.web.URL+path, strings.NewReader(body))
-	if err != nil {
-		return response{}, 0, err
-	}
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	start := time.Now()
-	res, err := f.http.Do(req)
-	if err != nil {
-		return response{}, time.Since(start), err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return response{status: res.StatusCode, header: res.Header, body: string(b)}, time.Since(start), err
+	res, err := send(f.http, method, f.web.URL+path, body, h)
+	return res, time.Since(start), err
 }
 
 // get is a GET from the test goroutine that must answer within
@@ -316,18 +291,11 @@ func expectNoHandlerErrors(t *testing.T, recs []logRecord, allowed ...string) {
 	}
 }
 
-// forgetStored deletes every key of the service (and only those), so the
-// next requests start cold.
+// forgetStored deletes every key of the fixture's own server, so the next
+// requests start cold.
 func (f *fixture) forgetStored() {
 	f.t.Helper()
-	ctx := context.Background()
-	iter := f.raw.Scan(ctx, 0, namespace+":*", 100).Iterator()
-	for iter.Next(ctx) {
-		if err := f.raw.Unlink(ctx, iter.Val()).Err(); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	if err := iter.Err(); err != nil {
+	if err := f.raw.FlushDB(context.Background()).Err(); err != nil {
 		f.t.Fatal(err)
 	}
 }

@@ -6,14 +6,20 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/examples/internal/shop"
+	"github.com/rediskit/rediskit/internal/redistest"
 )
+
+// Build routes a Service's endpoints, as each example service does.
+type Build func(*shop.Service) (http.Handler, error)
 
 // RateLimit and RateWindow are the limits Config sets for the walk.
 const (
@@ -34,8 +40,37 @@ func Config(namespace string) shop.Config {
 	}
 }
 
-// Walk exercises every route of a service listening at base.
-func Walk(t *testing.T, base string) {
+// Routes walks every route of the service build routes, on real Redis,
+// standalone and cluster.
+func Routes(t *testing.T, build Build) {
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		Serve(t, core.NewFromRedis(tc.RDB), tc.Prefix, build)
+	})
+}
+
+// Serve builds the service on c with Config(ns), requires its start-up
+// check to pass, serves the routes build returns and walks them.
+func Serve(t *testing.T, c *core.Client, ns string, build Build) {
+	t.Helper()
+	svc, err := shop.New(c, Config(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close(t.Context())
+	if err := svc.Check(t.Context()); err != nil {
+		t.Fatalf("start-up check: got %v, want nil", err)
+	}
+	handler, err := build(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	walk(t, srv.URL)
+}
+
+// walk exercises every route of a service listening at base.
+func walk(t *testing.T, base string) {
 	t.Run("healthz", func(t *testing.T) {
 		expectStatus(t, do(t, "GET", base+"/healthz", "", nil), http.StatusOK)
 	})
@@ -168,6 +203,11 @@ func do(t *testing.T, method, url, body string, header http.Header) response {
 }
 
 func try(method, url, body string, header http.Header) (response, error) {
+	return send(http.DefaultClient, method, url, body, header)
+}
+
+// send sends one request with client and reads the whole answer.
+func send(client *http.Client, method, url, body string, header http.Header) (response, error) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		return response{}, err
@@ -178,7 +218,7 @@ func try(method, url, body string, header http.Header) (response, error) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return response{}, err
 	}

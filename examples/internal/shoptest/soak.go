@@ -54,7 +54,7 @@ func (s *soakTally) fail(format string, args ...any) {
 	}
 }
 
-// Soak runs the service under a bounded concurrent load (soakWorkers
+// soak runs the service under a bounded concurrent load (soakWorkers
 // goroutines, soakRequests requests or soakDuration) mixing product reads
 // and updates, rate-limited calls and article views from many visitors,
 // then checks: every answer was the expected one, the view totals are
@@ -63,9 +63,9 @@ func (s *soakTally) fail(format string, args ...any) {
 // lives without a TTL, nothing was reported as failing, and the heap is
 // back near where it started. It must not run in parallel with other tests
 // (the heap is the process's).
-func Soak(t *testing.T, build Build) {
+func soak(t *testing.T, build Build) {
 	heapBefore := heapInuse()
-	f := newFixture(t, build, fixtureOptions{})
+	f := newFixture(t, build)
 	tally := &soakTally{views: map[[2]string]bool{}, limited: map[string]int{}, allowed: map[string]int{}}
 	start := time.Now()
 	var next atomic.Int64
