@@ -44,6 +44,7 @@ type Config struct {
 	FlushInterval  time.Duration  // view-count flush interval; default 1 s
 	Logger         *slog.Logger   // where failures are reported; default slog.Default()
 	Namespace      string         // prefix of every Redis key; default "shop"
+	LimiterTimeout time.Duration  // bound of one rate-limit decision; default ratelimit.DefaultTimeout (50 ms)
 }
 
 // Service holds the example's domain and the rediskit features around it.
@@ -94,9 +95,10 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	limiter, err := ratelimit.NewFixedWindow(c, ratelimit.Options{
-		Limit:  cfg.RateLimit,
-		Window: cfg.RateWindow,
-		Prefix: core.MakeKey(cfg.Namespace, "ratelimit"),
+		Limit:   cfg.RateLimit,
+		Window:  cfg.RateWindow,
+		Prefix:  core.MakeKey(cfg.Namespace, "ratelimit"),
+		Timeout: cfg.LimiterTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -62,6 +62,13 @@ type fixture struct {
 // service build routes, connected through the proxy.
 func newFixture(t *testing.T, build Build, serverArgs ...string) *fixture {
 	t.Helper()
+	return newFixtureConfig(t, build, nil, serverArgs...)
+}
+
+// newFixtureConfig is newFixture with tune, when not nil, adjusting the
+// service's configuration first.
+func newFixtureConfig(t *testing.T, build Build, tune func(*shop.Config), serverArgs ...string) *fixture {
+	t.Helper()
 	f := &fixture{t: t, logs: &logRecorder{}}
 	f.server = redistest.StartServer(t, redistest.ServerOptions{Args: serverArgs})
 	f.proxy = faultproxy.New(t, f.server.Addr())
@@ -72,6 +79,9 @@ func newFixture(t *testing.T, build Build, serverArgs ...string) *fixture {
 	}
 	f.cfg = Config(namespace)
 	f.cfg.Logger = slog.New(f.logs)
+	if tune != nil {
+		tune(&f.cfg)
+	}
 	if f.svc, err = shop.New(f.client, f.cfg); err != nil {
 		t.Fatal(err)
 	}
