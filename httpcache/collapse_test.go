@@ -73,10 +73,11 @@ func TestCollapsedFollowerNeedsUsableResponse(t *testing.T) {
 	}
 }
 
-// A leader that finds an entry stored by another instance while it joined
-// hands that entry to its followers: no two responses share header slices,
-// so a later in-place change to one response's header (say by an outer
-// middleware) never shows in another's.
+// A leader that finds, on its second look, an entry a request of the same
+// process stored after the leader's lookup began hands that entry to its
+// followers: no two responses share header slices, so a later in-place
+// change to one response's header (say by an outer middleware) never shows
+// in another's.
 func TestCollapsedResponsesDoNotShareHeaders(t *testing.T) {
 	t.Parallel()
 	target := redistest.StandaloneTarget(t)
@@ -91,32 +92,37 @@ func TestCollapsedResponsesDoNotShareHeaders(t *testing.T) {
 	do(other.Middleware(origin), "GET", "http://example.com/warm") // creates the generation number
 	entryKey := prefix + ":g" + genOf(t, redistest.NewClient(t, target), prefix) + ":{" + url + "}"
 	var gets atomic.Int64
+	var c *httpcache.Cache
 	findStarted, releaseFind := make(chan struct{}), make(chan struct{})
 	rdb := hookedClient(t, target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
 		if !cmdIs(cmd, "get", entryKey) {
 			return next(ctx, cmd)
 		}
 		switch gets.Add(1) {
-		case 1: // the leader's lookup misses; then another instance stores
+		case 1: // the leader's lookup misses; then another request of c stores
 			err := next(ctx, cmd)
-			do(other.Middleware(origin), "GET", url)
+			do(c.Middleware(origin), "GET", url)
 			return err
-		case 2: // the leader's second look, after it joined: wait for a follower
+		case 3: // the leader's second look, after it joined: wait for a follower
 			close(findStarted)
 			<-releaseFind
-		case 3: // the follower's lookup: made to miss, so it joins the leader
+		case 4: // the follower's lookup: made to miss, so it joins the leader
 			cmd.SetErr(redis.Nil)
 			return redis.Nil
 		}
-		return next(ctx, cmd)
+		return next(ctx, cmd) // 2: the other request's lookup
 	})
-	c := newCache(t, rdb, prefix, httpcache.Options{}, nil)
+	c = newCache(t, rdb, prefix, httpcache.Options{}, nil)
 	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Error("handler called, want every response from the other instance's entry")
+		t.Error("handler called, want every response from the other request's entry")
 	}))
 	leader := make(chan *httptest.ResponseRecorder)
 	go func() { leader <- do(h, "GET", url) }()
-	<-findStarted
+	select {
+	case <-findStarted:
+	case lw := <-leader:
+		t.Fatalf("got the leader answered (%q) without a second look, want one after another request stored", lw.Body.String())
+	}
 	follower := make(chan *httptest.ResponseRecorder)
 	go func() { follower <- do(h, "GET", url) }()
 	poll(t, "the follower to wait for the leader", func() bool { return httpcache.FlightWaiters(c, url) == 1 })
@@ -128,5 +134,42 @@ func TestCollapsedResponsesDoNotShareHeaders(t *testing.T) {
 	lw.Header()["X-A"][0] = "changed by the leader's middleware"
 	if got := fw.Header().Get("X-A"); got != "a" {
 		t.Errorf("follower's X-A after the leader's header changed: got %q, want a", got)
+	}
+}
+
+// A cold miss looks its key up once: the leader looks again only when a
+// call for the same key finished since its lookup began.
+func TestColdMissLooksUpOnce(t *testing.T) {
+	t.Parallel()
+	target := redistest.StandaloneTarget(t)
+	prefix := redistest.Prefix(t)
+	const url = "http://example.com/cold-once"
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = w.Write([]byte("v"))
+	})
+	other := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
+	do(other.Middleware(origin), "GET", "http://example.com/warm") // creates the generation number
+	entryKey := prefix + ":g" + genOf(t, redistest.NewClient(t, target), prefix) + ":{" + url + "}"
+	var gets atomic.Int64
+	rdb := hookedClient(t, target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if cmdIs(cmd, "get", entryKey) {
+			gets.Add(1)
+		}
+		return next(ctx, cmd)
+	})
+	c := newCache(t, rdb, prefix, httpcache.Options{}, nil)
+	var calls atomic.Int64
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		origin.ServeHTTP(w, r)
+	}))
+	for i, want := range []struct{ gets, calls int64 }{{1, 1}, {2, 1}} { // a miss, then a hit
+		if w := do(h, "GET", url); w.Body.String() != "v" {
+			t.Fatalf("request %d: got body %q, want v", i, w.Body.String())
+		}
+		if g, n := gets.Load(), calls.Load(); g != want.gets || n != want.calls {
+			t.Errorf("after request %d: got %d lookups and %d handler calls, want %d and %d", i, g, n, want.gets, want.calls)
+		}
 	}
 }

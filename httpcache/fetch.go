@@ -15,7 +15,7 @@ import (
 // handler themselves.
 func (t *txn) fetch(stale *entry) {
 	fkey := t.slot
-	cl, leader := t.c.flight.join(fkey)
+	cl, leader, finished := t.c.flight.join(fkey, t.mark)
 	if !leader {
 		select {
 		case <-cl.done:
@@ -33,16 +33,19 @@ func (t *txn) fetch(stale *entry) {
 	}
 	var shared *entry
 	defer func() { t.c.flight.leave(fkey, cl, shared) }()
-	// A leader that finished between our lookup and our join has stored
-	// its response (it stores before it leaves): look again.
-	if e, err := t.find(); err == nil && e != nil && e.responseTime != respTimeOf(stale) {
-		if u := t.use(e, e.age(t.c.now())); u == useFresh || u == useStaleOK {
-			e.owned = false // its header goes to followers too: each copies it
-			shared = e
-			t.useEntry(e)
-			return
+	// A leader for this key that finished since our lookup began may have
+	// stored its response (it stores before it leaves): only then look
+	// again, so a plain cold miss costs one lookup.
+	if finished {
+		if e, err := t.find(); err == nil && e != nil && e.responseTime != respTimeOf(stale) {
+			if u := t.use(e, e.age(t.c.now())); u == useFresh || u == useStaleOK {
+				e.owned = false // its header goes to followers too: each copies it
+				shared = e
+				t.useEntry(e)
+				return
+			}
+			stale = e
 		}
-		stale = e
 	}
 	shared = t.fetchOwn(stale)
 }
@@ -226,7 +229,7 @@ func contentLength(h http.Header) int64 {
 func (t *txn) revalidateInBackground(e *entry) {
 	c := t.c
 	key := t.slot + "\x00" + e.variant
-	cl, leader := c.bg.join(key)
+	cl, leader, _ := c.bg.join(key, 0)
 	if !leader {
 		return
 	}

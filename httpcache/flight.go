@@ -1,15 +1,28 @@
 package httpcache
 
-import "sync"
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+)
 
 // flight collapses concurrent origin fetches for one key: the first caller
 // (the leader) fetches in the goroutine that joined (the request's; for a
 // background revalidation, the one it started) and publishes the shareable
 // entry, or nil; the others wait for it or for their own context.
+//
+// It also tells a new leader whether a call for its key may have finished
+// (and stored) since the leader's own lookup began: mark before the lookup,
+// then finishedSince after join. Keys share flightBuckets counters, so a
+// finish of another key can answer yes (one needless lookup), never no.
 type flight struct {
 	mu    sync.Mutex
 	calls map[string]*call
+	seq   atomic.Uint64         // calls finished
+	last  [flightBuckets]uint64 // seq at the last finish in each bucket (under mu)
 }
+
+const flightBuckets = 256
 
 type call struct {
 	done    chan struct{}
@@ -17,27 +30,37 @@ type call struct {
 	waiters int    // followers that joined (under flight.mu)
 }
 
+// mark returns the count of finished calls, for finishedSince.
+func (f *flight) mark() uint64 { return f.seq.Load() }
+
 // join returns the call in flight for key, and whether the caller leads it.
-func (f *flight) join(key string) (*call, bool) {
+// A leader also learns whether a call for key finished after mark returned m.
+func (f *flight) join(key string, m uint64) (c *call, leader, finishedSince bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c, ok := f.calls[key]; ok {
 		c.waiters++
-		return c, false
+		return c, false, false
 	}
 	if f.calls == nil {
 		f.calls = map[string]*call{}
 	}
-	c := &call{done: make(chan struct{})}
+	c = &call{done: make(chan struct{})}
 	f.calls[key] = c
-	return c, true
+	return c, true, f.last[f.bucket(key)] > m
 }
 
-// leave publishes the leader's result and wakes the waiters.
+// leave publishes the leader's result and wakes the waiters. The leader
+// stores its response before it leaves.
 func (f *flight) leave(key string, c *call, e *entry) {
 	f.mu.Lock()
 	delete(f.calls, key)
+	f.last[f.bucket(key)] = f.seq.Add(1)
 	f.mu.Unlock()
 	c.e = e
 	close(c.done)
 }
+
+var flightSeed = maphash.MakeSeed()
+
+func (f *flight) bucket(key string) uint64 { return maphash.String(flightSeed, key) % flightBuckets }

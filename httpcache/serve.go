@@ -50,6 +50,7 @@ type txn struct {
 	key      string // URL key (for Cache-Status with ExposeKey)
 	slot     string
 	gen      int64
+	mark     uint64 // c.flight.mark() before the lookup
 }
 
 // how an entry can be used for a request
@@ -80,6 +81,7 @@ func (t *txn) run() {
 	var e *entry
 	if err == nil {
 		t.gen = gen
+		t.mark = c.flight.mark()
 		e, err = t.find()
 	}
 	if err != nil {
