@@ -6,7 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -120,7 +120,7 @@ func (c *Cache) filterQuery(raw string, sortQuery bool) string {
 		}
 	}
 	if sortQuery {
-		sort.Strings(kept)
+		slices.Sort(kept)
 	}
 	return strings.Join(kept, "&")
 }
@@ -131,8 +131,13 @@ func (c *Cache) slotID(key string) string {
 	if len(key) <= c.opts.MaxKeyBytes && !strings.ContainsAny(key, "{}") {
 		return key
 	}
-	sum := sha256.Sum256([]byte(key))
-	return "h:" + hex.EncodeToString(sum[:])
+	return "h:" + sha256Hex(key, sha256.Size)
+}
+
+// sha256Hex is the hex of the first n bytes of s's SHA-256.
+func sha256Hex(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:n])
 }
 
 // normalizeVary returns the canonical, sorted, de-duplicated header names of
@@ -150,14 +155,7 @@ func normalizeVary(h http.Header) string {
 			}
 		}
 	}
-	sort.Strings(names)
-	out := names[:0]
-	for i, n := range names {
-		if i == 0 || n != names[i-1] {
-			out = append(out, n)
-		}
-	}
-	return strings.Join(out, ",")
+	return sortedSet(names)
 }
 
 // variantID identifies the variant of a request for a Vary spec: a hash of
@@ -202,14 +200,13 @@ func normalizeHeaderValue(name string, vals []string) string {
 		}
 		set = append(set, coding)
 	}
-	sort.Strings(set)
-	out := set[:0]
-	for i, s := range set {
-		if i == 0 || s != set[i-1] {
-			out = append(out, s)
-		}
-	}
-	return strings.Join(out, ",")
+	return sortedSet(set)
+}
+
+// sortedSet joins the sorted, de-duplicated elements with ",".
+func sortedSet(elems []string) string {
+	slices.Sort(elems)
+	return strings.Join(slices.Compact(elems), ",")
 }
 
 func qZero(params string) bool {

@@ -2,8 +2,6 @@ package httpcache
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,15 +59,13 @@ func (c *Cache) tagKey(gen int64, tag string) string {
 // hold a token): its generation and the first 16 hex digits of the SHA-256
 // of its slot id.
 func entryName(gen int64, slot string) string {
-	sum := sha256.Sum256([]byte(slot))
-	return "g" + strconv.FormatInt(gen, 10) + " entry " + hex.EncodeToString(sum[:8])
+	return "g" + strconv.FormatInt(gen, 10) + " entry " + sha256Hex(slot, 8)
 }
 
 // urlName names a URL in error messages without its text, like entryName:
 // the first 16 hex digits of its SHA-256.
 func urlName(rawURL string) string {
-	sum := sha256.Sum256([]byte(rawURL))
-	return "URL " + hex.EncodeToString(sum[:8])
+	return "URL " + sha256Hex(rawURL, 8)
 }
 
 // lookup reads the entry for slot that matches r's Vary headers. A missing,
