@@ -156,7 +156,6 @@ type Cache struct {
 	hosts  map[string]bool
 	ignore map[string]bool
 	strip  []string
-	rules  []Rule
 	flight flight
 	bg     flight
 	stats  stats
@@ -201,7 +200,6 @@ func New(c *core.Client, opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("%w: rule %q: prefix must start with / and TTL be positive", ErrInvalidOptions, r.Prefix)
 		}
 	}
-	hc.rules = opts.Rules
 	hc.gen.Store(-1)
 	return hc, nil
 }

@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ var notUpdated = map[string]bool{"Content-Length": true, "Content-Encoding": tru
 func (t *txn) revalidated(stale *entry, h304 http.Header, or *http.Request, reqTime, respTime time.Time) *entry {
 	c := t.c
 	merged := make(http.Header, len(stale.header)+len(h304))
-	copyHeader(merged, stale.header)
+	maps.Copy(merged, stale.header)
 	delete(merged, "Date")
 	listed := connectionListed(h304)
 	for k, v := range h304 {

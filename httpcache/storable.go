@@ -116,7 +116,7 @@ func (c *Cache) lifetime(r *http.Request, status int, d directives, h http.Heade
 		return 0, ReasonStatus
 	}
 	if heuristic[status] {
-		for _, rule := range c.rules {
+		for _, rule := range c.opts.Rules {
 			if strings.HasPrefix(r.URL.Path, rule.Prefix) {
 				return rule.TTL, ""
 			}

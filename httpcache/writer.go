@@ -1,8 +1,8 @@
 package httpcache
 
 import (
+	"maps"
 	"net/http"
-	"time"
 )
 
 // capture modes, chosen when the handler writes its header.
@@ -28,7 +28,6 @@ type capture struct {
 	// fits is false once the body exceeded max (or a write failed).
 	fits     bool
 	released bool // the header went to the client
-	headAt   time.Time
 	// decide picks the mode when the status is known.
 	decide func(status int, h http.Header) int
 	// release writes the response header to the client; it may adjust it
@@ -49,13 +48,12 @@ func (c *capture) WriteHeader(status int) {
 	}
 	if status < 200 && status != http.StatusSwitchingProtocols {
 		if c.client != nil { // informational (103 Early Hints): pass on
-			copyHeader(c.client.Header(), c.header)
+			maps.Copy(c.client.Header(), c.header)
 			c.client.WriteHeader(status)
 		}
 		return
 	}
 	c.status = status
-	c.headAt = time.Now()
 	c.mode = c.decide(status, c.header)
 	if c.client == nil && c.mode != modeDiscard {
 		c.mode = modeHold
@@ -150,11 +148,5 @@ func (c *capture) Unwrap() http.ResponseWriter { return c.client }
 func (c *capture) finish() {
 	if c.status == 0 {
 		c.WriteHeader(http.StatusOK)
-	}
-}
-
-func copyHeader(dst, src http.Header) {
-	for k, v := range src {
-		dst[k] = v
 	}
 }
