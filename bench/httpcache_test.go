@@ -49,7 +49,11 @@ func benchHit(b *testing.B, size int, par bool) {
 	}))
 	req := httptest.NewRequest("GET", "http://example.com/page?id=42", nil)
 	h.ServeHTTP(httptest.NewRecorder(), req) // store it
-	key := ns + ":g0:{http://example.com/page?id=42}"
+	gen, err := rdb.Get(context.Background(), ns+":gen").Result()
+	if err != nil {
+		b.Fatalf("generation of %s: got %v, want a number", ns, err)
+	}
+	key := ns + ":g" + gen + ":{http://example.com/page?id=42}"
 	if n, _ := rdb.Exists(context.Background(), key).Result(); n != 1 {
 		b.Fatalf("stored entry %s: got none, want it", key)
 	}

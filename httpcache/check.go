@@ -59,14 +59,7 @@ func (c *Cache) Check(ctx context.Context) error {
 		func() error { return rdb.ZScan(ctx, tag, 0, "", 10).Err() },
 		func() error { return rdb.ZRem(ctx, tag, entry).Err() },
 		// The generation scripts' commands, then the scripts.
-		func() error { return rdb.Exists(ctx, gen).Err() },
-		func() error { return rdb.SetNX(ctx, gen, 1, 10e9).Err() },
-		func() error { return rdb.Incr(ctx, gen).Err() },
-		func() error { return rdb.Unlink(ctx, gen).Err() },
-		func() error { return readGen.Eval(ctx, rdb, []string{gen}).Err() },
-		func() error { return readGen.EvalSha(ctx, rdb, []string{gen}).Err() },
-		func() error { return bumpGen.Eval(ctx, rdb, []string{gen}).Err() },
-		func() error { return bumpGen.EvalSha(ctx, rdb, []string{gen}).Err() },
+		func() error { return c.c.CheckGeneration(ctx, gen) },
 	}
 	var err error
 	for _, step := range steps {

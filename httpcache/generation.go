@@ -3,34 +3,10 @@ package httpcache
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rediskit/rediskit/core"
 )
-
-// readGen returns the generation number at KEYS[1], creating it from the
-// server clock (unix milliseconds) when it is missing: a generation key lost
-// after a PurgeAll (eviction, failover, DEL) is followed by a number higher
-// than any used before, so purged entries never become reachable again.
-var readGen = redis.NewScript(`
-local g = redis.call('GET', KEYS[1])
-if g then return g end
-local t = redis.call('TIME')
-g = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-redis.call('SET', KEYS[1], g, 'NX')
-return g
-`)
-
-// bumpGen is INCR on a generation number created like readGen's.
-var bumpGen = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[1], string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
-end
-return redis.call('INCR', KEYS[1])
-`)
 
 func (c *Cache) genKey() string { return core.MakeKey(c.opts.Namespace, "gen") }
 
@@ -92,18 +68,15 @@ func (c *Cache) refreshGeneration(ctx context.Context, g int64) int64 {
 }
 
 // readGeneration reads the generation number from Redis (creating a lost
-// one, see readGen) and records it. A read that raced with this process'
+// one above every number used before, see core.Client.Generation) and
+// records it. A read that raced with this process'
 // PurgeAll never moves the number back; otherwise the value read wins: it
 // is the number every process uses. It returns the number now in use.
 func (c *Cache) readGeneration(ctx context.Context) (int64, error) {
 	bumps := c.genBumps.Load()
 	rctx, cancel := c.redisCtx(ctx)
 	defer cancel()
-	s, err := readGen.Run(rctx, c.c.Redis(), []string{c.genKey()}).Text()
-	if err != nil {
-		return 0, fmt.Errorf("httpcache: read generation: %w", err)
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
+	n, err := c.c.Generation(rctx, c.genKey())
 	if err != nil {
 		return 0, fmt.Errorf("httpcache: read generation: %w", err)
 	}
@@ -123,7 +96,7 @@ func (c *Cache) readGeneration(ctx context.Context) (int64, error) {
 // TTL. It takes effect at once in this process and within
 // GenerationRefresh in others.
 func (c *Cache) PurgeAll(ctx context.Context) error {
-	n, err := bumpGen.Run(ctx, c.c.Redis(), []string{c.genKey()}).Int64()
+	n, err := c.c.BumpGeneration(ctx, c.genKey())
 	if err != nil {
 		return fmt.Errorf("httpcache: purge all: %w", err)
 	}

@@ -17,9 +17,10 @@ import (
 const checkTTL = 10 * time.Second
 
 // Check runs, once, every Redis command the Func uses (GET, SET with PX and
-// NX, EXISTS, INCR, DEL, and each of its scripts through EVALSHA/EVAL) on
-// probe keys under the Func's namespace, which it deletes again (they also
-// expire within seconds). No real entry, lease or generation is touched.
+// NX, EXISTS, INCR, TIME, DEL, and each of its scripts through EVALSHA and
+// EVAL; the generation's through core.Client.CheckGeneration) on probe keys
+// under the Func's namespace, which it deletes again (they also expire
+// within seconds). No real entry, lease or generation is touched.
 // Call it at start-up: a missing ACL permission or an unreachable server is
 // then reported at once as "memo: check: …" wrapping Redis' error, which for
 // a missing permission is a NOPERM error naming the command.
@@ -33,9 +34,12 @@ func (f *Func[K, V]) Check(ctx context.Context) error {
 	// which a cluster allows only within one slot.
 	probe := strings.TrimSuffix(f.genKey, ":gen") + ":check:{" + hex.EncodeToString(b[:]) + "}"
 	entry, lease, gen := probe+":entry", probe+":lease", probe+":gen"
-	err := f.checkCommands(ctx, entry, lease, gen)
+	err := f.checkCommands(ctx, entry, lease)
 	if err == nil {
-		err = checkScripts(ctx, f.rdb, entry, lease, gen)
+		err = checkScripts(ctx, f.rdb, entry, lease)
+	}
+	if err == nil {
+		err = f.c.CheckGeneration(ctx, gen)
 	}
 	err = errors.Join(err, f.rdb.Del(ctx, entry, lease, gen).Err())
 	if err != nil {
@@ -47,15 +51,11 @@ func (f *Func[K, V]) Check(ctx context.Context) error {
 // checkCommands runs the plain commands, and those the scripts call, one by
 // one, so that a refused one is named in the error (Redis does not name a
 // command refused inside a script).
-func (f *Func[K, V]) checkCommands(ctx context.Context, entry, lease, gen string) error {
+func (f *Func[K, V]) checkCommands(ctx context.Context, entry, lease string) error {
 	steps := []func() error{
 		func() error { return ignoreNil(f.rdb.Get(ctx, entry).Err()) },
 		func() error { return f.rdb.Set(ctx, entry, "probe", checkTTL).Err() },
 		func() error { return f.rdb.SetNX(ctx, lease, "probe", checkTTL).Err() },
-		func() error { return f.rdb.Exists(ctx, gen).Err() },
-		// SET first, so the INCR keeps a TTL even if the cleanup fails.
-		func() error { return f.rdb.Set(ctx, gen, 1, checkTTL).Err() },
-		func() error { return f.rdb.Incr(ctx, gen).Err() },
 		func() error { return f.rdb.Del(ctx, lease).Err() },
 	}
 	for _, step := range steps {
@@ -67,14 +67,11 @@ func (f *Func[K, V]) checkCommands(ctx context.Context, entry, lease, gen string
 }
 
 // checkScripts runs each script once on the probe keys.
-func checkScripts(ctx context.Context, rdb redis.UniversalClient, entry, lease, gen string) error {
-	now := time.Now().UnixMilli()
+func checkScripts(ctx context.Context, rdb redis.UniversalClient, entry, lease string) error {
 	runs := []*redis.Cmd{
 		// seen is the SHA-1 of what checkCommands stored, so the SET runs.
 		writeScript.Run(ctx, rdb, []string{entry}, "probe", fmt.Sprintf("%x", sha1.Sum([]byte("probe"))), checkTTL.Milliseconds()),
 		releaseScript.Run(ctx, rdb, []string{lease}, "probe"),
-		genScript.Run(ctx, rdb, []string{gen}, now),
-		bumpScript.Run(ctx, rdb, []string{gen}, now),
 	}
 	for _, cmd := range runs {
 		if err := ignoreNil(cmd.Err()); err != nil {

@@ -49,7 +49,11 @@
 // All keys are built with core.MakeKey under Options.Namespace (default
 // "memo") and the name given to Wrap:
 //
-//	<ns>:<name>:gen                    generation number (no TTL)
+//	<ns>:<name>:gen                    generation number (no TTL); when
+//	                                   missing, created from the Redis
+//	                                   server clock (core.Client.Generation),
+//	                                   so a lost key never brings old
+//	                                   entries back
 //	<ns>:<name>:g<gen>:<key>           entry, expires at its hard expiry;
 //	                                   after Forget a tombstone
 //	                                   "memo:forgotten:<token>"

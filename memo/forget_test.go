@@ -2,6 +2,7 @@ package memo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -90,4 +91,57 @@ func TestForgetDuringLoad(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestGenerationKeyLostOrCorrupt: a generation key lost after ForgetAll
+// never brings forgotten entries back, in the process that forgot or in
+// another one; a generation that is not a number is reported as corrupt
+// and Get fails open.
+func TestGenerationKeyLostOrCorrupt(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		ctx := context.Background()
+		var version atomic.Int64
+		fn := func(_ context.Context, k string) (string, error) {
+			return fmt.Sprintf("%s@v%d", k, version.Load()), nil
+		}
+		opts := memo.Options{Beta: -1, GenerationRefresh: time.Nanosecond}
+		a := wrap(t, core.NewFromRedis(tc.RDB), tc.Prefix, fn, opts)
+		b := wrap(t, core.NewFromRedis(redistest.NewClient(t, tc.Target)), tc.Prefix, fn, opts)
+		genKey := core.MakeKey(tc.Prefix, "users", "gen")
+		for _, f := range []*memo.Func[string, string]{a, b} {
+			if v, err := f.Get(ctx, "k"); v != "k@v0" || err != nil {
+				t.Fatalf("first Get: got %q, %v, want \"k@v0\"", v, err)
+			}
+		}
+		must(t, a.ForgetAll(ctx))
+		gen, err := tc.RDB.Get(ctx, genKey).Int64()
+		must(t, err)
+		// A lost key comes back higher once fewer bumps than milliseconds
+		// passed since its creation (core.Client.Generation): poll the
+		// server clock until then.
+		poll(t, time.Second, "server clock past the generation", func() bool {
+			now, err := tc.RDB.Time(ctx).Result()
+			return err == nil && now.UnixMilli() > gen
+		})
+		must(t, tc.RDB.Del(ctx, genKey).Err())
+		version.Store(1)
+		for name, f := range map[string]*memo.Func[string, string]{"forgetting": a, "other": b} {
+			poll(t, time.Second, name+" process to read the recreated generation", func() bool {
+				v, err := f.Get(ctx, "k")
+				must(t, err)
+				return v == "k@v1"
+			})
+		}
+
+		must(t, tc.RDB.Set(ctx, genKey, "not a number", 0).Err())
+		var corrupt atomic.Bool
+		opts.OnError = func(err error) { corrupt.Store(corrupt.Load() || errors.Is(err, memo.ErrCorrupt)) }
+		c := wrap(t, core.NewFromRedis(redistest.NewClient(t, tc.Target)), tc.Prefix, fn, opts) // reads it first
+		if v, err := c.Get(ctx, "k"); v != "k@v1" || err != nil {
+			t.Errorf("Get with a corrupt generation: got %q, %v, want \"k@v1\" (fail open)", v, err)
+		}
+		if !corrupt.Load() || c.Stats().CorruptEntries != 1 {
+			t.Errorf("corrupt generation: reported ErrCorrupt %v, counted %d, want true, 1", corrupt.Load(), c.Stats().CorruptEntries)
+		}
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
@@ -247,7 +246,7 @@ func (f *Func[K, V]) ForgetAll(ctx context.Context) error {
 		return errNilContext("forget all")
 	}
 	g, err := do(ctx, f, func(ctx context.Context) (int64, error) {
-		return bumpScript.Run(ctx, f.rdb, []string{f.genKey}, time.Now().UnixMilli()).Int64()
+		return f.c.BumpGeneration(ctx, f.genKey)
 	})
 	if err != nil {
 		return f.redisErr("forget all", f.genKey, err)

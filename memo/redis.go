@@ -7,12 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rediskit/rediskit/core"
 )
 
 // Lua scripts. Each touches one key, so they run on a cluster too.
@@ -23,18 +24,6 @@ var (
   return redis.call('DEL', KEYS[1])
 end
 return 0`)
-	// genScript reads the generation, creating it from the clock when it
-	// is missing, so a lost generation key never brings back entries of a
-	// generation used before.
-	genScript = redis.NewScript(`local g = redis.call('GET', KEYS[1])
-if g then return g end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]`)
-	// bumpScript is INCR on a generation initialised like genScript.
-	bumpScript = redis.NewScript(`if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-return redis.call('INCR', KEYS[1])`)
 	// writeScript stores an entry (ARGV[1], PX ARGV[3]) only if the key
 	// still holds what the load saw before calling the function: ARGV[2] is
 	// "" for nothing, else the SHA-1 of those bytes. So a load never
@@ -345,20 +334,18 @@ func (f *Func[K, V]) release(ctx context.Context, key, token string) {
 	}
 }
 
-// fetchGeneration reads the generation from Redis and caches it locally.
+// fetchGeneration reads the generation from Redis (core.Generation: a lost
+// one comes back higher) and caches it locally.
 func (f *Func[K, V]) fetchGeneration(ctx context.Context) (int64, error) {
-	s, err := do(ctx, f, func(ctx context.Context) (string, error) {
-		return genScript.Run(ctx, f.rdb, []string{f.genKey}, time.Now().UnixMilli()).Text()
-	})
-	if err != nil {
-		return 0, f.redisErr("generation", f.genKey, err)
-	}
-	g, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
+	g, err := do(ctx, f, func(ctx context.Context) (int64, error) { return f.c.Generation(ctx, f.genKey) })
+	if errors.Is(err, core.ErrDecode) {
 		f.stats.corrupt.Add(1)
 		err = corrupt(f.genKey, err)
 		f.report(err)
 		return 0, err
+	}
+	if err != nil {
+		return 0, f.redisErr("generation", f.genKey, err)
 	}
 	f.setGeneration(g)
 	return g, nil
