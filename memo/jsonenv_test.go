@@ -95,11 +95,36 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data string) { checkDecodeJSON(t, data) })
 }
 
-func mustMarshal(t *testing.T, e envelope[jsonValue]) string {
+func mustMarshal(t testing.TB, e envelope[jsonValue]) string {
 	t.Helper()
 	b, err := JSONCodec{}.Marshal(e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// BenchmarkDecodeEnvelope measures what decodeJSON saves on a hit against
+// its baseline, json.Unmarshal of the whole envelope.
+func BenchmarkDecodeEnvelope(b *testing.B) {
+	data := mustMarshal(b, envelope[jsonValue]{Created: 1764243000000, Soft: 1764246600000,
+		Hard: 1764246660000, Delta: 12, Value: jsonValue{Name: "Ada Lovelace", Roles: []string{"admin", "editor"}, N: 42}})
+	b.Run("impl=json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var e envelope[jsonValue]
+			if err := json.Unmarshal([]byte(data), &e); err != nil || e.Value.N != 42 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=decodeJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var e envelope[jsonValue]
+			if !decodeJSON(data, &e) || e.Value.N != 42 {
+				b.Fatal("decodeJSON rejected its own layout")
+			}
+		}
+	})
 }
