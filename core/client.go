@@ -19,6 +19,7 @@ type Client struct {
 	cluster       *redis.ClusterClient // nil unless rdb is a cluster client
 	cacheTTL      time.Duration
 	maxValueBytes int
+	budget        time.Duration // request budget; <= 0: none
 	owned         bool // Close closes rdb
 	closed        *atomic.Bool
 	ttlMode       atomic.Int32 // windowed counter: 0 MULTI with PEXPIRE NX, 2 Lua (server refused NX)
@@ -38,6 +39,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxValueBytes > 0 {
 		c.maxValueBytes = cfg.MaxValueBytes
 	}
+	if cfg.RequestBudget != 0 {
+		c.budget = cfg.RequestBudget
+	}
 	return c, nil
 }
 
@@ -53,7 +57,7 @@ func NewFromRedis(rdb redis.UniversalClient) *Client {
 }
 
 func newClient(rdb redis.UniversalClient, owned bool) *Client {
-	c := &Client{rdb: rdb, cacheTTL: DefaultCacheTTL, maxValueBytes: DefaultMaxValueBytes, owned: owned, closed: new(atomic.Bool)}
+	c := &Client{rdb: rdb, cacheTTL: DefaultCacheTTL, maxValueBytes: DefaultMaxValueBytes, budget: DefaultRequestBudget, owned: owned, closed: new(atomic.Bool)}
 	c.cluster, _ = rdb.(*redis.ClusterClient)
 	return c
 }
@@ -64,7 +68,7 @@ func (c *Client) WithCacheTTL(ttl time.Duration) *Client {
 	if ttl <= 0 {
 		panic("core: WithCacheTTL: ttl must be positive")
 	}
-	return &Client{rdb: c.rdb, cluster: c.cluster, cacheTTL: ttl, maxValueBytes: c.maxValueBytes, owned: false, closed: c.closed}
+	return &Client{rdb: c.rdb, cluster: c.cluster, cacheTTL: ttl, maxValueBytes: c.maxValueBytes, budget: c.budget, owned: false, closed: c.closed}
 }
 
 // Redis returns the underlying go-redis client, for commands this package

@@ -80,6 +80,11 @@ type Config struct {
 	// MaxValueBytes bounds encoded values written by Set and friends; zero
 	// means 512 MiB, Redis' own limit.
 	MaxValueBytes int
+	// RequestBudget bounds how long one request may wait on Redis across
+	// all rediskit features together (see Client.WithBudget); zero means
+	// DefaultRequestBudget (500 ms), negative means no budget (each call is
+	// still bounded by its feature's Timeout).
+	RequestBudget time.Duration
 	// ClientSideCache turns on go-redis client-side caching (RESP3 with
 	// server-assisted invalidation): repeated GETs of a hot key are answered
 	// in process and invalidated when any client writes the key. Off by

@@ -1,0 +1,96 @@
+// Package call bounds the Redis calls of every rediskit feature the same
+// way: each call waits at most the feature's Timeout, and all calls made for
+// one request together wait at most the request's budget (package budget).
+// It also marks commands that must never be resent (NoRetry).
+package call
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/internal/budget"
+)
+
+// ErrTimeout is returned by Do when Redis did not answer within the call's
+// timeout or the request's remaining budget.
+var ErrTimeout = errors.New("no answer from redis within the call timeout or request budget")
+
+// Context returns the context for one Redis call made with ctx: its deadline
+// is the earlier of now+timeout and the end of ctx's request budget; it is
+// cancelled with ctx (pass context.WithoutCancel(ctx) for work that must
+// outlive its caller: the budget still applies). A spent budget gives a
+// context that is already done.
+func Context(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(timeout)
+	if end, ok := budget.Deadline(ctx); ok && end.Before(deadline) {
+		deadline = end
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// Do runs op with Context(ctx, timeout). go-redis honours context deadlines
+// on the socket only with ContextTimeoutEnabled (Honoured); when direct is
+// false op runs in a goroutine and Do stops waiting at the deadline, with
+// ErrTimeout (the abandoned command ends at the client's own read timeout).
+func Do[T any](ctx context.Context, timeout time.Duration, direct bool, op func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := Context(ctx, timeout)
+	defer cancel()
+	if direct {
+		return op(ctx)
+	}
+	type reply struct {
+		v   T
+		err error
+	}
+	done := make(chan reply, 1)
+	go func() {
+		v, err := op(ctx)
+		done <- reply{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return zero, ErrTimeout
+		}
+		return zero, ctx.Err()
+	}
+}
+
+// Honoured reports whether rdb applies context deadlines to its socket
+// reads and writes (ContextTimeoutEnabled, which core.New sets). Clients it
+// does not know (a custom UniversalClient) count as not honouring them.
+func Honoured(rdb redis.UniversalClient) bool {
+	switch r := rdb.(type) {
+	case *redis.Client:
+		return r.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return r.Options().ContextTimeoutEnabled
+	}
+	return false
+}
+
+// IsTimeout reports whether err is a timeout: ErrTimeout, a context
+// deadline, or a network timeout.
+func IsTimeout(err error) bool {
+	if errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// NoRetry marks a command go-redis must send at most once: after a network
+// error its reply is lost but it may have run, so resending a command that
+// changes a counter could count twice. go-redis honours Cmder.NoRetry on
+// single commands, pipelines and its auto-pipeliner; a MOVED or ASK
+// redirection is still followed (Redis did not run the command then).
+type NoRetry struct{ redis.Cmder }
+
+// NoRetry reports true.
+func (NoRetry) NoRetry() bool { return true }
