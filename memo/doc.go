@@ -42,7 +42,7 @@
 //     later Get shares it: PUT, Forget, GET sees the new value. Such
 //     results are counted in Stats.Discarded, as are loads that return more
 //     than LoadTimeout after that read (the tombstone, which lives
-//     LoadTimeout + RedisTimeout + 1 s, may be gone by then).
+//     LoadTimeout + Timeout + 1 s, may be gone by then).
 //
 // # Keys
 //
@@ -61,10 +61,11 @@
 //
 // <gen> is base 36. <key> is the key function's output: strings and numbers
 // as text; other comparable types (structs, arrays) as '#' and 32 hex digits
-// of the SHA-256 of their %#v text; parts longer than MaxKeyLen, starting
+// of the SHA-256 of their %#v text; parts longer than 128 bytes, starting
 // with '#' or holding '{' or '}' hashed the same way. Key types whose text
 // is not stable across processes (pointers, channels, maps, slices, funcs,
-// interfaces, structs or arrays holding them) need Options.KeyFunc. Entries
+// interfaces, structs or arrays holding them) need a key function of their
+// own: WrapKey (and MustWrapKey) take one, typed func(K) string. Entries
 // of one name spread over all cluster slots: no hash tag is used, and none
 // can come from a key's text.
 //
@@ -97,13 +98,18 @@
 //
 // # Failure policy
 //
-// Each Redis command is bounded by RedisTimeout (default 250 ms), so a slow
-// Redis adds at most that to a call. By default memo fails open: on a Redis
+// Each Redis command is bounded by Timeout (default 250 ms), so a slow
+// Redis adds at most that to a call; when ctx carries a request budget
+// (core.Client.WithBudget, which the HTTP middleware of the other features
+// attach), every call also ends with the budget, so memo never waits for
+// Redis past what is left of the request's. By default memo fails open: on a Redis
 // error Get calls the function (still once per key per process) and returns
 // its result without storing it. With FailClosed, Get returns an error
 // wrapping ErrUnavailable and never calls the function (a failure while
 // taking or waiting for the lease included). A failed write
 // after a successful load is reported, never returned. Forget and ForgetAll
 // always return Redis errors. Every Redis error, corrupt entry and failed
-// background refresh reaches OnError and the Stats counters.
+// background refresh reaches OnError, with the ctx of the call it happened
+// in, and the Stats counters; when OnError is nil, memo logs a Warn record
+// through slog.Default(), at most one per second.
 package memo

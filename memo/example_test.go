@@ -102,7 +102,7 @@ func ExampleFunc_Stats() {
 	defer done()
 	double := memo.MustWrap(c, "double", func(_ context.Context, s string) (string, error) {
 		return s + s, nil
-	}, memo.Options{OnError: func(err error) { fmt.Println("memo error:", err) }})
+	}, memo.Options{OnError: func(_ context.Context, err error) { fmt.Println("memo error:", err) }})
 	ctx := context.Background()
 	for range 3 {
 		_, _ = double.Get(ctx, "ab")

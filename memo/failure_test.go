@@ -26,9 +26,14 @@ var failurePolicies = []failureCase{{"fail open", false}, {"fail closed", true}}
 
 func checkPolicy(t *testing.T, fc failureCase, f *memo.Func[string, string], src *source, k string, within time.Duration) {
 	t.Helper()
+	checkPolicyCtx(t, context.Background(), fc, f, src, k, within)
+}
+
+func checkPolicyCtx(t *testing.T, ctx context.Context, fc failureCase, f *memo.Func[string, string], src *source, k string, within time.Duration) {
+	t.Helper()
 	before := src.calls.Load()
 	start := time.Now()
-	v, err := f.Get(context.Background(), k)
+	v, err := f.Get(ctx, k)
 	took := time.Since(start)
 	if fc.failClosed {
 		if !errors.Is(err, memo.ErrUnavailable) || v != "" {
@@ -58,8 +63,8 @@ func TestRedisStoppedMidTest(t *testing.T) {
 			src := &source{}
 			var reported atomic.Int64
 			f := wrap(t, c, "t", src.fn, memo.Options{
-				FailClosed: fc.failClosed, RedisTimeout: 200 * time.Millisecond,
-				OnError: func(err error) {
+				FailClosed: fc.failClosed, Timeout: 200 * time.Millisecond,
+				OnError: func(_ context.Context, err error) {
 					if errors.Is(err, memo.ErrUnavailable) {
 						reported.Add(1)
 					}
@@ -83,7 +88,7 @@ func TestRedisStoppedMidTest(t *testing.T) {
 }
 
 // TestSlowRedis checks that a Redis that stops answering adds at most
-// RedisTimeout to a call (plus fn's own time).
+// Timeout to a call (plus fn's own time).
 func TestSlowRedis(t *testing.T) {
 	t.Parallel()
 	for _, fc := range failurePolicies {
@@ -95,7 +100,7 @@ func TestSlowRedis(t *testing.T) {
 			t.Cleanup(func() { _ = rdb.Close() })
 			src := &source{}
 			timeout := 100 * time.Millisecond
-			f := wrap(t, core.NewFromRedis(rdb), "t", src.fn, memo.Options{FailClosed: fc.failClosed, RedisTimeout: timeout})
+			f := wrap(t, core.NewFromRedis(rdb), "t", src.fn, memo.Options{FailClosed: fc.failClosed, Timeout: timeout})
 			if _, err := f.Get(context.Background(), "warm"); err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +118,7 @@ func TestCorruptEntryIsAMiss(t *testing.T) {
 		src := &source{}
 		var corrupt atomic.Int64
 		f := wrap(t, core.NewFromRedis(tc.RDB), tc.Prefix, src.fn, memo.Options{
-			OnError: func(err error) {
+			OnError: func(_ context.Context, err error) {
 				if errors.Is(err, memo.ErrCorrupt) {
 					corrupt.Add(1)
 				}
@@ -198,7 +203,7 @@ func TestLeaseRedisError(t *testing.T) {
 
 // TestCancelledReaderLeavesAtOnce checks that a caller whose ctx ends while
 // it reads an entry from a silent Redis returns ctx.Err() at once, not after
-// RedisTimeout, whether it runs the GET or waits for another caller's; and
+// Timeout, whether it runs the GET or waits for another caller's; and
 // that when the caller running a shared GET leaves, the others still get
 // the entry.
 func TestCancelledReaderLeavesAtOnce(t *testing.T) {
@@ -242,7 +247,7 @@ func TestCancelledReaderLeavesAtOnce(t *testing.T) {
 					Addr: proxy.Addr(), MaxRetries: -1, ReadTimeout: 10 * time.Second, ContextTimeoutEnabled: ctxTimeouts,
 				})
 				t.Cleanup(func() { _ = rdb.Close() })
-				f := wrap(t, core.NewFromRedis(rdb), "t", (&source{}).fn, memo.Options{RedisTimeout: redisTimeout})
+				f := wrap(t, core.NewFromRedis(rdb), "t", (&source{}).fn, memo.Options{Timeout: redisTimeout})
 				if _, err := f.Get(context.Background(), "k"); err != nil {
 					t.Fatal(err)
 				}
@@ -254,7 +259,7 @@ func TestCancelledReaderLeavesAtOnce(t *testing.T) {
 					ctx, cancel := c.first()
 					defer cancel()
 					go func() { _, err := f.Get(ctx, "k"); firstDone <- err }()
-					poll(t, time.Second, "first GET in flight", func() bool { return memo.ReadsInFlight(f) == 1 })
+					redistest.Eventually(t, time.Second, "first GET in flight", func() bool { return memo.ReadsInFlight(f) == 1 })
 				}
 				ctx, cancel := c.second.ctx()
 				defer cancel()
@@ -292,5 +297,56 @@ func TestNilContext(t *testing.T) {
 		if err := c.call(); !errors.Is(err, core.ErrNilContext) {
 			t.Errorf("%s(nil ctx): got %v, want core.ErrNilContext", c.name, err)
 		}
+	}
+}
+
+type callerKey struct{}
+
+// TestOnErrorGetsCallerContext: OnError receives the ctx of the Get that
+// failed, so a handler can read the caller's values (the request, with
+// core.RequestFromContext).
+func TestOnErrorGetsCallerContext(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	c := core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1}))
+	var got atomic.Value
+	f := wrap(t, c, "t", (&source{}).fn, memo.Options{
+		OnError: func(ctx context.Context, err error) {
+			if v, ok := ctx.Value(callerKey{}).(string); ok && errors.Is(err, memo.ErrUnavailable) {
+				got.Store(v)
+			}
+		},
+	})
+	srv.Stop()
+	ctx := context.WithValue(context.Background(), callerKey{}, "caller")
+	if _, err := f.Get(ctx, "k"); err != nil {
+		t.Fatalf("Get with Redis down (fail open): got %v, want nil", err)
+	}
+	if got.Load() != "caller" {
+		t.Fatalf("OnError ctx: got value %v, want the caller's \"caller\"", got.Load())
+	}
+}
+
+// TestRequestBudget: a ctx carrying a request budget (core.Client.WithBudget)
+// bounds Get's Redis waiting by what is left of it, below Options.Timeout.
+func TestRequestBudget(t *testing.T) {
+	t.Parallel()
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", direct), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.StartServer(t, redistest.ServerOptions{})
+			proxy := faultproxy.New(t, srv.Addr())
+			rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1, ReadTimeout: 10 * time.Second, ContextTimeoutEnabled: direct})
+			t.Cleanup(func() { _ = rdb.Close() })
+			c := core.NewFromRedis(rdb).WithRequestBudget(100 * time.Millisecond)
+			src := &source{}
+			f := wrap(t, c, "t", src.fn, memo.Options{Timeout: 5 * time.Second})
+			if _, err := f.Get(context.Background(), "warm"); err != nil {
+				t.Fatal(err)
+			}
+			proxy.Blackhole()
+			t.Cleanup(proxy.Restore)
+			checkPolicyCtx(t, c.WithBudget(context.Background()), failurePolicies[0], f, src, "warm", time.Second)
+		})
 	}
 }

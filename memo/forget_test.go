@@ -53,7 +53,7 @@ func TestForgetDuringLoad(t *testing.T) {
 				ctx := context.Background()
 				first := make(chan string, 1)
 				go func() { v, _ := a.Get(ctx, "k"); first <- v }()
-				poll(t, time.Second, "first load running", func() bool { return calls.Load() == 1 })
+				redistest.Eventually(t, time.Second, "first load running", func() bool { return calls.Load() == 1 })
 
 				version.Store(2) // PUT
 				other := a
@@ -119,14 +119,14 @@ func TestGenerationKeyLostOrCorrupt(t *testing.T) {
 		// A lost key comes back higher once fewer bumps than milliseconds
 		// passed since its creation (core.Client.Generation): poll the
 		// server clock until then.
-		poll(t, time.Second, "server clock past the generation", func() bool {
+		redistest.Eventually(t, time.Second, "server clock past the generation", func() bool {
 			now, err := tc.RDB.Time(ctx).Result()
 			return err == nil && now.UnixMilli() > gen
 		})
 		must(t, tc.RDB.Del(ctx, genKey).Err())
 		version.Store(1)
 		for name, f := range map[string]*memo.Func[string, string]{"forgetting": a, "other": b} {
-			poll(t, time.Second, name+" process to read the recreated generation", func() bool {
+			redistest.Eventually(t, time.Second, name+" process to read the recreated generation", func() bool {
 				v, err := f.Get(ctx, "k")
 				must(t, err)
 				return v == "k@v1"
@@ -135,7 +135,7 @@ func TestGenerationKeyLostOrCorrupt(t *testing.T) {
 
 		must(t, tc.RDB.Set(ctx, genKey, "not a number", 0).Err())
 		var corrupt atomic.Bool
-		opts.OnError = func(err error) { corrupt.Store(corrupt.Load() || errors.Is(err, memo.ErrCorrupt)) }
+		opts.OnError = func(_ context.Context, err error) { corrupt.Store(corrupt.Load() || errors.Is(err, memo.ErrCorrupt)) }
 		c := wrap(t, core.NewFromRedis(redistest.NewClient(t, tc.Target)), tc.Prefix, fn, opts) // reads it first
 		if v, err := c.Get(ctx, "k"); v != "k@v1" || err != nil {
 			t.Errorf("Get with a corrupt generation: got %q, %v, want \"k@v1\" (fail open)", v, err)

@@ -12,18 +12,6 @@ import (
 	"github.com/rediskit/rediskit/memo"
 )
 
-// poll calls cond every few milliseconds until it holds or d passes.
-func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %v", what, d)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // clock is a test clock for Options.Now: the real time plus an offset that
 // advance moves forward, so entries expire without sleeping.
 type clock struct{ offset atomic.Int64 }
@@ -65,7 +53,7 @@ func TestEarlyRefresh(t *testing.T) {
 				})
 				checkAll(t, vals, errs, "k#1") // the fresh value is served meanwhile
 				if c.wantLoads == 2 {
-					poll(t, 2*time.Second, "refresh started", func() bool { return src.calls.Load() >= 2 })
+					redistest.Eventually(t, 2*time.Second, "refresh started", func() bool { return src.calls.Load() >= 2 })
 				}
 				if got := src.calls.Load(); got != c.wantLoads {
 					t.Fatalf("fn calls: got %d, want %d", got, c.wantLoads)
@@ -77,7 +65,7 @@ func TestEarlyRefresh(t *testing.T) {
 				if c.wantLoads == 1 {
 					return
 				}
-				poll(t, 2*time.Second, "refreshed value served", func() bool {
+				redistest.Eventually(t, 2*time.Second, "refreshed value served", func() bool {
 					v, _ := a.Get(ctx, "k")
 					return v == "k#2"
 				})
@@ -105,14 +93,14 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		clk.advance(ttl + time.Second) // the entry goes stale
 		vals, errs := hammer(100, func() (string, error) { return f.Get(ctx, "k") })
 		checkAll(t, vals, errs, "k#1")
-		poll(t, 2*time.Second, "background refresh started", func() bool { return src.calls.Load() >= 2 })
+		redistest.Eventually(t, 2*time.Second, "background refresh started", func() bool { return src.calls.Load() >= 2 })
 		st := f.Stats()
 		if st.StaleServed != 100 || st.StaleRefreshes != 1 || src.calls.Load() != 2 {
 			t.Fatalf("got stale served %d, refreshes %d, fn calls %d; want 100, 1, 2",
 				st.StaleServed, st.StaleRefreshes, src.calls.Load())
 		}
 		close(src.gate)
-		poll(t, 2*time.Second, "refreshed value served", func() bool {
+		redistest.Eventually(t, 2*time.Second, "refreshed value served", func() bool {
 			v, _ := f.Get(ctx, "k")
 			return v == "k#2"
 		})
@@ -146,7 +134,7 @@ func TestStaleIfError(t *testing.T) {
 				ttl := time.Minute
 				f := wrap(t, core.NewFromRedis(tc.RDB), tc.Prefix, src.fn, memo.Options{
 					TTL: ttl, Jitter: -1, Beta: -1, StaleIfError: c.window, Now: clk.now,
-					OnError: func(err error) {
+					OnError: func(_ context.Context, err error) {
 						if errors.Is(err, errDown) {
 							reported.Add(1)
 						}

@@ -7,36 +7,33 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/rediskit/rediskit/core"
 )
 
-// MaxKeyLen is the longest key part stored as is; longer parts, parts
+// maxKeyLen is the longest key part stored as is; longer parts, parts
 // starting with '#' and parts holding '{' or '}' (which would form a Redis
 // Cluster hash tag, letting the key's text pick its slot) are replaced by '#'
-// and 32 hex digits of their SHA-256.
-const MaxKeyLen = 128
+// and 32 hex digits of their SHA-256 (keypart.Encode).
+const maxKeyLen = 128
 
 // keyFunc returns the function turning a K into the key part of its entry:
-// opts.KeyFunc when set (it must be a func(K) string), else the default for
-// K's kind. It rejects key types whose default rendering would not be stable
-// across processes (pointers, channels, interfaces, structs holding them).
-func keyFunc[K comparable](custom any) (func(K) (string, error), error) {
+// custom when set (WrapKey), else the default for K's kind. It rejects key
+// types whose default rendering would not be stable across processes
+// (pointers, channels, interfaces, structs holding them).
+func keyFunc[K comparable](custom func(K) string) (func(K) (string, error), error) {
 	if custom != nil {
-		f, ok := custom.(func(K) string)
-		if !ok {
-			var k K
-			return nil, fmt.Errorf("%w: KeyFunc is %T, want func(%T) string", ErrInvalidOptions, custom, k)
-		}
 		return func(k K) (string, error) {
-			s := f(k)
+			s := custom(k)
 			if s == "" {
-				return "", fmt.Errorf("%w: KeyFunc returned an empty key", ErrInvalidKey)
+				return "", fmt.Errorf("memo: key function returned an empty key: %w", core.ErrInvalidKey)
 			}
 			return shorten(s), nil
 		}, nil
 	}
 	t := reflect.TypeFor[K]()
 	if !stableType(t, true, 0) {
-		return nil, fmt.Errorf("%w: key type %v holds pointers, channels or interfaces, whose text is not stable across processes; set KeyFunc", ErrInvalidOptions, t)
+		return nil, fmt.Errorf("%w: key type %v holds pointers, channels or interfaces, whose text is not stable across processes; use WrapKey", ErrInvalidOptions, t)
 	}
 	return func(k K) (string, error) { return defaultKey(k), nil }, nil
 }
@@ -106,7 +103,7 @@ func appendIntKey[K comparable](dst []byte, k K) ([]byte, bool) {
 // could be mistaken for a hash, or one holding a brace: entry keys use no
 // hash tag, and a key's text must never make one.
 func shorten(s string) string {
-	if len(s) <= MaxKeyLen && (s == "" || s[0] != '#') && !strings.ContainsAny(s, "{}") {
+	if len(s) <= maxKeyLen && (s == "" || s[0] != '#') && !strings.ContainsAny(s, "{}") {
 		return s
 	}
 	return hashKey(s)

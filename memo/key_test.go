@@ -28,7 +28,7 @@ type withTime struct {
 
 func TestDefaultKeys(t *testing.T) {
 	t.Parallel()
-	long := strings.Repeat("a", MaxKeyLen+1)
+	long := strings.Repeat("a", maxKeyLen+1)
 	cases := []struct {
 		name string
 		got  string
@@ -40,7 +40,7 @@ func TestDefaultKeys(t *testing.T) {
 		{"float", defaultKey(1.5), "1.5"},
 		{"bool", defaultKey(true), "true"},
 		{"named string", defaultKey(color("red")), "red"},
-		{"max length kept", defaultKey(long[:MaxKeyLen]), long[:MaxKeyLen]},
+		{"max length kept", defaultKey(long[:maxKeyLen]), long[:maxKeyLen]},
 		{"long hashed", defaultKey(long), hashKey(long)},
 		{"hash-like hashed", defaultKey("#abc"), hashKey("#abc")},
 		{"struct", defaultKey(point{1, 2}), hashKey("memo.point{X:1, Y:2}")},
@@ -102,17 +102,17 @@ func TestHitKey(t *testing.T) {
 			t.Errorf("%s: got %q, %v, want %q, true", tc.name, got, ok, tc.want)
 		}
 	}
-	g, err := Wrap(c, "hitkey", func(context.Context, int64) (int, error) { return 0, nil },
-		Options{KeyFunc: func(k int64) string { return "k" + defaultKey(k) }})
+	g, err := WrapKey(c, "hitkey", func(context.Context, int64) (int, error) { return 0, nil },
+		func(k int64) string { return "k" + defaultKey(k) }, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if g.intKey {
-		t.Error("intKey with KeyFunc: got true, want false")
+		t.Error("intKey with WrapKey: got true, want false")
 	}
 }
 
-func TestKeyFuncOption(t *testing.T) {
+func TestKeyFunc(t *testing.T) {
 	t.Parallel()
 	type bad struct{ P *int }
 	type badInner struct{ t struct{ c chan int } }
@@ -130,14 +130,10 @@ func TestKeyFuncOption(t *testing.T) {
 		{"interface key", func() error { _, err := keyFunc[any](nil); return err }, ErrInvalidOptions},
 		{"struct with interface", func() error { _, err := keyFunc[withAny](nil); return err }, ErrInvalidOptions},
 		{"unexported interface", func() error { _, err := keyFunc[withError](nil); return err }, ErrInvalidOptions},
-		{"pointer with KeyFunc", func() error {
+		{"pointer with a key function", func() error {
 			_, err := keyFunc[*int](func(p *int) string { return "x" })
 			return err
 		}, nil},
-		{"KeyFunc of wrong type", func() error {
-			_, err := keyFunc[int](func(s string) string { return s })
-			return err
-		}, ErrInvalidOptions},
 	}
 	for _, c := range cases {
 		if err := c.build(); !errors.Is(err, c.wantErr) {
@@ -149,18 +145,18 @@ func TestKeyFuncOption(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, err := kf(point{X: 3}); got != "p3" || err != nil {
-		t.Errorf("KeyFunc: got (%q, %v), want (\"p3\", nil)", got, err)
+		t.Errorf("key function: got (%q, %v), want (\"p3\", nil)", got, err)
 	}
 	if _, err := kf(point{}); err != nil {
-		t.Errorf("KeyFunc: got %v, want nil", err)
+		t.Errorf("key function: got %v, want nil", err)
 	}
 	braces, _ := keyFunc[int](func(int) string { return "{tag}" })
 	if got, _ := braces(1); got != hashKey("{tag}") {
-		t.Errorf("KeyFunc result with braces: got %q, want %q (never a hash tag)", got, hashKey("{tag}"))
+		t.Errorf("key function result with braces: got %q, want %q (never a hash tag)", got, hashKey("{tag}"))
 	}
 	empty, _ := keyFunc[int](func(int) string { return "" })
-	if _, err := empty(1); !errors.Is(err, ErrInvalidKey) {
-		t.Errorf("empty KeyFunc result: got %v, want ErrInvalidKey", err)
+	if _, err := empty(1); !errors.Is(err, core.ErrInvalidKey) || !strings.HasPrefix(err.Error(), "memo: ") {
+		t.Errorf("empty key function result: got %v, want core.ErrInvalidKey prefixed \"memo: \"", err)
 	}
 }
 
@@ -180,7 +176,7 @@ func TestWrapValidation(t *testing.T) {
 		{"tiny TTL", Options{TTL: time.Microsecond}, "n"},
 		{"jitter too large", Options{Jitter: 0.6}, "n"},
 		{"brace in namespace", Options{Namespace: "{x}"}, "n"},
-		{"negative timeout", Options{RedisTimeout: -1}, "n"},
+		{"negative timeout", Options{Timeout: -1}, "n"},
 	}
 	for _, tc := range cases {
 		if _, err := Wrap(c, tc.fn, fn, tc.opts); !errors.Is(err, ErrInvalidOptions) {
@@ -190,12 +186,26 @@ func TestWrapValidation(t *testing.T) {
 	if _, err := Wrap(c, "ok", fn, Options{}); err != nil {
 		t.Errorf("zero Options: got %v, want nil", err)
 	}
-	defer func() {
-		if p := recover(); p == nil || !strings.HasPrefix(p.(string), "memo: ") {
-			t.Errorf("MustWrap with bad name: got panic %v, want one prefixed \"memo: \"", p)
-		}
-	}()
-	MustWrap(c, "", fn, Options{})
+	if _, err := WrapKey(c, "ok", fn, nil, Options{}); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("WrapKey with a nil key function: got %v, want ErrInvalidOptions", err)
+	}
+	key := func(k int) string { return "k" }
+	if _, err := WrapKey(c, "ok", fn, key, Options{}); err != nil {
+		t.Errorf("WrapKey: got %v, want nil", err)
+	}
+	for name, must := range map[string]func(){
+		"MustWrap":    func() { MustWrap(c, "", fn, Options{}) },
+		"MustWrapKey": func() { MustWrapKey(c, "", fn, key, Options{}) },
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p == nil || !strings.HasPrefix(p.(string), "memo: ") {
+					t.Errorf("%s with bad name: got panic %v, want one prefixed \"memo: \"", name, p)
+				}
+			}()
+			must()
+		}()
+	}
 }
 
 func TestJitterBounds(t *testing.T) {
@@ -305,8 +315,8 @@ func TestWrapDetectsContextTimeouts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.ctxTimeouts != c.want {
-			t.Errorf("%s: ctxTimeouts got %v, want %v", c.name, f.ctxTimeouts, c.want)
+		if f.direct != c.want {
+			t.Errorf("%s: direct got %v, want %v", c.name, f.direct, c.want)
 		}
 	}
 }

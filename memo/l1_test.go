@@ -72,7 +72,7 @@ func TestL1Invalidation(t *testing.T) {
 	for _, s := range steps {
 		want := fmt.Sprintf("k@v%d", version.Add(1))
 		s.write()
-		poll(t, time.Second, s.name+": L1 invalidated", func() bool { return get(a, "k") == want })
+		redistest.Eventually(t, time.Second, s.name+": L1 invalidated", func() bool { return get(a, "k") == want })
 	}
 }
 

@@ -41,7 +41,7 @@ func (f *Func[K, V]) load(ctx context.Context, k K, key string, stale *envelope[
 	v, err := f.share(ctx, key, func(lctx context.Context) result[V] { return f.loadShared(lctx, k, key) })
 	if err != nil && stale != nil && ctx.Err() == nil && !errors.Is(err, ErrNotFound) {
 		f.stats.staleServed.Add(1)
-		f.report(fmt.Errorf("memo: serving stale %q: %w", key, err))
+		f.cfg.OnError(ctx, fmt.Errorf("memo: serving stale %q: %w", key, err))
 		return f.value(stale)
 	}
 	return v, err
@@ -203,7 +203,7 @@ func (f *Func[K, V]) refresh(ctx context.Context, k K, key string, seen *envelop
 		}
 		counter.Add(1)
 		if r := f.call(lctx, k, t); r.err != nil && !errors.Is(r.err, ErrNotFound) {
-			f.report(fmt.Errorf("memo: background refresh %q: %w", key, r.err))
+			f.cfg.OnError(lctx, fmt.Errorf("memo: background refresh %q: %w", key, r.err))
 		}
 	}()
 }

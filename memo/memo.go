@@ -10,13 +10,14 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/call"
 )
 
 // Func is a memoized function from K to V. It is safe for concurrent use;
 // values returned to concurrent callers of one load (and, with L1, to all
 // hits of one entry) are shared, so treat a V holding slices, maps or
 // pointers as read-only. On a Redis error or timeout (each call bounded by
-// Options.RedisTimeout) it fails open by default: the function is called and
+// Options.Timeout) it fails open by default: the function is called and
 // its result returned unstored; with Options.FailClosed the error is
 // returned, wrapping ErrUnavailable. Every Redis error reaches OnError and
 // Stats.
@@ -32,9 +33,9 @@ type Func[K comparable, V any] struct {
 	genKey    string // "<ns>:<name>:gen"
 	prefix    atomic.Pointer[genKeyPrefix]
 
-	intKey      bool // default key function on an integer K: see hitKey
-	ctxTimeouts bool // go-redis honours ctx deadlines on sockets
-	l1          bool // the client serves repeated GETs from its client-side cache
+	intKey bool // default key function on an integer K: see hitKey
+	direct bool // go-redis honours ctx deadlines on sockets (call.Honoured)
+	l1     bool // the client serves repeated GETs from its client-side cache
 
 	readsMu    sync.Mutex
 	reads      map[string]*readFlight[V] // key: entry key; shares concurrent GETs
@@ -50,11 +51,28 @@ type Func[K comparable, V any] struct {
 }
 
 // Wrap returns fn memoized in Redis under name, which must be non-empty and
-// made of letters, digits and "_.-/". It returns an error wrapping
+// made of letters, digits and "_.-/". Keys are rendered by the default key
+// function (see the package doc). It returns an error wrapping
 // ErrInvalidOptions for a bad name or Options, or a key type K the default
-// key function cannot render stably (set Options.KeyFunc). Wrap does not
-// touch Redis.
+// key function cannot render stably (use WrapKey). Wrap does not touch
+// Redis.
 func Wrap[K comparable, V any](c *core.Client, name string, fn func(context.Context, K) (V, error), opts Options) (*Func[K, V], error) {
+	return wrap(c, name, fn, nil, opts)
+}
+
+// WrapKey is Wrap with key rendering each K as the key part of its entry,
+// for key types the default cannot render (pointers, interfaces, structs
+// holding them) or to choose the text. An empty key part is an error
+// wrapping core.ErrInvalidKey; long parts or parts holding '{' or '}' are
+// hashed as the package doc describes.
+func WrapKey[K comparable, V any](c *core.Client, name string, fn func(context.Context, K) (V, error), key func(K) string, opts Options) (*Func[K, V], error) {
+	if key == nil {
+		return nil, fmt.Errorf("%w: nil key function", ErrInvalidOptions)
+	}
+	return wrap(c, name, fn, key, opts)
+}
+
+func wrap[K comparable, V any](c *core.Client, name string, fn func(context.Context, K) (V, error), key func(K) string, opts Options) (*Func[K, V], error) {
 	if c == nil || fn == nil {
 		return nil, fmt.Errorf("%w: nil client or function", ErrInvalidOptions)
 	}
@@ -65,7 +83,7 @@ func Wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 	if err != nil {
 		return nil, err
 	}
-	keyOf, err := keyFunc[K](opts.KeyFunc)
+	keyOf, err := keyFunc(key)
 	if err != nil {
 		return nil, err
 	}
@@ -76,17 +94,14 @@ func Wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 		genKey:    core.MakeKey(cfg.Namespace, name, "gen"),
 		reads:     map[string]*readFlight[V]{},
 	}
-	if opts.KeyFunc == nil {
+	if key == nil {
 		var k K
 		_, f.intKey = appendIntKey(nil, k)
 	}
-	switch r := f.rdb.(type) {
-	case *redis.Client:
+	f.direct = call.Honoured(f.rdb)
+	if r, ok := f.rdb.(*redis.Client); ok {
 		o := r.Options()
-		f.ctxTimeouts = o.ContextTimeoutEnabled
 		f.l1 = o.ClientSideCacheConfig != nil || o.ClientSideCache != nil
-	case *redis.ClusterClient:
-		f.ctxTimeouts = r.Options().ContextTimeoutEnabled
 	}
 	return f, nil
 }
@@ -94,15 +109,21 @@ func Wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 // MustWrap is Wrap that panics on a configuration error, for package-level
 // variables.
 func MustWrap[K comparable, V any](c *core.Client, name string, fn func(context.Context, K) (V, error), opts Options) *Func[K, V] {
-	f, err := Wrap(c, name, fn, opts)
+	return must(Wrap(c, name, fn, opts))
+}
+
+// MustWrapKey is WrapKey that panics on a configuration error, for
+// package-level variables.
+func MustWrapKey[K comparable, V any](c *core.Client, name string, fn func(context.Context, K) (V, error), key func(K) string, opts Options) *Func[K, V] {
+	return must(WrapKey(c, name, fn, key, opts))
+}
+
+func must[K comparable, V any](f *Func[K, V], err error) *Func[K, V] {
 	if err != nil {
 		panic(err.Error())
 	}
 	return f
 }
-
-// Name returns the name the Func was wrapped under.
-func (f *Func[K, V]) Name() string { return f.name }
 
 // L1 reports whether warm hits are served from the client's client-side
 // cache (core.Config.ClientSideCache).
@@ -225,11 +246,11 @@ func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
 	}
 	key := f.entryKey(gen, part)
 	tomb := tombstonePrefix + newToken()
-	_, err = do(ctx, f, func(ctx context.Context) (string, error) {
+	_, err = call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (string, error) {
 		return f.rdb.Set(ctx, key, tomb, f.cfg.tombstoneTTL()).Result()
 	})
 	if err != nil {
-		return f.redisErr("forget", key, err)
+		return f.redisErr(ctx, "forget", key, err)
 	}
 	f.forgetRead(key) // later Gets start their own read and load
 	f.loads.Forget(key)
@@ -245,11 +266,11 @@ func (f *Func[K, V]) ForgetAll(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext("forget all")
 	}
-	g, err := do(ctx, f, func(ctx context.Context) (int64, error) {
+	g, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (int64, error) {
 		return f.c.BumpGeneration(ctx, f.genKey)
 	})
 	if err != nil {
-		return f.redisErr("forget all", f.genKey, err)
+		return f.redisErr(ctx, "forget all", f.genKey, err)
 	}
 	f.setGeneration(g)
 	return nil

@@ -150,9 +150,7 @@ func TestCallerCancelDoesNotCancelOthers(t *testing.T) {
 		cctx, cancel := context.WithCancel(context.Background())
 		first := make(chan error, 1)
 		go func() { _, err := f.Get(cctx, "k"); first <- err }()
-		for src.calls.Load() == 0 { // the first caller's load is running
-			time.Sleep(time.Millisecond)
-		}
+		redistest.Eventually(t, 5*time.Second, "the first caller's load running", func() bool { return src.calls.Load() > 0 })
 		second := make(chan string, 1)
 		go func() { v, _ := f.Get(context.Background(), "k"); second <- v }()
 		cancel()
@@ -233,20 +231,13 @@ func TestNegativeTTLExpires(t *testing.T) {
 		if _, err := f.Get(ctx, "late"); !errors.Is(err, errNoUser) {
 			t.Fatalf("first Get: got %v, want errNoUser", err)
 		}
-		deadline := time.Now().Add(2 * time.Second)
-		for {
+		redistest.Eventually(t, 2*time.Second, "negative entry gone after NegativeTTL 50ms", func() bool {
 			v, err := f.Get(ctx, "late")
-			if err == nil {
-				if v != "late#2" {
-					t.Fatalf("after NegativeTTL: got %q, want \"late#2\"", v)
-				}
-				break
+			if err == nil && v != "late#2" {
+				t.Fatalf("after NegativeTTL: got %q, want \"late#2\"", v)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("negative entry still served after 2s (NegativeTTL 50ms): %v", err)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return err == nil
+		})
 	})
 }
 
@@ -276,20 +267,14 @@ func TestForgetAndForgetAll(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustGet(b, "y", "y#4")
-		deadline := time.Now().Add(2 * time.Second)
-		for { // a sees the new generation within GenerationRefresh
+		// a sees the new generation within GenerationRefresh
+		redistest.Eventually(t, 2*time.Second, "y#4 after ForgetAll elsewhere", func() bool {
 			v, err := a.Get(ctx, "y")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v == "y#4" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("after ForgetAll elsewhere: got %q for 2s, want \"y#4\"", v)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return v == "y#4"
+		})
 	})
 }
 

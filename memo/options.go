@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/report"
 )
 
 // Defaults applied by Wrap to zero Options fields.
@@ -15,7 +16,7 @@ const (
 	DefaultJitter            = 0.10
 	DefaultBeta              = 1.0
 	DefaultLoadTimeout       = 10 * time.Second
-	DefaultRedisTimeout      = 250 * time.Millisecond
+	DefaultTimeout           = 250 * time.Millisecond
 	DefaultGenerationRefresh = time.Second
 	DefaultNamespace         = "memo"
 )
@@ -36,9 +37,6 @@ var (
 	ErrLoadTimeout = errors.New("memo: load timed out")
 	// ErrInvalidOptions reports a configuration Wrap rejects.
 	ErrInvalidOptions = errors.New("memo: invalid options")
-	// ErrInvalidKey reports a key the key function could not turn into a
-	// Redis key (an empty string from a KeyFunc).
-	ErrInvalidKey = errors.New("memo: invalid key")
 )
 
 // Codec turns an entry envelope into bytes and back. JSONCodec is the
@@ -113,21 +111,21 @@ type Options struct {
 	// default LeaseTTL.
 	LeaseWait time.Duration
 
-	// RedisTimeout bounds each Redis round trip, so a slow Redis adds at
-	// most this much to a call; default 250 ms.
-	RedisTimeout time.Duration
+	// Timeout bounds each Redis round trip, so a slow Redis adds at most
+	// this much to a call; default 250 ms. All the calls made with a ctx
+	// carrying a request budget (core.Client.WithBudget) also end with it.
+	Timeout time.Duration
 	// FailClosed returns Redis failures to the caller (wrapping
 	// ErrUnavailable) instead of calling the function directly. Default
 	// false: fail open.
 	FailClosed bool
 	// OnError receives every Redis error, corrupt entry and background
-	// refresh failure. It must be safe for concurrent use and fast. Default:
-	// none (still counted in Stats).
-	OnError func(err error)
-
-	// KeyFunc, when set, must be a func(K) string for the Func's key type
-	// K; it replaces the default key function. Wrap checks its type.
-	KeyFunc any
+	// refresh failure, with the ctx of the Get, Forget or ForgetAll it
+	// happened in (a background refresh keeps its values). It must be safe
+	// for concurrent use and fast. Default: a Warn record through
+	// slog.Default(), at most one per second for all memo Funcs (see
+	// core.ErrorHandler). Every failure is also counted in Stats.
+	OnError core.ErrorHandler
 	// Codec encodes entries; default JSONCodec.
 	Codec Codec
 	// GenerationRefresh is how long a process trusts its cached copy of
@@ -140,6 +138,10 @@ type Options struct {
 	// sleeping; Redis expiry and timeouts keep the real clock.
 	Now func() time.Time
 }
+
+// defaultReport is the OnError of every Func that sets none: one rate limit
+// for the whole feature.
+var defaultReport = report.Default("memo")
 
 // config is Options with defaults applied.
 type config struct {
@@ -181,8 +183,11 @@ func (o Options) withDefaults() (config, error) {
 	if c.LeaseWait == 0 {
 		c.LeaseWait = c.LeaseTTL
 	}
-	if c.RedisTimeout == 0 {
-		c.RedisTimeout = DefaultRedisTimeout
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.OnError == nil {
+		c.OnError = defaultReport
 	}
 	if c.GenerationRefresh == 0 {
 		c.GenerationRefresh = DefaultGenerationRefresh
@@ -213,7 +218,7 @@ func (c config) validate() error {
 	}{
 		{"TTL", c.TTL}, {"NegativeTTL", c.NegativeTTL}, {"StaleWhileRevalidate", c.StaleWhileRevalidate},
 		{"StaleIfError", c.StaleIfError}, {"LoadTimeout", c.LoadTimeout}, {"LeaseTTL", c.LeaseTTL},
-		{"LeaseWait", c.LeaseWait}, {"RedisTimeout", c.RedisTimeout}, {"GenerationRefresh", c.GenerationRefresh},
+		{"LeaseWait", c.LeaseWait}, {"Timeout", c.Timeout}, {"GenerationRefresh", c.GenerationRefresh},
 	}
 	for _, d := range durations {
 		if d.d < 0 {

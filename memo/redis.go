@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/call"
 )
 
 // Lua scripts. Each touches one key, so they run on a cluster too.
@@ -44,7 +45,7 @@ const tombstonePrefix = "memo:forgotten:"
 // tombstoneTTL outlives any load that can still store: one that started
 // (saw the entry) before the Forget stores within LoadTimeout plus one
 // write, or not at all.
-func (c config) tombstoneTTL() time.Duration { return c.LoadTimeout + c.RedisTimeout + time.Second }
+func (c config) tombstoneTTL() time.Duration { return c.LoadTimeout + c.Timeout + time.Second }
 
 func newToken() string {
 	var b [16]byte
@@ -63,40 +64,6 @@ func await(ctx context.Context, ch <-chan singleflight.Result) (any, error) {
 	}
 }
 
-// errTimeout is what guard returns when Redis did not answer in time.
-var errTimeout = errors.New("no answer within RedisTimeout")
-
-// guard runs op with ctx bounded by RedisTimeout. go-redis honours context
-// deadlines on the socket only with Options.ContextTimeoutEnabled; without
-// it, op runs in a goroutine and the caller stops waiting at the deadline
-// (the abandoned command ends at the client's own ReadTimeout).
-func guard[T any](ctx context.Context, d time.Duration, direct bool, op func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	if direct {
-		return op(ctx)
-	}
-	type reply struct {
-		v   T
-		err error
-	}
-	done := make(chan reply, 1)
-	go func() {
-		v, err := op(ctx)
-		done <- reply{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return zero, errTimeout
-		}
-		return zero, ctx.Err()
-	}
-}
-
 // ctxErr is ctx.Err(), also once ctx's deadline has passed but its timer
 // has not fired yet: with ContextTimeoutEnabled the socket deadline can
 // beat it, and the caller's deadline must not pass for a Redis failure.
@@ -110,24 +77,13 @@ func ctxErr(ctx context.Context) error {
 	return nil
 }
 
-// do is guard with this Func's RedisTimeout.
-func do[T any, K comparable, V any](ctx context.Context, f *Func[K, V], op func(context.Context) (T, error)) (T, error) {
-	return guard(ctx, f.cfg.RedisTimeout, f.ctxTimeouts, op)
-}
-
 // redisErr reports a Redis failure of op on key and returns it wrapped
 // with ErrUnavailable.
-func (f *Func[K, V]) redisErr(op, key string, err error) error {
+func (f *Func[K, V]) redisErr(ctx context.Context, op, key string, err error) error {
 	err = fmt.Errorf("memo: %s %q: %w: %w", op, key, ErrUnavailable, err)
 	f.stats.redisErrors.Add(1)
-	f.report(err)
+	f.cfg.OnError(ctx, err)
 	return err
-}
-
-func (f *Func[K, V]) report(err error) {
-	if f.cfg.OnError != nil {
-		f.cfg.OnError(err)
-	}
 }
 
 // readFlight is one GET shared by the concurrent readers of a key.
@@ -145,12 +101,12 @@ type readFlight[V any] struct {
 // and ctx errors are errors.
 //
 // The first caller runs the GET itself, bounded by its own ctx and
-// RedisTimeout, so a hit costs no goroutine hand-off; the others wait for
+// Timeout, so a hit costs no goroutine hand-off; the others wait for
 // it and leave as soon as their ctx ends. If the first caller's ctx ends,
 // a waiter whose ctx has not reads again itself. (go-redis honours ctx
 // deadlines on the socket, with ContextTimeoutEnabled, but not
 // cancellation: a caller cancelled during its own GET waits for it, at most
-// RedisTimeout.)
+// Timeout.)
 func (f *Func[K, V]) read(ctx context.Context, key string) (*envelope[V], error) {
 	for {
 		f.readsMu.Lock()
@@ -214,7 +170,7 @@ func (f *Func[K, V]) readInto(ctx context.Context, key string, report bool, e *e
 	if err != nil || !found {
 		return nil, err
 	}
-	return f.decode(key, data, report, e), nil
+	return f.decode(ctx, key, data, report, e), nil
 }
 
 // observe reads t.key just before a load calls the function and records
@@ -232,17 +188,17 @@ func (f *Func[K, V]) observe(ctx context.Context, t *target) (*envelope[V], erro
 	}
 	sum := sha1.Sum([]byte(data))
 	t.seen = hex.EncodeToString(sum[:])
-	return f.decode(t.key, data, false, nil), nil
+	return f.decode(ctx, t.key, data, false, nil), nil
 }
 
 // fetch GETs key; found is false when it is missing.
 func (f *Func[K, V]) fetch(ctx context.Context, key string) (data string, found bool, err error) {
-	if f.ctxTimeouts { // guard's direct path, without its closure: this is every hit
-		rctx, cancel := context.WithTimeout(ctx, f.cfg.RedisTimeout)
+	if f.direct { // call.Do's direct path, without its closure: this is every hit
+		rctx, cancel := call.Context(ctx, f.cfg.Timeout)
 		data, err = f.rdb.Get(rctx, key).Result()
 		cancel()
 	} else {
-		data, err = do(ctx, f, func(ctx context.Context) (string, error) { return f.rdb.Get(ctx, key).Result() })
+		data, err = call.Do(ctx, f.cfg.Timeout, false, func(ctx context.Context) (string, error) { return f.rdb.Get(ctx, key).Result() })
 	}
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -250,7 +206,7 @@ func (f *Func[K, V]) fetch(ctx context.Context, key string) (data string, found 
 	case err != nil && ctxErr(ctx) != nil:
 		return "", false, ctxErr(ctx) // the caller gave up; not Redis' fault
 	case err != nil:
-		return "", false, f.redisErr("get", key, err)
+		return "", false, f.redisErr(ctx, "get", key, err)
 	}
 	return data, true, nil
 }
@@ -258,7 +214,7 @@ func (f *Func[K, V]) fetch(ctx context.Context, key string) (data string, found 
 // decode turns an entry's bytes into its envelope, decoded into e when e
 // is not nil: nil for a tombstone or a corrupt entry (reported when report
 // is set).
-func (f *Func[K, V]) decode(key, data string, report bool, e *envelope[V]) *envelope[V] {
+func (f *Func[K, V]) decode(ctx context.Context, key, data string, report bool, e *envelope[V]) *envelope[V] {
 	if strings.HasPrefix(data, tombstonePrefix) {
 		return nil
 	}
@@ -279,7 +235,7 @@ func (f *Func[K, V]) decode(key, data string, report bool, e *envelope[V]) *enve
 	if err != nil {
 		if report {
 			f.stats.corrupt.Add(1)
-			f.report(corrupt(key, err))
+			f.cfg.OnError(ctx, corrupt(key, err))
 		}
 		return nil
 	}
@@ -297,16 +253,16 @@ func (f *Func[K, V]) write(ctx context.Context, t target, e *envelope[V]) {
 	}
 	data, err := f.cfg.Codec.Marshal(e)
 	if err != nil {
-		f.report(fmt.Errorf("memo: encode entry %q: %w", t.key, err))
+		f.cfg.OnError(ctx, fmt.Errorf("memo: encode entry %q: %w", t.key, err))
 		return
 	}
 	ttl := max(time.UnixMilli(e.Hard).Sub(f.cfg.Now()), time.Millisecond)
-	stored, err := do(ctx, f, func(ctx context.Context) (int64, error) {
+	stored, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (int64, error) {
 		return writeScript.Run(ctx, f.rdb, []string{t.key}, data, t.seen, ttl.Milliseconds()).Int64()
 	})
 	switch {
 	case err != nil:
-		_ = f.redisErr("set", t.key, err)
+		_ = f.redisErr(ctx, "set", t.key, err)
 	case stored == 0:
 		f.stats.discarded.Add(1)
 	}
@@ -315,37 +271,37 @@ func (f *Func[K, V]) write(ctx context.Context, t target, e *envelope[V]) {
 // acquire tries to take the lease on key; it returns the token on success.
 func (f *Func[K, V]) acquire(ctx context.Context, key string) (token string, ok bool, err error) {
 	token = newToken()
-	ok, err = do(ctx, f, func(ctx context.Context) (bool, error) {
+	ok, err = call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (bool, error) {
 		return f.rdb.SetNX(ctx, key, token, f.cfg.LeaseTTL).Result()
 	})
 	if err != nil {
-		return "", false, f.redisErr("lease", key, err)
+		return "", false, f.redisErr(ctx, "lease", key, err)
 	}
 	return token, ok, nil
 }
 
 // release deletes the lease on key if it still holds token.
 func (f *Func[K, V]) release(ctx context.Context, key, token string) {
-	_, err := do(ctx, f, func(ctx context.Context) (any, error) {
+	_, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (any, error) {
 		return releaseScript.Run(ctx, f.rdb, []string{key}, token).Result()
 	})
 	if err != nil {
-		_ = f.redisErr("release lease", key, err)
+		_ = f.redisErr(ctx, "release lease", key, err)
 	}
 }
 
 // fetchGeneration reads the generation from Redis (core.Generation: a lost
 // one comes back higher) and caches it locally.
 func (f *Func[K, V]) fetchGeneration(ctx context.Context) (int64, error) {
-	g, err := do(ctx, f, func(ctx context.Context) (int64, error) { return f.c.Generation(ctx, f.genKey) })
+	g, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (int64, error) { return f.c.Generation(ctx, f.genKey) })
 	if errors.Is(err, core.ErrDecode) {
 		f.stats.corrupt.Add(1)
 		err = corrupt(f.genKey, err)
-		f.report(err)
+		f.cfg.OnError(ctx, err)
 		return 0, err
 	}
 	if err != nil {
-		return 0, f.redisErr("generation", f.genKey, err)
+		return 0, f.redisErr(ctx, "generation", f.genKey, err)
 	}
 	f.setGeneration(g)
 	return g, nil

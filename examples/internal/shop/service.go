@@ -76,9 +76,6 @@ func (s *Service) Check(ctx context.Context) error {
 func New(c *core.Client, cfg Config) (*Service, error) {
 	cfg = withDefaults(cfg)
 	s := &Service{Catalog: NewCatalog(productDelay), Log: cfg.Logger}
-	report := func(what string) func(error) {
-		return func(err error) { s.Log.Warn(what, "err", err) }
-	}
 	var err error
 	if s.IPs, err = clientip.New(clientip.Options{TrustedProxies: cfg.TrustedProxies}); err != nil {
 		return nil, err
@@ -89,7 +86,7 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 		NotFound:    ErrNoProduct, // unknown ids are cached too, for NegativeTTL
 		NegativeTTL: 10 * time.Second,
 		Lease:       true,
-		OnError:     report("memo"),
+		OnError:     func(_ context.Context, err error) { s.Log.Warn("memo", "err", err) },
 	})
 	if err != nil {
 		return nil, err
