@@ -32,20 +32,23 @@ func TestCheckOnEveryTarget(t *testing.T) {
 
 // TestCheck runs Check as a least-privilege ACL user (keys limited to the
 // memo namespace, no dangerous commands): it passes, leaves no key behind
-// and does not touch the generation; a user without INCR is told so, with the
-// command named.
+// and does not touch the generation; a user without INCR (which only the
+// generation's scripts send) or DEL (only the lease release script) is told
+// so, with the command named.
 func TestCheck(t *testing.T) {
 	srv := redistest.StartServer(t, redistest.ServerOptions{ConfigLines: []string{
 		"user default off",
 		"user app on >pw ~memo:* +@all -@dangerous -@admin",
 		"user noincr on >pw ~memo:* +@all -@dangerous -@admin -incr",
+		"user nodel on >pw ~memo:* +@all -@dangerous -@admin -del",
 	}})
 	tests := []struct {
 		user    string
 		wantErr string
 	}{
 		{"app", ""},
-		{"noincr", "incr"},
+		{"noincr", "incr"}, // the generation's scripts
+		{"nodel", "del"},   // only releaseScript sends it
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {

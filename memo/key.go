@@ -1,14 +1,12 @@
 package memo
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"reflect"
 	"strconv"
-	"strings"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/keypart"
 )
 
 // maxKeyLen is the longest key part stored as is; longer parts, parts
@@ -99,20 +97,13 @@ func appendIntKey[K comparable](dst []byte, k K) ([]byte, bool) {
 	return dst, false
 }
 
-// shorten keeps a short key part as is and hashes a long one, one that
-// could be mistaken for a hash, or one holding a brace: entry keys use no
-// hash tag, and a key's text must never make one.
-func shorten(s string) string {
-	if len(s) <= maxKeyLen && (s == "" || s[0] != '#') && !strings.ContainsAny(s, "{}") {
-		return s
-	}
-	return hashKey(s)
-}
+// shorten keeps a short key part as is and hashes a long one, an empty
+// one, one that could be mistaken for a hash, or one holding a brace: entry
+// keys use no hash tag, and a key's text must never make one.
+func shorten(s string) string { return keypart.Encode(s, maxKeyLen) }
 
-func hashKey(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "#" + hex.EncodeToString(sum[:16])
-}
+// hashKey always hashes s: '#' and 32 hex digits of its SHA-256.
+func hashKey(s string) string { return keypart.Encode(s, 0) }
 
 // stableType reports whether %#v of a value of type t is the same in every
 // process: no pointers, channels, maps, funcs or unsafe pointers inside, and

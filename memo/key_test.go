@@ -50,6 +50,7 @@ func TestDefaultKeys(t *testing.T) {
 		{"hash tag hashed", defaultKey("{user}1"), hashKey("{user}1")},
 		{"open brace hashed", defaultKey("a{b"), hashKey("a{b")},
 		{"close brace hashed", defaultKey(color("a}b")), hashKey("a}b")},
+		{"empty hashed", defaultKey(""), hashKey("")},
 	}
 	for _, c := range cases {
 		if c.got != c.want {

@@ -15,13 +15,15 @@ import (
 
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/call"
+	"github.com/rediskit/rediskit/internal/script"
 )
 
-// Lua scripts. Each touches one key, so they run on a cluster too.
+// Lua scripts, declared with the commands they call (Check probes them).
+// Each touches one key, so they run on a cluster too.
 var (
 	// releaseScript deletes a lease only if it still holds our token, so a
 	// holder whose lease expired never deletes another process's lease.
-	releaseScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then
+	releaseScript = script.New(`if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0`)
@@ -30,7 +32,7 @@ return 0`)
 	// "" for nothing, else the SHA-1 of those bytes. So a load never
 	// overwrites a Forget made meanwhile (it leaves a tombstone) or a newer
 	// load's entry.
-	writeScript = redis.NewScript(`local cur = redis.call('GET', KEYS[1])
+	writeScript = script.New(`local cur = redis.call('GET', KEYS[1])
 if (cur and redis.sha1hex(cur) or '') ~= ARGV[2] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1`)
