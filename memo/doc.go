@@ -71,13 +71,19 @@
 //
 // ForgetAll is O(1): it increments the generation, so old entries are never
 // read again and expire by TTL. Each process caches the generation for
-// GenerationRefresh (default 1 s) and refreshes it in the background, so a
-// warm hit stays one round trip (reading the generation and the entry in one
-// round trip would need both in one cluster slot, i.e. every entry of a name
-// on one node). ForgetAll takes effect at once in the calling process and
-// within GenerationRefresh in others; Forget of one key at once everywhere
-// (a Get in another process may still share a load running there when
-// Forget returns: it gets that load's result, which is not stored).
+// GenerationRefresh (default 1 s); then one Get rereads it before its own
+// read while the others keep using the known number, so a warm hit is one
+// round trip, and one hit per GenerationRefresh two (reading the generation
+// and the entry in one round trip would need both in one cluster slot, i.e.
+// every entry of a name on one node). A failed reread keeps the known
+// number (reported to OnError); a failed first read makes the Gets of the
+// next Timeout fail at once (open or closed, as configured) instead of
+// queueing on Redis. ForgetAll takes effect at once in the calling process
+// and within GenerationRefresh in others; Forget of one key at once
+// everywhere (it reads the current generation from Redis, and also forgets
+// the key under the generation its own process still uses; a Get in
+// another process may still share a load running there when Forget
+// returns: it gets that load's result, which is not stored).
 //
 // # Entries
 //
@@ -99,11 +105,12 @@
 // # Failure policy
 //
 // Each Redis command is bounded by Timeout (default 250 ms), so a slow
-// Redis adds at most that to a call; when ctx carries a request budget
-// (core.Client.WithBudget, which the HTTP middleware of the other features
-// attach), every call also ends with the budget, so memo never waits for
-// Redis past what is left of the request's. By default memo fails open: on a Redis
-// error Get calls the function (still once per key per process) and returns
+// Redis adds at most that to a call, or twice that to the Get that rereads
+// the generation; when ctx carries a request budget (core.Client.WithBudget,
+// which the HTTP middleware of the other features attach), every command
+// also ends with the budget, so memo never waits for Redis past what is
+// left of the request's. By default memo fails open: on a Redis error Get
+// calls the function (still once per key per process) and returns
 // its result without storing it. With FailClosed, Get returns an error
 // wrapping ErrUnavailable and never calls the function (a failure while
 // taking or waiting for the lease included). A failed write

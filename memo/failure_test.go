@@ -88,26 +88,35 @@ func TestRedisStoppedMidTest(t *testing.T) {
 }
 
 // TestSlowRedis checks that a Redis that stops answering adds at most
-// Timeout to a call (plus fn's own time).
+// Timeout to a call (plus fn's own time), or twice that to the call that
+// rereads the generation when it is due: whether go-redis applies ctx
+// deadlines to the socket (ContextTimeoutEnabled) or not.
 func TestSlowRedis(t *testing.T) {
 	t.Parallel()
+	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	n := 0
 	for _, fc := range failurePolicies {
-		t.Run(fc.name, func(t *testing.T) {
-			t.Parallel()
-			srv := redistest.StartServer(t, redistest.ServerOptions{})
-			proxy := faultproxy.New(t, srv.Addr())
-			rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1, ReadTimeout: 10 * time.Second})
-			t.Cleanup(func() { _ = rdb.Close() })
-			src := &source{}
-			timeout := 100 * time.Millisecond
-			f := wrap(t, core.NewFromRedis(rdb), "t", src.fn, memo.Options{FailClosed: fc.failClosed, Timeout: timeout})
-			if _, err := f.Get(context.Background(), "warm"); err != nil {
-				t.Fatal(err)
+		for _, direct := range []bool{false, true} {
+			for _, refresh := range []time.Duration{0, time.Nanosecond} {
+				n++
+				ns := fmt.Sprintf("t%d", n)
+				t.Run(fmt.Sprintf("%s/ContextTimeoutEnabled=%v/GenerationRefresh=%v", fc.name, direct, refresh), func(t *testing.T) {
+					t.Parallel()
+					proxy := faultproxy.New(t, srv.Addr())
+					rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1, ReadTimeout: 10 * time.Second, ContextTimeoutEnabled: direct})
+					t.Cleanup(func() { _ = rdb.Close() })
+					src := &source{}
+					timeout := 100 * time.Millisecond
+					f := wrap(t, core.NewFromRedis(rdb), ns, src.fn, memo.Options{FailClosed: fc.failClosed, Timeout: timeout, GenerationRefresh: refresh})
+					if _, err := f.Get(context.Background(), "warm"); err != nil {
+						t.Fatal(err)
+					}
+					proxy.Blackhole()
+					t.Cleanup(proxy.Restore)
+					checkPolicy(t, fc, f, src, "warm", 2*timeout+time.Second)
+				})
 			}
-			proxy.Blackhole()
-			t.Cleanup(proxy.Restore)
-			checkPolicy(t, fc, f, src, "warm", timeout+time.Second)
-		})
+		}
 	}
 }
 

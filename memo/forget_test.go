@@ -145,3 +145,31 @@ func TestGenerationKeyLostOrCorrupt(t *testing.T) {
 		}
 	})
 }
+
+// TestForgetWithStaleGeneration: Forget in a process that has not yet seen
+// another process's ForgetAll (within GenerationRefresh) still makes its
+// own next Get load the new value: PUT, Forget, GET.
+func TestForgetWithStaleGeneration(t *testing.T) {
+	t.Parallel()
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		ctx := context.Background()
+		var version atomic.Int64
+		fn := func(_ context.Context, k string) (string, error) {
+			return fmt.Sprintf("%s@v%d", k, version.Load()), nil
+		}
+		opts := memo.Options{Beta: -1, GenerationRefresh: time.Hour}
+		a := wrap(t, core.NewFromRedis(tc.RDB), tc.Prefix, fn, opts)
+		b := wrap(t, core.NewFromRedis(redistest.NewClient(t, tc.Target)), tc.Prefix, fn, opts)
+		if v, err := a.Get(ctx, "k"); v != "k@v0" || err != nil {
+			t.Fatalf("first Get: got %q, %v, want \"k@v0\"", v, err)
+		}
+		must(t, b.ForgetAll(ctx)) // a keeps its generation for an hour
+		version.Store(1)          // PUT
+		must(t, a.Forget(ctx, "k"))
+		for name, f := range map[string]*memo.Func[string, string]{"forgetting": a, "other": b} {
+			if v, err := f.Get(ctx, "k"); v != "k@v1" || err != nil {
+				t.Errorf("Get in the %s process after Forget: got %q, %v, want \"k@v1\"", name, v, err)
+			}
+		}
+	})
+}

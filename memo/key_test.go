@@ -244,7 +244,11 @@ func checkJitter(t *testing.T, f *Func[int, int], name string, lo, hi time.Durat
 		if _, err := f.Get(ctx, k); err != nil {
 			t.Fatal(err)
 		}
-		e, err := f.readOnce(ctx, f.entryKey(f.gen.Load(), defaultKey(k)), false)
+		gen, err := f.generation(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := f.readOnce(ctx, f.entryKey(gen, defaultKey(k)), false)
 		if err != nil || e == nil {
 			t.Fatalf("%s: entry %d: got (%v, %v), want it stored", name, k, e, err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/call"
+	"github.com/rediskit/rediskit/internal/generation"
 )
 
 // Func is a memoized function from K to V. It is safe for concurrent use;
@@ -43,10 +44,11 @@ type Func[K comparable, V any] struct {
 	decoded    sync.Map                  // with L1: entry key -> *decoded[V]
 	decodedN   atomic.Int64              // entries in decoded, roughly
 	refreshing sync.Map                  // entry keys being refreshed in the background
-	genFlight  singleflight.Group
-	gen        atomic.Int64
-	genAt      atomic.Int64 // UnixNano of the last generation read; 0 = never
-	genBusy    atomic.Bool
+	gen        *generation.Cache
+	genRead    atomic.Int64 // UnixNano at which the last generation read that ended started; 0 after a failed one
+	genKnown   atomic.Bool  // a generation was read (only kept without direct)
+	genErrMu   sync.Mutex
+	genErr     error // the last generation read error counted
 	stats      counters
 }
 
@@ -99,6 +101,7 @@ func wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 		_, f.intKey = appendIntKey(nil, k)
 	}
 	f.direct = call.Honoured(f.rdb)
+	f.gen = f.newGeneration()
 	if r, ok := f.rdb.(*redis.Client); ok {
 		o := r.Options()
 		f.l1 = o.ClientSideCacheConfig != nil || o.ClientSideCache != nil
@@ -240,20 +243,28 @@ func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
 	if err != nil {
 		return err
 	}
-	gen, err := f.fetchGeneration(ctx)
+	gen, err := f.currentGeneration(ctx)
 	if err != nil {
 		return err
 	}
-	key := f.entryKey(gen, part)
-	tomb := tombstonePrefix + newToken()
-	_, err = call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (string, error) {
-		return f.rdb.Set(ctx, key, tomb, f.cfg.tombstoneTTL()).Result()
-	})
-	if err != nil {
-		return f.redisErr(ctx, "forget", key, err)
+	keys := []string{f.entryKey(gen, part)}
+	// Until this process rereads the generation, its Gets may still use the
+	// one it knows, when another process bumped it meanwhile: forget k
+	// there too.
+	if known, err := f.generation(ctx); err == nil && known != gen {
+		keys = append(keys, f.entryKey(known, part))
 	}
-	f.forgetRead(key) // later Gets start their own read and load
-	f.loads.Forget(key)
+	tomb := tombstonePrefix + newToken()
+	for _, key := range keys {
+		_, err = call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (string, error) {
+			return f.rdb.Set(ctx, key, tomb, f.cfg.tombstoneTTL()).Result()
+		})
+		if err != nil {
+			return f.redisErr(ctx, "forget", key, err)
+		}
+		f.forgetRead(key) // later Gets start their own read and load
+		f.loads.Forget(key)
+	}
 	return nil
 }
 
@@ -266,13 +277,9 @@ func (f *Func[K, V]) ForgetAll(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext("forget all")
 	}
-	g, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (int64, error) {
-		return f.c.BumpGeneration(ctx, f.genKey)
-	})
-	if err != nil {
+	if _, err := call.Do(ctx, f.cfg.Timeout, f.direct, f.gen.Bump); err != nil {
 		return f.redisErr(ctx, "forget all", f.genKey, err)
 	}
-	f.setGeneration(g)
 	return nil
 }
 

@@ -111,9 +111,9 @@ type Options struct {
 	// default LeaseTTL.
 	LeaseWait time.Duration
 
-	// Timeout bounds each Redis round trip, so a slow Redis adds at most
-	// this much to a call; default 250 ms. All the calls made with a ctx
-	// carrying a request budget (core.Client.WithBudget) also end with it.
+	// Timeout bounds each Redis round trip; default 250 ms. Calls made
+	// with a ctx carrying a request budget (core.Client.WithBudget) also
+	// end with it.
 	Timeout time.Duration
 	// FailClosed returns Redis failures to the caller (wrapping
 	// ErrUnavailable) instead of calling the function directly. Default
@@ -129,8 +129,9 @@ type Options struct {
 	// Codec encodes entries; default JSONCodec.
 	Codec Codec
 	// GenerationRefresh is how long a process trusts its cached copy of
-	// the generation number ForgetAll bumps; a ForgetAll from another
-	// process takes effect here within about this long. Default 1 s.
+	// the generation number ForgetAll bumps before one Get rereads it; a
+	// ForgetAll from another process takes effect here within about this
+	// long. Default 1 s.
 	GenerationRefresh time.Duration
 
 	// Now is the clock that dates entries and decides their freshness;

@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/call"
 	"github.com/rediskit/rediskit/internal/script"
 )
@@ -290,51 +289,4 @@ func (f *Func[K, V]) release(ctx context.Context, key, token string) {
 	if err != nil {
 		_ = f.redisErr(ctx, "release lease", key, err)
 	}
-}
-
-// fetchGeneration reads the generation from Redis (core.Generation: a lost
-// one comes back higher) and caches it locally.
-func (f *Func[K, V]) fetchGeneration(ctx context.Context) (int64, error) {
-	g, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (int64, error) { return f.c.Generation(ctx, f.genKey) })
-	if errors.Is(err, core.ErrDecode) {
-		f.stats.corrupt.Add(1)
-		err = corrupt(f.genKey, err)
-		f.cfg.OnError(ctx, err)
-		return 0, err
-	}
-	if err != nil {
-		return 0, f.redisErr(ctx, "generation", f.genKey, err)
-	}
-	f.setGeneration(g)
-	return g, nil
-}
-
-func (f *Func[K, V]) setGeneration(g int64) {
-	f.gen.Store(g)
-	f.genAt.Store(time.Now().UnixNano())
-}
-
-// generation returns the current generation: the local copy while it is
-// younger than GenerationRefresh; when older, the copy is still used and
-// one background read refreshes it, so warm hits stay one round trip. Only
-// the first call of a process waits for Redis.
-func (f *Func[K, V]) generation(ctx context.Context) (int64, error) {
-	at := f.genAt.Load()
-	if at == 0 {
-		ch := f.genFlight.DoChan("", func() (any, error) {
-			return f.fetchGeneration(context.WithoutCancel(ctx))
-		})
-		v, err := await(ctx, ch)
-		if err != nil {
-			return 0, err
-		}
-		return v.(int64), nil
-	}
-	if time.Duration(time.Now().UnixNano()-at) > f.cfg.GenerationRefresh && f.genBusy.CompareAndSwap(false, true) {
-		go func() {
-			defer f.genBusy.Store(false)
-			_, _ = f.fetchGeneration(context.WithoutCancel(ctx))
-		}()
-	}
-	return f.gen.Load(), nil
 }
