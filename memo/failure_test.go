@@ -359,3 +359,27 @@ func TestRequestBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestGenerationFailureCountedOnce: callers that share a failed first read
+// of the generation, or fail at once after it, count and report it once.
+func TestGenerationFailureCountedOnce(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	c := core.NewFromRedis(srv.Client(t, &redis.Options{MaxRetries: -1}))
+	var reported atomic.Int64
+	src := &source{}
+	f := wrap(t, c, "t", src.fn, memo.Options{
+		Timeout: 5 * time.Second, // how long Gets fail at once after the failed read
+		OnError: func(context.Context, error) { reported.Add(1) },
+	})
+	srv.Stop()
+	_, errs := hammer(20, func() (string, error) { return f.Get(context.Background(), "k") })
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("Get with Redis down (fail open): got %v, want nil", err)
+		}
+	}
+	if got, rep := f.Stats().RedisErrors, reported.Load(); got != 1 || rep != 1 {
+		t.Fatalf("generation read failures: counted %d, reported %d, want 1, 1", got, rep)
+	}
+}

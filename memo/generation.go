@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/rediskit/rediskit/core"
@@ -89,7 +90,7 @@ func (f *Func[K, V]) generationErr(ctx context.Context, err error, once bool) er
 	} else {
 		out = fmt.Errorf("memo: generation %q: %w: %w", f.genKey, ErrUnavailable, err)
 	}
-	if once {
+	if once && reflect.TypeOf(err).Comparable() { // the cache's errors are pointers
 		f.genErrMu.Lock()
 		seen := f.genErr == err
 		f.genErr = err
