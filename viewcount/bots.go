@@ -34,7 +34,3 @@ func NewBotClassifier(patterns []string) BotClassifier {
 		return false
 	}
 }
-
-// IsBot is the default classifier, over DefaultBotPatterns. An empty
-// User-Agent is not a bot for it.
-var IsBot = NewBotClassifier(DefaultBotPatterns)

@@ -157,6 +157,7 @@ func TestBots(t *testing.T) {
 func TestBotClassifier(t *testing.T) {
 	t.Parallel()
 	custom := viewcount.NewBotClassifier([]string{"MyMonitor", " "})
+	isBot := viewcount.NewBotClassifier(viewcount.DefaultBotPatterns) // the Tracker's default
 	for _, tt := range []struct {
 		ua          string
 		def, custom bool
@@ -169,7 +170,7 @@ func TestBotClassifier(t *testing.T) {
 		{"mymonitor/1.0", false, true},
 		{"", false, false},
 	} {
-		if got := viewcount.IsBot(tt.ua); got != tt.def {
+		if got := isBot(tt.ua); got != tt.def {
 			t.Errorf("IsBot(%q): got %v, want %v", tt.ua, got, tt.def)
 		}
 		if got := custom(tt.ua); got != tt.custom {
@@ -261,7 +262,7 @@ func TestStatsReturnsPerCommandErrors(t *testing.T) {
 		if err := tc.RDB.Set(ctx, tc.Prefix+":{p}:uniq", "not a hyperloglog", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if s, err := c.Stats(ctx, "p", 1); err == nil || errors.Is(err, redis.Nil) {
+		if s, err := c.Counts(ctx, "p", 1); err == nil || errors.Is(err, redis.Nil) {
 			t.Fatalf("Stats with a wrong-type uniq key: got (%+v, %v), want a WRONGTYPE error", s, err)
 		}
 	})
@@ -322,7 +323,7 @@ func TestInvalidInput(t *testing.T) {
 			t.Errorf("Record(%.10q, %.10q): got %v, want %v", tt.item, tt.visitor, err, tt.want)
 		}
 	}
-	if _, err := c.Stats(ctx, "p", 91); err == nil {
+	if _, err := c.Counts(ctx, "p", 91); err == nil {
 		t.Errorf("Stats(91 days): got nil error, want one (retention is 90 days)")
 	}
 	if _, err := c.Top(ctx, 0, time.Hour); !errors.Is(err, viewcount.ErrInvalidOptions) {

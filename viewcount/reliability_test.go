@@ -26,17 +26,17 @@ func TestResetDuringWriteCountsOnce(t *testing.T) {
 		once  bool // not idempotent: sent at most once, so the reset call fails
 		opts  viewcount.Options
 		write func(ctx context.Context, c *viewcount.Counter) error
-		want  func(s viewcount.Stats) bool // after 2 views before and the reset one
+		want  func(s viewcount.Counts) bool // after 2 views before and the reset one
 	}{
 		{"direct dedup", false, viewcount.Options{}, func(ctx context.Context, c *viewcount.Counter) error {
 			return c.Record(ctx, "item", "v-reset")
-		}, func(s viewcount.Stats) bool { return s.Total == 3 && s.Unique == 3 }},
+		}, func(s viewcount.Counts) bool { return s.Total == 3 && s.Unique == 3 }},
 		{"direct no dedup", true, viewcount.Options{DedupWindow: -1}, func(ctx context.Context, c *viewcount.Counter) error {
 			return c.Record(ctx, "item", "v-reset")
-		}, func(s viewcount.Stats) bool { return s.Total == 3 }},
+		}, func(s viewcount.Counts) bool { return s.Total == 3 }},
 		{"bot", true, viewcount.Options{}, func(ctx context.Context, c *viewcount.Counter) error {
 			return c.RecordBot(ctx, "item")
-		}, func(s viewcount.Stats) bool { return s.Total == 2 && s.Bots == 1 }},
+		}, func(s viewcount.Counts) bool { return s.Total == 2 && s.Bots == 1 }},
 		{"buffered flush", false, viewcount.Options{Mode: viewcount.Buffered, FlushInterval: time.Hour, DedupWindow: -1},
 			func(ctx context.Context, c *viewcount.Counter) error {
 				if err := c.Record(ctx, "item", "v-reset"); err != nil {
@@ -47,7 +47,7 @@ func TestResetDuringWriteCountsOnce(t *testing.T) {
 					return err2
 				}
 				return err
-			}, func(s viewcount.Stats) bool { return s.Total == 3 }},
+			}, func(s viewcount.Counts) bool { return s.Total == 3 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,7 +194,7 @@ func TestACLUserAndCheck(t *testing.T) {
 				}
 				item := fmt.Sprint("acl-", mode)
 				err = errors.Join(err, c.Record(ctx, item, "v"), c.RecordBot(ctx, item), c.Flush(ctx))
-				s, serr := c.Stats(ctx, item, 2)
+				s, serr := c.Counts(ctx, item, 2)
 				_, terr := c.Top(ctx, 3, time.Hour)
 				if err = errors.Join(err, serr, terr); err != nil || s.Total != 1 || s.Bots != 1 {
 					t.Fatalf("%v as app: got %+v, %v, want 1 view and 1 bot, no error", mode, s, err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/internal/call"
 )
 
 // directScript records one view of one item. KEYS: seen, total, uniq, day,
@@ -108,7 +110,7 @@ type scriptCall struct {
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
-	once   bool // not idempotent: go-redis must not resend it (see noRetry)
+	once   bool // not idempotent: go-redis must not resend it (call.NoRetry)
 }
 
 // process queues the call on p: EVALSHA, marked NoRetry when once.
@@ -123,15 +125,10 @@ func (c *scriptCall) process(ctx context.Context, p redis.Pipeliner) {
 		args = append(args, k)
 	}
 	c.cmd = redis.NewCmd(ctx, append(args, c.args...)...)
-	_ = p.Process(ctx, noRetry{c.cmd})
+	// After a network error its reply is lost but Redis may have applied
+	// it: a resend would count it twice.
+	_ = p.Process(ctx, call.NoRetry{Cmder: c.cmd})
 }
-
-// noRetry marks a command go-redis must send at most once: after a network
-// error its reply is lost but Redis may have applied it, and a resend would
-// count it twice. go-redis honours Cmder.NoRetry on commands and pipelines.
-type noRetry struct{ redis.Cmder }
-
-func (noRetry) NoRetry() bool { return true }
 
 // runScripts sends calls as one pipeline of EVALSHA: one round trip on a
 // standalone server, one per node involved (sent concurrently) on a cluster.
