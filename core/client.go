@@ -20,7 +20,7 @@ type Client struct {
 	cacheTTL      time.Duration
 	maxValueBytes int
 	budget        time.Duration // request budget; <= 0: none
-	owned         bool // Close closes rdb
+	owned         bool          // Close closes rdb
 	closed        *atomic.Bool
 	ttlMode       atomic.Int32 // windowed counter: 0 MULTI with PEXPIRE NX, 2 Lua (server refused NX)
 }

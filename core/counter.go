@@ -3,10 +3,11 @@ package core
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/internal/window"
 )
 
 // Increment adds amount to the integer stored at key (a missing key counts
@@ -81,53 +82,19 @@ const ttlModeLua int32 = 2
 
 // incrementWindowMulti is the Redis 7+ form of IncrementWindow. unsupported
 // reports a server that refused PEXPIRE NX: the transaction was discarded.
-func (c *Client) incrementWindowMulti(ctx context.Context, key string, amount int64, window time.Duration) (wc WindowCount, unsupported bool, err error) {
+func (c *Client) incrementWindowMulti(ctx context.Context, key string, amount int64, span time.Duration) (wc WindowCount, unsupported bool, err error) {
 	var incr *redis.IntCmd
 	var expire *redis.Cmd
 	var pttl *redis.DurationCmd
 	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		incr, expire = QueueIncrementWindow(ctx, p, key, amount, window)
+		incr, expire = window.Queue(ctx, p, key, amount, span)
 		pttl = p.PTTL(ctx, key)
 		return nil
 	})
 	if err != nil {
-		return WindowCount{}, ExpireNXUnsupported(expire.Err()), err
+		return WindowCount{}, window.NXUnsupported(expire.Err()), err
 	}
 	return WindowCount{Count: incr.Val(), TTL: pttl.Val()}, false, nil
-}
-
-// QueueIncrementWindow queues on p, which must be a transaction (see
-// redis.Client.TxPipelined), the Redis 7+ windowed increment: INCRBY key
-// amount, marked to be sent at most once (never resent after a network
-// error, so never counted twice), then PEXPIRE key window NX, which sets the
-// TTL of a new counter, or of one left without a TTL, and leaves a running
-// window's alone. A server before Redis 7 refuses PEXPIRE NX while queueing
-// it and discards the whole transaction: then ExpireNXUnsupported(
-// expire.Err()) is true and nothing changed; use a Lua script instead. It is
-// the mechanism behind IncrementWindow, for callers that batch several
-// counters into one transaction.
-func QueueIncrementWindow(ctx context.Context, p redis.Pipeliner, key string, amount int64, window time.Duration) (incr *redis.IntCmd, expire *redis.Cmd) {
-	incr = redis.NewIntCmd(ctx, "incrby", key, amount)
-	_ = p.Process(ctx, noRetry{incr})
-	expire = p.Do(ctx, "pexpire", key, redisTTL(window).Milliseconds(), "nx")
-	return incr, expire
-}
-
-// noRetry marks a command go-redis must send at most once (go-redis honours
-// Cmder.NoRetry on single commands, pipelines and transactions).
-type noRetry struct{ redis.Cmder }
-
-func (noRetry) NoRetry() bool { return true }
-
-// ExpireNXUnsupported reports whether err is a server before Redis 7
-// refusing PEXPIRE … NX (see QueueIncrementWindow).
-func ExpireNXUnsupported(err error) bool {
-	if err == nil {
-		return false
-	}
-	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "syntax error") || strings.Contains(msg, "unsupported option") ||
-		strings.Contains(msg, "wrong number of arguments")
 }
 
 // incrementWindowScript is the pre-Redis-7 form of the windowed counter.

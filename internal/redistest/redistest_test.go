@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -205,4 +206,36 @@ func TestServerACLAndArgs(t *testing.T) {
 	if err != nil || got["maxmemory"] != "1048576" {
 		t.Errorf("CONFIG GET maxmemory: got %v, %v, want 1048576", got, err)
 	}
+}
+
+func TestEventually(t *testing.T) {
+	t.Parallel()
+	n := 0
+	redistest.Eventually(t, time.Second, "third call", func() bool { n++; return n >= 3 })
+	if n != 3 {
+		t.Fatalf("got %d calls, want 3", n)
+	}
+	ft := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() { // Fatalf ends the goroutine through runtime.Goexit
+		defer close(done)
+		redistest.Eventually(ft, 10*time.Millisecond, "never", func() bool { return false })
+	}()
+	<-done
+	if !strings.Contains(ft.msg, "never: not reached within 10ms") {
+		t.Fatalf("got %q, want a failure naming the condition", ft.msg)
+	}
+}
+
+// fatalRecorder records Fatalf instead of failing the test.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Helper() {}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
 }

@@ -260,11 +260,5 @@ func loads(t *testing.T, base string) int64 {
 // waitFor polls cond (buffered view counts land within a flush interval).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	redistest.Eventually(t, 5*time.Second, "condition", cond)
 }
