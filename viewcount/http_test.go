@@ -58,7 +58,7 @@ func TestTrackerCountsSuccessfulGETs(t *testing.T) {
 			path := "/" + strings.ReplaceAll(tt.name, " ", "-")
 			before := c.Stats()
 			serve(tr, request(tt.method, path, "203.0.113.7:1234", tt.ua), tt.status)
-			if s := stats(t, c, path, 1); s.Total != tt.total || s.Bots != tt.bots {
+			if s := counts(t, c, path, 1); s.Total != tt.total || s.Bots != tt.bots {
 				t.Errorf("%s: got total %d bots %d, want %d %d", tt.name, s.Total, s.Bots, tt.total, tt.bots)
 			}
 			after := c.Stats()
@@ -92,7 +92,7 @@ func TestVisitorIPUsesTrustedProxiesAndStoresNoIP(t *testing.T) {
 		r := request(http.MethodGet, "/a", "198.51.100.1:5000", browserUA)
 		r.Header.Set("X-Forwarded-For", "203.0.113.8")
 		serve(tr, r, 200)
-		if s := stats(t, c, "/a", 1); s.Total != 3 || s.Unique != 3 {
+		if s := counts(t, c, "/a", 1); s.Total != 3 || s.Unique != 3 {
 			t.Fatalf("got total %d unique %d, want 3 3", s.Total, s.Unique)
 		}
 		keys, err := core.NewFromRedis(tc.RDB).FindKeys(ctx, tc.Prefix+":*", 1000)
@@ -165,7 +165,7 @@ func TestFirstVisitorAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	serve(tr, r, http.StatusOK)
-	if s := stats(t, c, "/", 1); s.Total != 0 {
+	if s := counts(t, c, "/", 1); s.Total != 0 {
 		t.Errorf("failing visitor func: got total %d, want no view", s.Total)
 	}
 	if reported.Load() != 1 {

@@ -3,7 +3,6 @@ package viewcount
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/keypart"
 )
 
 // keys builds every Redis key of one Counter.
@@ -18,23 +18,10 @@ type keys struct {
 	ns string
 }
 
-// encodeItem maps an item id to the text placed inside its hash tag. Ids made
-// only of [A-Za-z0-9._/-] are used as they are; any other id becomes "~" and
-// its unpadded base64url form. The mapping is injective ("~" is never kept
-// as is) and its output holds no '{', '}', ':' or glob metacharacter, so an
-// id can neither choose another item's slot nor widen a pattern.
-func encodeItem(item string) string {
-	for i := 0; i < len(item); i++ {
-		if !safeByte(item[i]) {
-			return "~" + base64.RawURLEncoding.EncodeToString([]byte(item))
-		}
-	}
-	return item
-}
-
-func safeByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '/'
-}
+// maxKeptItem is the longest item id kept as it is inside its keys' hash
+// tag; a longer one, or one holding '{' or '}' or starting with '#', is
+// replaced by '#' and 32 hex digits of its SHA-256 (internal/keypart).
+const maxKeptItem = 128
 
 func checkItem(item string) error {
 	switch {
@@ -58,13 +45,13 @@ func checkVisitor(visitor string) error {
 	return nil
 }
 
-// itemKeys are the per-item keys, all in the slot of the tag {<encoded item>}.
+// itemKeys are the per-item keys, all in the slot of the tag {<item part>}.
 type itemKeys struct {
-	tag string // "<ns>:{<encoded item>}"
+	tag string // "<ns>:{<item part>}"
 }
 
 func (k keys) item(item string) itemKeys {
-	return itemKeys{tag: core.MakeKey(k.ns, "{"+encodeItem(item)+"}")}
+	return itemKeys{tag: core.MakeKey(k.ns, keypart.Tag(item, maxKeptItem))}
 }
 
 func (k itemKeys) total() string              { return k.tag + ":total" }

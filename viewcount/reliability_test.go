@@ -68,11 +68,11 @@ func TestResetDuringWriteCountsOnce(t *testing.T) {
 				if err := errors.Join(c.Flush(ctx), c.RecordBot(ctx, "warm"), c.Flush(ctx)); err != nil {
 					t.Fatal(err)
 				}
-				stats(t, c, "warm", 1)
+				counts(t, c, "warm", 1)
 			}
 			p.ResetNext()
 			err = tc.write(ctx, c)
-			s := stats(t, newCounter(t, srv.Client(t, nil), ns, tc.opts), "item", 1)
+			s := counts(t, newCounter(t, srv.Client(t, nil), ns, tc.opts), "item", 1)
 			if !tc.want(s) {
 				t.Fatalf("after a reset write (err %v): got %+v, want the reset write counted exactly once", err, s)
 			}
@@ -105,14 +105,14 @@ func TestTotalsUnderEviction(t *testing.T) {
 				if err := rdb.Set(ctx, fmt.Sprint("fill:", i), filler, time.Hour).Err(); err != nil {
 					t.Fatalf("filling: %v", err)
 				}
-				before := stats(t, c, "hot", 1).Total
+				before := counts(t, c, "hot", 1).Total
 				if err := c.Record(ctx, "hot", "same-visitor"); err != nil {
 					t.Fatalf("Record under eviction: %v", err)
 				}
 				if err := c.Record(ctx, "hot", fmt.Sprint("v", i)); err != nil {
 					t.Fatalf("Record under eviction: %v", err)
 				}
-				s := stats(t, c, "hot", 1)
+				s := counts(t, c, "hot", 1)
 				repeatCounted = repeatCounted || (i > 0 && s.Total == before+2)
 				if policy == "volatile-lru" && s.Total < last {
 					t.Fatalf("view %d: total went from %d back to %d", i, last, s.Total)
