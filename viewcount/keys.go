@@ -19,9 +19,28 @@ type keys struct {
 }
 
 // maxKeptItem is the longest item id kept as it is inside its keys' hash
-// tag; a longer one, or one holding '{' or '}' or starting with '#', is
-// replaced by '#' and 32 hex digits of its SHA-256 (internal/keypart).
+// tag.
 const maxKeptItem = 128
+
+// itemTag is the hash tag of an item's keys: the id itself when it is at
+// most maxKeptItem bytes of [A-Za-z0-9._/-] only, else '#' and 32 hex
+// digits of its SHA-256 (internal/keypart's hashed form). A kept id never
+// starts with '#', so the mapping is injective, and no tag holds a brace, a
+// glob metacharacter, a space or a ':'.
+func itemTag(item string) string {
+	keep := maxKeptItem
+	for i := 0; i < len(item); i++ {
+		if !safeByte(item[i]) {
+			keep = 0 // hashed
+			break
+		}
+	}
+	return keypart.Tag(item, keep)
+}
+
+func safeByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '/'
+}
 
 func checkItem(item string) error {
 	switch {
@@ -51,7 +70,7 @@ type itemKeys struct {
 }
 
 func (k keys) item(item string) itemKeys {
-	return itemKeys{tag: core.MakeKey(k.ns, keypart.Tag(item, maxKeptItem))}
+	return itemKeys{tag: core.MakeKey(k.ns, itemTag(item))}
 }
 
 func (k itemKeys) total() string              { return k.tag + ":total" }

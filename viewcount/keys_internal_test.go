@@ -17,8 +17,8 @@ func TestItemKeysAreInjectiveAndTagSafe(t *testing.T) {
 	for _, it := range items {
 		tag := k.item(it).tag
 		inner, ok := strings.CutPrefix(tag, "vc:{")
-		if !ok || !strings.HasSuffix(inner, "}") || strings.ContainsAny(inner[:len(inner)-1], "{}") {
-			t.Errorf("item %q: got tag %q, want vc:{<part>} with no brace inside", it, tag)
+		if !ok || !strings.HasSuffix(inner, "}") || strings.ContainsAny(inner[:len(inner)-1], "{}*?[]\\: ") {
+			t.Errorf("item %q: got tag %q, want vc:{<part>} with no brace, glob or separator inside", it, tag)
 		}
 		if prev, ok := seen[tag]; ok {
 			t.Fatalf("items %q and %q: got the same keys %q, want distinct", it, prev, tag)

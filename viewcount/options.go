@@ -17,11 +17,11 @@ const (
 	DefaultFlushInterval = time.Second
 	DefaultMaxPending    = 1_000_000
 	DefaultMarkerTTL     = 10 * time.Minute
-	DefaultTimeout       = time.Second
 	MaxItemBytes         = 256  // longest item id Record accepts
 	MaxVisitorBytes      = 1024 // longest visitor id Record accepts
 	minSecretBytes       = 16
 	maxPeriods           = 8
+	defaultTimeout       = time.Second
 )
 
 // DefaultPeriods are the ranking periods kept when Options.Periods is nil:
@@ -186,7 +186,7 @@ func (o *Options) fill() {
 		o.MarkerTTL = DefaultMarkerTTL
 	}
 	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = defaultTimeout
 	}
 	o.OnError = report.Or(o.OnError, "viewcount")
 }
