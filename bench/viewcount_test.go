@@ -134,7 +134,7 @@ func TestViewCountCommands(t *testing.T) {
 
 			for it := range vcItems {
 				want, _ := rdb.Get(ctx, fmt.Sprintf("%s:incr:{%d}", prefix, it)).Int64()
-				s, err := c.Stats(ctx, fmt.Sprint(it), 1)
+				s, err := c.Counts(ctx, fmt.Sprint(it), 1)
 				if err != nil || s.Total != want {
 					t.Fatalf("item %d: got total %d, %v, want %d (INCR)", it, s.Total, err, want)
 				}

@@ -16,7 +16,8 @@ type BotClassifier func(userAgent string) bool
 
 // NewBotClassifier returns a classifier that matches a User-Agent holding
 // any of patterns, case-insensitively. Empty patterns are ignored; with none
-// left it matches nothing.
+// left it matches nothing, and an empty User-Agent is never a bot. The
+// Tracker's default is NewBotClassifier(DefaultBotPatterns).
 func NewBotClassifier(patterns []string) BotClassifier {
 	ps := make([]string, 0, len(patterns))
 	for _, p := range patterns {
@@ -34,7 +35,3 @@ func NewBotClassifier(patterns []string) BotClassifier {
 		return false
 	}
 }
-
-// IsBot is the default classifier, over DefaultBotPatterns. An empty
-// User-Agent is not a bot for it.
-var IsBot = NewBotClassifier(DefaultBotPatterns)

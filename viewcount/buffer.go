@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 )
@@ -73,10 +72,13 @@ func (b *buffer) add(item string, visitor [16]byte, bot bool) error {
 	a := bt.aggs[k]
 	if a != nil && !bot && b.c.opts.DedupWindow > 0 && a.visitors[visitor] > 0 {
 		b.mu.Unlock()
+		b.c.stats.recorded.Add(1)
+		b.c.stats.deduplicated.Add(1)
 		return nil
 	}
 	if b.held >= int64(b.c.opts.MaxPending) {
 		b.mu.Unlock()
+		b.c.stats.dropped.Add(1)
 		if f := b.c.opts.OnDrop; f != nil {
 			f(1, ErrBufferFull)
 		}
@@ -94,7 +96,19 @@ func (b *buffer) add(item string, visitor [16]byte, bot bool) error {
 	bt.views++
 	b.held++
 	b.mu.Unlock()
+	if bot {
+		b.c.stats.bots.Add(1)
+	} else {
+		b.c.stats.recorded.Add(1)
+	}
 	return nil
+}
+
+// pending returns the views held now.
+func (b *buffer) pending() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held
 }
 
 // timeIndex returns the index of t in bt.times, adding it if new. A batch
@@ -149,13 +163,19 @@ func (b *buffer) flush(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	info.Duration, info.Err = time.Since(start), err
+	b.c.stats.flushes.Add(1)
+	b.c.stats.flushed.Add(views)
+	if err != nil {
+		b.c.stats.flushErrors.Add(1)
+	}
 	if f := b.c.opts.OnFlush; f != nil {
 		f(info)
-	} else if err != nil && lost == 0 {
-		slog.Warn("viewcount: flush failed, batch kept for retry", "views", info.Views, "err", err)
 	}
-	if lost > 0 {
-		b.dropped(lost, fmt.Errorf("viewcount: flush after Close gave up: %w", err))
+	switch {
+	case lost > 0:
+		b.dropped(ctx, lost, fmt.Errorf("viewcount: flush after Close gave up: %w", err))
+	case err != nil:
+		b.c.report(ctx, fmt.Errorf("viewcount: flush of %d views failed, kept for retry: %w", info.Views, err))
 	}
 	if err != nil {
 		return fmt.Errorf("viewcount: flush: %w", err)
@@ -201,7 +221,7 @@ func (b *buffer) close(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return b.giveUp(err)
+			return b.giveUp(ctx, err)
 		case <-t.C:
 			wait = min(2*wait, time.Second)
 		}
@@ -212,7 +232,7 @@ func (b *buffer) close(ctx context.Context) error {
 // still sending (a concurrent Flush, or the loop's, in a Redis call that
 // cannot be interrupted) keeps its batches, which are neither lost nor
 // applied yet: it reports those it fails to send when it returns.
-func (b *buffer) giveUp(err error) error {
+func (b *buffer) giveUp(ctx context.Context, err error) error {
 	b.mu.Lock()
 	b.abandoned = true
 	var sending int64
@@ -227,7 +247,7 @@ func (b *buffer) giveUp(err error) error {
 	b.cur, b.held = nil, sending
 	b.mu.Unlock()
 	if lost > 0 {
-		b.dropped(lost, err)
+		b.dropped(ctx, lost, err)
 	}
 	switch {
 	case sending > 0:
@@ -239,12 +259,12 @@ func (b *buffer) giveUp(err error) error {
 	return nil // a concurrent Flush applied the rest
 }
 
-// dropped reports n views lost by a flush or Close to OnDrop or, without
-// it, to slog.Default() at Warn.
-func (b *buffer) dropped(n int64, err error) {
+// dropped reports n views lost by a flush or Close to OnDrop, if set, and
+// to OnError.
+func (b *buffer) dropped(ctx context.Context, n int64, err error) {
+	b.c.stats.dropped.Add(n)
 	if f := b.c.opts.OnDrop; f != nil {
 		f(n, err)
-		return
 	}
-	slog.Warn("viewcount: views dropped", "views", n, "err", err)
+	b.c.report(ctx, fmt.Errorf("viewcount: %d views dropped: %w", n, err))
 }

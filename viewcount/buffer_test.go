@@ -52,7 +52,7 @@ func TestBufferedConcurrentWritersExactTotals(t *testing.T) {
 					want = writers // one view per visitor and item inside the window
 				}
 				for i := range items {
-					if s := stats(t, c, fmt.Sprint("item-", i), 1); s.Total != want || s.Today != want {
+					if s := counts(t, c, fmt.Sprint("item-", i), 1); s.Total != want || s.Today != want {
 						t.Fatalf("item-%d: got total %d today %d, want %d", i, s.Total, s.Today, want)
 					}
 				}
@@ -125,7 +125,7 @@ func TestRetriedFlushNeverAppliesTwice(t *testing.T) {
 				}
 				for i := range 20 {
 					want := int64(10 + map[bool]int64{true: 1}[i == 0])
-					if s := stats(t, c, fmt.Sprint("p", i), 1); s.Total != want || s.Unique != want {
+					if s := counts(t, c, fmt.Sprint("p", i), 1); s.Total != want || s.Unique != want {
 						t.Fatalf("p%d: got total %d unique %d, want %d", i, s.Total, s.Unique, want)
 					}
 				}
@@ -205,7 +205,7 @@ func testRedisStoppedDuringFlush(t *testing.T, dedup bool) {
 	srv.Restart() // reloads the append-only file: the first batch is there
 	closeCounter(t, c)
 	for i := range 3 {
-		if s := stats(t, c, fmt.Sprint("p", i), 1); s.Total != 20 || s.Unique != 20 {
+		if s := counts(t, c, fmt.Sprint("p", i), 1); s.Total != 20 || s.Unique != 20 {
 			t.Fatalf("p%d: got total %d unique %d, want 20 20", i, s.Total, s.Unique)
 		}
 	}

@@ -121,7 +121,7 @@ func TestCloseFlushesEverything(t *testing.T) {
 		closeCounter(t, c)
 		var total int64
 		for i := range 3 {
-			total += stats(t, c, fmt.Sprint("p", i), 1).Total
+			total += counts(t, c, fmt.Sprint("p", i), 1).Total
 		}
 		if total != writers*each || dropped.Load() != 0 {
 			t.Fatalf("after Close: got %d views counted and %d dropped, want %d and 0", total, dropped.Load(), writers*each)
@@ -218,7 +218,7 @@ func testCloseGivingUpDuringConcurrentFlush(t *testing.T, fail bool) {
 	if fail {
 		want, wantDropped = 0, 1
 	}
-	if s := stats(t, c, "p", 1); s.Total != want || dropped.Load() != wantDropped {
+	if s := counts(t, c, "p", 1); s.Total != want || dropped.Load() != wantDropped {
 		t.Fatalf("got total %d, dropped %d, want %d, %d", s.Total, dropped.Load(), want, wantDropped)
 	}
 }

@@ -124,7 +124,7 @@ func TestSlotMigrationExactViews(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if s := stats(t, c, "mover", 1); s.Total != ok.Load() || len(failed) > 0 || ok.Load() < 101 {
+	if s := counts(t, c, "mover", 1); s.Total != ok.Load() || len(failed) > 0 || ok.Load() < 101 {
 		t.Fatalf("total %d, want %d (views recorded without error, at least 101); failures other than TRYAGAIN (%d): %v",
 			s.Total, ok.Load(), tryAgain.Load(), failed)
 	}

@@ -10,19 +10,24 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/call"
 )
 
 // Counter records item views in Redis. It is safe for concurrent use. On a
-// Redis error or timeout, Direct mode returns the error from Record and the
-// view is not counted (fail open: nothing blocks beyond ctx); Buffered mode
-// keeps the batch, reports the failure to OnFlush and retries it at the
-// next flush, dropping views past MaxPending (reported to OnDrop).
+// Redis error or timeout (Options.Timeout), Direct mode returns the error
+// from Record and the view is not counted (fail open: nothing blocks beyond
+// the bound); Buffered mode keeps the batch, reports the failure to OnError
+// and retries it at the next flush, dropping views past MaxPending
+// (reported to OnDrop).
 type Counter struct {
-	c    *core.Client
-	rdb  redis.UniversalClient
-	opts Options
-	keys keys
+	c      *core.Client
+	rdb    redis.UniversalClient
+	direct bool // go-redis honours ctx deadlines (call.Honoured)
+	opts   Options
+	keys   keys
+	stats  counters
 
 	buf      *buffer // nil in Direct mode
 	closed   atomic.Bool
@@ -41,6 +46,7 @@ func New(c *core.Client, opts Options) (*Counter, error) {
 		return nil, err
 	}
 	vc := &Counter{c: c, rdb: c.Redis(), opts: o, keys: keys{ns: o.Namespace}}
+	vc.direct = call.Honoured(vc.rdb)
 	if o.Mode == Buffered {
 		vc.buf = newBuffer(vc)
 		var loopCtx context.Context
@@ -75,7 +81,17 @@ func (c *Counter) Record(ctx context.Context, item, visitor string) error {
 	if ctx == nil {
 		return fmt.Errorf("viewcount: record: %w", core.ErrNilContext)
 	}
-	return c.recordDirect(ctx, item, hex.EncodeToString(d[:]))
+	counted, err := c.recordDirect(ctx, item, hex.EncodeToString(d[:]))
+	if err != nil {
+		return err
+	}
+	c.stats.recorded.Add(1)
+	if counted {
+		c.stats.counted.Add(1)
+	} else {
+		c.stats.deduplicated.Add(1)
+	}
+	return nil
 }
 
 // RecordBot counts one view of item by a crawler in the item's separate bots
@@ -93,17 +109,23 @@ func (c *Counter) RecordBot(ctx context.Context, item string) error {
 	if ctx == nil {
 		return fmt.Errorf("viewcount: record bot: %w", core.ErrNilContext)
 	}
-	cmd := redis.NewIntCmd(ctx, "incrby", c.keys.item(item).bots(), 1)
-	if err := c.rdb.Process(ctx, noRetry{cmd}); err != nil { // counted at most once
+	key := c.keys.item(item).bots()
+	_, err := call.Do(ctx, c.opts.Timeout, c.direct, func(ctx context.Context) (int64, error) {
+		cmd := redis.NewIntCmd(ctx, "incrby", key, 1)
+		return cmd.Val(), c.rdb.Process(ctx, call.NoRetry{Cmder: cmd}) // counted at most once
+	})
+	if err != nil {
 		return fmt.Errorf("viewcount: record bot %q: %w", item, err)
 	}
+	c.stats.bots.Add(1)
 	return nil
 }
 
 // recordDirect sends one view as one pipeline: the item script alone on a
 // standalone server; on a cluster, the item script and the ranking script,
-// which live in different slots, together.
-func (c *Counter) recordDirect(ctx context.Context, item, vis string) error {
+// which live in different slots, together. It reports whether the view
+// counted (false: a repeat inside the dedup window).
+func (c *Counter) recordDirect(ctx context.Context, item, vis string) (bool, error) {
 	now := c.opts.Now()
 	b := c.bucketsAt(now)
 	ik := c.keys.item(item)
@@ -124,62 +146,73 @@ func (c *Counter) recordDirect(ctx context.Context, item, vis string) error {
 		rank.keys = append(rank.keys, c.keys.rank(p, b.rank[i]))
 		rank.args = append(rank.args, rankTTL(p)) // the TTL of that key
 	}
-	if _, err := runScripts(ctx, c.rdb, calls); err != nil {
-		return fmt.Errorf("viewcount: record %q: %w", item, err)
+	_, err := call.Do(ctx, c.opts.Timeout, c.direct, func(ctx context.Context) (int, error) {
+		return runScripts(ctx, c.rdb, calls)
+	})
+	if err != nil {
+		return false, fmt.Errorf("viewcount: record %q: %w", item, err)
 	}
-	return nil
+	n, _ := main.cmd.Int64() // 1: counted, 0: a repeat
+	return n == 1, nil
 }
 
 // DayCount is the views of one day.
 type DayCount struct {
-	Day   string // "2006-01-02" in Options.Location
-	Views int64
+	Day   string `json:"day"` // "2006-01-02" in Options.Location
+	Views int64  `json:"views"`
 }
 
-// Stats are the counts of one item.
-type Stats struct {
-	Total  int64      // views counted since the first (dedup applied)
-	Unique int64      // distinct visitors, HyperLogLog estimate (0.81% standard error)
-	Bots   int64      // crawler views (RecordBot)
-	Today  int64      // views of the current day
-	Days   []DayCount // the last n days, oldest first, today last
+// Counts are the counts of one item, as Counts reads them. They encode to
+// JSON as {"total":…,"unique":…,"bots":…,"today":…,"days":[{"day":…,"views":…}]},
+// without "bots" when zero and without "days" when none were asked for.
+type Counts struct {
+	Total  int64      `json:"total"`          // views counted since the first (dedup applied)
+	Unique int64      `json:"unique"`         // distinct visitors, HyperLogLog estimate (0.81% standard error)
+	Bots   int64      `json:"bots,omitempty"` // crawler views (RecordBot)
+	Today  int64      `json:"today"`          // views of the current day
+	Days   []DayCount `json:"days,omitempty"` // the last n days, oldest first, today last
 }
 
-// Stats reads the counts of item and its last days day buckets (today
-// included; 0 means 1) in one round trip. Views a Buffered Counter has not
-// flushed yet are not included.
-func (c *Counter) Stats(ctx context.Context, item string, days int) (Stats, error) {
+// Counts reads the counts of item and its last days day buckets (today
+// included; 0: Days is empty, Today is still read) in one round trip.
+// Views a Buffered Counter has not flushed yet are not included.
+func (c *Counter) Counts(ctx context.Context, item string, days int) (Counts, error) {
 	if err := checkItem(item); err != nil {
-		return Stats{}, err
+		return Counts{}, err
 	}
 	maxDays := int(c.opts.Retention / (24 * time.Hour))
 	if days < 0 || days > maxDays {
-		return Stats{}, fmt.Errorf("viewcount: stats: days %d outside 0..%d (Retention)", days, maxDays)
+		return Counts{}, fmt.Errorf("viewcount: counts: days %d outside 0..%d (Retention)", days, maxDays)
 	}
-	days = max(days, 1)
+	if ctx == nil {
+		return Counts{}, fmt.Errorf("viewcount: counts: %w", core.ErrNilContext)
+	}
+	read := max(days, 1) // today's bucket is read either way
 	ik := c.keys.item(item)
 	today := c.opts.Now().In(c.opts.Location)
-	dayNames := make([]string, days)
-	dayKeys := make([]string, days)
-	for i := range days {
-		dayNames[i] = today.AddDate(0, 0, i-days+1).Format(time.DateOnly)
+	dayNames := make([]string, read)
+	dayKeys := make([]string, read)
+	for i := range read {
+		dayNames[i] = today.AddDate(0, 0, i-read+1).Format(time.DateOnly)
 		dayKeys[i] = ik.day(dayNames[i])
 	}
 	var total, bots *redis.StringCmd
 	var uniq *redis.IntCmd
 	var daysCmd *redis.SliceCmd
-	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		total, bots = p.Get(ctx, ik.total()), p.Get(ctx, ik.bots())
-		uniq = p.PFCount(ctx, ik.unique())
-		daysCmd = p.MGet(ctx, dayKeys...) // one slot: the item's tag
-		return nil
+	_, err := call.Do(ctx, c.opts.Timeout, c.direct, func(ctx context.Context) ([]redis.Cmder, error) {
+		return c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			total, bots = p.Get(ctx, ik.total()), p.Get(ctx, ik.bots())
+			uniq = p.PFCount(ctx, ik.unique())
+			daysCmd = p.MGet(ctx, dayKeys...) // one slot: the item's tag
+			return nil
+		})
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return Stats{}, fmt.Errorf("viewcount: stats %q: %w", item, err)
+		return Counts{}, fmt.Errorf("viewcount: counts %q: %w", item, err)
 	}
 	// Pipelined reports only the first failed command, often a redis.Nil of
 	// a missing key: check every command so no other error becomes a zero.
-	s := Stats{Days: make([]DayCount, days)}
+	var s Counts
 	if s.Total, err = intOrZero(total); err == nil {
 		s.Bots, err = intOrZero(bots)
 	}
@@ -189,16 +222,20 @@ func (c *Counter) Stats(ctx context.Context, item string, days int) (Stats, erro
 	if err == nil {
 		err = daysCmd.Err()
 	}
+	all := make([]DayCount, read)
 	for i, v := range daysCmd.Val() {
-		s.Days[i].Day = dayNames[i]
+		all[i].Day = dayNames[i]
 		if str, ok := v.(string); ok && err == nil {
-			s.Days[i].Views, err = strconv.ParseInt(str, 10, 64)
+			all[i].Views, err = strconv.ParseInt(str, 10, 64)
 		}
 	}
 	if err != nil {
-		return Stats{}, fmt.Errorf("viewcount: stats %q: %w", item, err)
+		return Counts{}, fmt.Errorf("viewcount: counts %q: %w", item, err)
 	}
-	s.Today = s.Days[days-1].Views
+	s.Today = all[read-1].Views
+	if days > 0 {
+		s.Days = all
+	}
 	return s, nil
 }
 
@@ -210,10 +247,11 @@ func intOrZero(cmd *redis.StringCmd) (int64, error) {
 	return n, err
 }
 
-// Ranked is one entry of a Top list.
+// Ranked is one entry of a Top list; it encodes to JSON as
+// {"item":…,"views":…}.
 type Ranked struct {
-	Item  string
-	Views int64
+	Item  string `json:"item"`
+	Views int64  `json:"views"`
 }
 
 // Top returns the n most viewed items of the current bucket of period (one
@@ -236,8 +274,13 @@ func (c *Counter) Top(ctx context.Context, n int, period time.Duration) ([]Ranke
 	if idx < 0 {
 		return nil, fmt.Errorf("%w: %v (have %v)", ErrUnknownPeriod, period, c.opts.Periods)
 	}
+	if ctx == nil {
+		return nil, fmt.Errorf("viewcount: top: %w", core.ErrNilContext)
+	}
 	key := c.keys.rank(period, c.bucketsAt(c.opts.Now()).rank[idx])
-	zs, err := c.rdb.ZRevRangeWithScores(ctx, key, 0, int64(n-1)).Result()
+	zs, err := call.Do(ctx, c.opts.Timeout, c.direct, func(ctx context.Context) ([]redis.Z, error) {
+		return c.rdb.ZRevRangeWithScores(ctx, key, 0, int64(n-1)).Result()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("viewcount: top %v: %w", period, err)
 	}
@@ -259,13 +302,13 @@ func (c *Counter) Flush(ctx context.Context) error {
 
 // Close stops a Buffered Counter's flush loop and flushes what is left,
 // retrying until ctx is done; views still unsent then are reported to
-// OnDrop and the error returned. Close returns soon after ctx is done even
-// when Redis does not answer: a flush still waiting for Redis then (a
-// socket read cannot be interrupted; it ends at its own deadline) keeps
-// its views and reports those it fails to send to OnDrop when it returns,
-// after Close; Close's error counts them. Record after Close returns
-// ErrClosed. Close does not close the core.Client. It is idempotent: later
-// calls return nil at once.
+// OnDrop and OnError, and the error returned. Close returns soon after ctx
+// is done even when Redis does not answer: a flush still waiting for Redis
+// then (a socket read cannot be interrupted; it ends at its own deadline)
+// keeps its views and reports those it fails to send (OnDrop, OnError) when
+// it returns, after Close; Close's error counts them. Record after Close
+// returns ErrClosed. Close does not close the core.Client. It is
+// idempotent: later calls return nil at once.
 func (c *Counter) Close(ctx context.Context) error {
 	if ctx == nil {
 		return fmt.Errorf("viewcount: close: %w", core.ErrNilContext)
@@ -296,8 +339,8 @@ func (c *Counter) flushLoop(stop context.Context) {
 		if stop.Err() != nil { // both were ready: Close does the last flush
 			return
 		}
-		ctx, cancel := context.WithTimeout(stop, max(c.opts.FlushInterval, 5*time.Second))
-		_ = c.buf.flush(ctx) // reported through OnFlush; kept for retry
+		ctx, cancel := call.Context(stop, max(c.opts.FlushInterval, 5*time.Second))
+		_ = c.buf.flush(ctx) // reported to OnError; kept for retry
 		cancel()
 	}
 }

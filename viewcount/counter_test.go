@@ -51,7 +51,7 @@ func TestReloadsInsideWindowCountOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		finish(t, c)
-		s := stats(t, c, "post-1", 1)
+		s := counts(t, c, "post-1", 1)
 		if s.Total != 2 || s.Unique != 2 || s.Today != 2 {
 			t.Fatalf("got total %d unique %d today %d, want 2 2 2", s.Total, s.Unique, s.Today)
 		}
@@ -69,7 +69,7 @@ func TestDedupDisabledCountsEveryView(t *testing.T) {
 			}
 		}
 		finish(t, c)
-		if s := stats(t, c, "p", 1); s.Total != 30 || s.Unique != 1 {
+		if s := counts(t, c, "p", 1); s.Total != 30 || s.Unique != 1 {
 			t.Fatalf("got total %d unique %d, want 30 1", s.Total, s.Unique)
 		}
 	})
@@ -88,7 +88,7 @@ func TestUniqueWithinTwoPercent(t *testing.T) {
 			}
 		}
 		finish(t, c)
-		s := stats(t, c, "home", 1)
+		s := counts(t, c, "home", 1)
 		if s.Total != visitors {
 			t.Fatalf("got total %d, want %d", s.Total, visitors)
 		}
@@ -148,7 +148,7 @@ func TestBots(t *testing.T) {
 			t.Fatal(err)
 		}
 		finish(t, c)
-		if s := stats(t, c, "p", 1); s.Bots != 4 || s.Total != 1 || s.Unique != 1 {
+		if s := counts(t, c, "p", 1); s.Bots != 4 || s.Total != 1 || s.Unique != 1 {
 			t.Fatalf("got bots %d total %d unique %d, want 4 1 1", s.Bots, s.Total, s.Unique)
 		}
 	})
@@ -157,6 +157,7 @@ func TestBots(t *testing.T) {
 func TestBotClassifier(t *testing.T) {
 	t.Parallel()
 	custom := viewcount.NewBotClassifier([]string{"MyMonitor", " "})
+	isBot := viewcount.NewBotClassifier(viewcount.DefaultBotPatterns) // the Tracker's default
 	for _, tt := range []struct {
 		ua          string
 		def, custom bool
@@ -169,7 +170,7 @@ func TestBotClassifier(t *testing.T) {
 		{"mymonitor/1.0", false, true},
 		{"", false, false},
 	} {
-		if got := viewcount.IsBot(tt.ua); got != tt.def {
+		if got := isBot(tt.ua); got != tt.def {
 			t.Errorf("IsBot(%q): got %v, want %v", tt.ua, got, tt.def)
 		}
 		if got := custom(tt.ua); got != tt.custom {
@@ -239,7 +240,7 @@ func TestStatsDaySeries(t *testing.T) {
 				clock.Advance(24 * time.Hour)
 			}
 		}
-		s := stats(t, c, "p", 4)
+		s := counts(t, c, "p", 4)
 		want := "[{2025-03-09 0} {2025-03-10 2} {2025-03-11 0} {2025-03-12 3}]"
 		if fmt.Sprint(s.Days) != want || s.Today != 3 || s.Total != 5 {
 			t.Fatalf("got days %v today %d total %d, want %s 3 5", s.Days, s.Today, s.Total, want)
@@ -261,7 +262,7 @@ func TestStatsReturnsPerCommandErrors(t *testing.T) {
 		if err := tc.RDB.Set(ctx, tc.Prefix+":{p}:uniq", "not a hyperloglog", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if s, err := c.Stats(ctx, "p", 1); err == nil || errors.Is(err, redis.Nil) {
+		if s, err := c.Counts(ctx, "p", 1); err == nil || errors.Is(err, redis.Nil) {
 			t.Fatalf("Stats with a wrong-type uniq key: got (%+v, %v), want a WRONGTYPE error", s, err)
 		}
 	})
@@ -283,7 +284,7 @@ func TestHostileItemIDs(t *testing.T) {
 			}
 		}
 		for i, item := range items {
-			if s := stats(t, c, item, 1); s.Total != int64(i+1) {
+			if s := counts(t, c, item, 1); s.Total != int64(i+1) {
 				t.Fatalf("Stats(%q).Total: got %d, want %d", item, s.Total, i+1)
 			}
 		}
@@ -322,7 +323,7 @@ func TestInvalidInput(t *testing.T) {
 			t.Errorf("Record(%.10q, %.10q): got %v, want %v", tt.item, tt.visitor, err, tt.want)
 		}
 	}
-	if _, err := c.Stats(ctx, "p", 91); err == nil {
+	if _, err := c.Counts(ctx, "p", 91); err == nil {
 		t.Errorf("Stats(91 days): got nil error, want one (retention is 90 days)")
 	}
 	if _, err := c.Top(ctx, 0, time.Hour); !errors.Is(err, viewcount.ErrInvalidOptions) {

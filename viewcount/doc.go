@@ -38,19 +38,23 @@
 // kept for MarkerTTL, storing what the chunk counted) and applies nothing if
 // it exists, so a retried batch is never applied twice. A failed flush
 // keeps its batch and retries it at the next tick; at most MaxPending views
-// are held, views past that are dropped and reported to OnDrop. Close
-// flushes the rest, retrying until its ctx is done, and returns soon after
-// that even when Redis does not answer; every view it could not send is
-// reported to OnDrop once (those of a flush stuck in a Redis read when the
-// read ends, possibly after Close returned). Stats and Top read only what
+// are held, views past that are dropped, reported to OnDrop, and Record
+// returns ErrBufferFull. Close flushes the rest, retrying until its ctx is
+// done, and returns soon after that even when Redis does not answer; every
+// view it could not send is reported to OnDrop and OnError once (those of a
+// flush stuck in a Redis read when the read ends, possibly after Close
+// returned). Counts and Top read only what
 // was flushed.
 //
 // # Keys
 //
 // Every key starts with Options.Namespace (default "viewcount"). Item ids
-// are user input: an id of only [A-Za-z0-9._/-] is used as is, any other as
-// "~" + base64url, inside the hash tag, so '{', '}', '*' or ':' in an id can
-// neither move it to another slot nor reach another item's keys.
+// are user input: inside the hash tag, an id of at most 128 bytes of only
+// [A-Za-z0-9._/-] is used as is, any other as '#' and 32 hex digits of its
+// SHA-256 (internal/keypart's hashed form), so '{', '}', '*' or ':' in an
+// id can neither move its keys to another slot nor reach another item's
+// keys.
+// Rankings store the raw ids as members: Top returns them unchanged.
 //
 //	<ns>:{<item>}:total          views (INCRBY), no TTL
 //	<ns>:{<item>}:uniq           HyperLogLog of visitor digests, no TTL
@@ -72,18 +76,24 @@
 //
 // # Failure policy
 //
-// Counting fails open: Direct Record returns the Redis error and the view is
-// not counted (on a cluster, where the item and ranking scripts go to
-// different nodes, one of them may have been applied); the Tracker reports
-// errors to TrackerOptions.OnError (default LogError: a Warn record through
-// slog.Default()), counts them in Tracker.Stats and never fails a request.
-// Buffered mode reports flush failures to OnFlush (default: a Warn log) and
-// retries them; views it gives up on go to OnDrop (default: a Warn log). On a cluster, CLUSTERDOWN (a master
-// lost) is such a failure; MOVED and ASK during a slot migration are
-// followed, but while an item's keys are split between two masters
-// mid-MIGRATE, Redis refuses its multi-key script with TRYAGAIN: that Direct
-// view is not counted (an error is returned) and a buffered batch is
-// retried at the next flush.
+// Counting fails open. Each Redis call of a Direct Counter (Record,
+// RecordBot, Counts, Top) waits at most Options.Timeout (1 s) and, under
+// a Tracker, what is left of the request budget (core.Client.WithBudget,
+// which Tracker.Serve attaches first: 500 ms by default, shared with the
+// rate limiter, the response cache and memoized loads of the request). A
+// Direct Record returns the Redis error or timeout and the view is not
+// counted (on a cluster, where the item and ranking scripts go to different
+// nodes, one of them may have been applied). The Tracker reports such
+// errors to Options.OnError and never fails a request. Buffered mode keeps
+// a failed flush's batch, reports the failure to OnError and retries it;
+// views it gives up on are reported to OnError and OnDrop. Without an
+// OnError, failures are logged through slog.Default() at Warn, at most one
+// record per second per Counter. Stats counts them. On a cluster,
+// CLUSTERDOWN (a master lost) is such a failure; MOVED and ASK during a
+// slot migration are followed, but while an item's keys are split between
+// two masters mid-MIGRATE, Redis refuses its multi-key script with
+// TRYAGAIN: that Direct view is not counted (an error is returned) and a
+// buffered batch is retried at the next flush.
 //
 // Under memory pressure, use noeviction or a volatile-* policy: totals,
 // uniques and bot totals have no TTL, so volatile-lru never evicts them and
@@ -95,11 +105,11 @@
 //
 // # Start-up check
 //
-// Call Counter.Check at start-up: it runs every command the Counter uses on
-// probe keys under its Namespace and returns an error naming a missing ACL
-// permission. An ACL user needs key access to "<ns>:*" and GET, SET, MGET,
-// INCRBY, EXPIRE, PFADD, PFCOUNT, ZINCRBY, ZREVRANGE, DEL, EVALSHA and SCRIPT
-// LOAD, for example
+// Call Counter.Check at start-up: it runs every command the Counter uses,
+// derived from its scripts, on probe keys under its Namespace and returns
+// an error naming a missing ACL permission. An ACL user needs key access to
+// "<ns>:*" and GET, SET, MGET, INCRBY, EXPIRE, PFADD, PFCOUNT, ZINCRBY,
+// ZREVRANGE, EVAL, EVALSHA and SCRIPT, for example
 //
 //	user app on >secret ~viewcount:* &* +@all -@dangerous -@admin
 //

@@ -37,7 +37,7 @@ func Example() {
 		}
 	}
 	_ = views.Record(ctx, "post-7", "carol")
-	s, _ := views.Stats(ctx, "post-42", 1)
+	s, _ := views.Counts(ctx, "post-42", 1)
 	fmt.Println("total", s.Total, "unique", s.Unique, "today", s.Today)
 	top, _ := views.Top(ctx, 2, 24*time.Hour)
 	fmt.Println(top)
@@ -55,7 +55,7 @@ func ExampleOptions_buffered() {
 		_ = views.Record(ctx, "home", fmt.Sprint("visitor-", i%100)) // held in process
 	}
 	_ = views.Close(ctx) // flushes what is left
-	s, _ := views.Stats(ctx, "home", 1)
+	s, _ := views.Counts(ctx, "home", 1)
 	fmt.Println("total", s.Total)
 	// Output: total 100
 }
@@ -71,18 +71,19 @@ func ExampleTracker() {
 			viewcount.VisitorCookie(viewcount.CookieOptions{}),
 		),
 	})
-	// What the nethttp and echo adapters do around a handler:
+	post := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "post", r.PathValue("id"))
+	})
+	// What the nethttp and echo adapters do around a route's handler:
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /posts/{id}", func(w http.ResponseWriter, r *http.Request) {
-		v := tr.Begin(w, r) // may set the visitor cookie
-		w.WriteHeader(http.StatusOK)
-		tr.Finish(r, v, http.StatusOK)
+		tr.Serve(w, r, post) // may set the visitor cookie; counts a 2xx answer
 	})
 	r := httptest.NewRequest(http.MethodGet, "/posts/hello", nil)
 	r.Header.Set("User-Agent", "Mozilla/5.0 Firefox/128.0")
 	r.Header.Set("X-User", "42")
 	mux.ServeHTTP(httptest.NewRecorder(), r)
-	s, _ := views.Stats(context.Background(), "hello", 1)
+	s, _ := views.Counts(context.Background(), "hello", 1)
 	fmt.Println("total", s.Total)
 	// Output: total 1
 }

@@ -31,6 +31,7 @@ type plan struct {
 type chunk struct {
 	call    *scriptCall
 	entries []aggKey // item chunks: one per entry of the script, in order
+	views   int64    // item chunks: the visitors' views the chunk sends
 	done    bool
 }
 
@@ -42,7 +43,14 @@ func (c *Counter) apply(ctx context.Context, bt *batch) (int, error) {
 		bt.plan = &plan{items: c.planItems(bt)}
 	}
 	p := bt.plan
-	sent, err := c.runChunks(ctx, p.items, p.record)
+	sent, err := c.runChunks(ctx, p.items, func(ch *chunk) error {
+		counted, err := p.record(ch)
+		if err == nil {
+			c.stats.counted.Add(counted)
+			c.stats.deduplicated.Add(ch.views - counted)
+		}
+		return err
+	})
 	if err != nil {
 		return sent, err
 	}
@@ -78,11 +86,12 @@ func (c *Counter) runChunks(ctx context.Context, chunks []*chunk, done func(*chu
 	return sent, err
 }
 
-// record adds the views an item chunk counted, "n1,n2,..." per entry.
-func (p *plan) record(ch *chunk) error {
+// record adds the views an item chunk counted, "n1,n2,..." per entry, and
+// returns their sum.
+func (p *plan) record(ch *chunk) (int64, error) {
 	v, err := ch.call.cmd.Result()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// A one-entry result may arrive as an integer: table.concat of one
 	// number is a number for some Lua engines (miniredis' gopher-lua).
@@ -93,23 +102,27 @@ func (p *plan) record(ch *chunk) error {
 	case int64:
 		res = strconv.FormatInt(v, 10)
 	default:
-		return fmt.Errorf("flush script returned %T, want a string", v)
+		return 0, fmt.Errorf("flush script returned %T, want a string", v)
 	}
 	parts := strings.Split(res, ",")
 	if len(parts) != len(ch.entries) {
-		return fmt.Errorf("flush script returned %d counts for %d entries", len(parts), len(ch.entries))
+		return 0, fmt.Errorf("flush script returned %d counts for %d entries", len(parts), len(ch.entries))
+	}
+	ns := make([]int64, len(parts))
+	for i, s := range parts {
+		if ns[i], err = strconv.ParseInt(s, 10, 64); err != nil {
+			return 0, fmt.Errorf("flush script result %q: %w", res, err)
+		}
 	}
 	if p.counted == nil {
 		p.counted = make(map[aggKey]int64)
 	}
-	for i, s := range parts {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return fmt.Errorf("flush script result %q: %w", res, err)
-		}
+	var sum int64
+	for i, n := range ns {
 		p.counted[ch.entries[i]] += n
+		sum += n
 	}
-	return nil
+	return sum, nil
 }
 
 // planItems groups the batch's items by slot (on a cluster) and cuts each
@@ -167,15 +180,16 @@ func (c *Counter) newItemChunk(bt *batch, k aggKey, idx int) *chunk {
 
 func (c *Counter) addEntry(ch *chunk, bt *batch, k aggKey, a *agg, ds [][16]byte, bots int64) {
 	ik := c.keys.item(k.item)
-	call := ch.call
-	call.keys = append(call.keys, ik.total(), ik.unique(), ik.day(bt.times[k.time].day), ik.bots())
-	call.args = append(call.args, len(ds), bots)
+	sc := ch.call
+	sc.keys = append(sc.keys, ik.total(), ik.unique(), ik.day(bt.times[k.time].day), ik.bots())
+	sc.args = append(sc.args, len(ds), bots)
 	for _, d := range ds {
 		vis := hex.EncodeToString(d[:])
 		if c.opts.DedupWindow > 0 {
-			call.keys = append(call.keys, ik.seen(vis))
+			sc.keys = append(sc.keys, ik.seen(vis))
 		}
-		call.args = append(call.args, vis, a.visitors[d])
+		sc.args = append(sc.args, vis, a.visitors[d])
+		ch.views += a.visitors[d]
 	}
 	ch.entries = append(ch.entries, k)
 }

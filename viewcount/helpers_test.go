@@ -152,11 +152,11 @@ func (nt *nodeTrips) snapshot() map[string]int64 {
 	return out
 }
 
-func stats(t *testing.T, c *viewcount.Counter, item string, days int) viewcount.Stats {
+func counts(t *testing.T, c *viewcount.Counter, item string, days int) viewcount.Counts {
 	t.Helper()
-	s, err := c.Stats(context.Background(), item, days)
+	s, err := c.Counts(context.Background(), item, days)
 	if err != nil {
-		t.Fatalf("Stats(%q): %v", item, err)
+		t.Fatalf("Counts(%q): %v", item, err)
 	}
 	return s
 }

@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/rediskit/rediskit/clientip"
+	"github.com/rediskit/rediskit/internal/report"
 )
 
 // ItemFunc names the item a request views; "" means the request is not
@@ -30,48 +31,29 @@ const (
 	BotsIgnore                    // do not count them at all
 )
 
-// TrackerOptions configures a Tracker. The zero value is valid.
+// TrackerOptions configures a Tracker. The zero value is valid. The
+// Counter's Options.Timeout bounds each record and its OnError receives
+// the Tracker's failures.
 type TrackerOptions struct {
 	Item    ItemFunc      // default ItemPath: the URL path
 	Visitor VisitorFunc   // default VisitorIP(nil): the TCP peer, no proxy trusted
-	IsBot   BotClassifier // default IsBot (DefaultBotPatterns)
+	IsBot   BotClassifier // default NewBotClassifier(DefaultBotPatterns)
 	Bots    BotPolicy     // default BotsSeparate
-	// Timeout bounds one Record, which runs after the handler under a
-	// context that the client going away does not cancel. Default 1 s.
-	Timeout time.Duration
-	// OnError receives the errors of item and visitor funcs and of Record.
-	// Counting never fails a request. Default: LogError, a Warn record
-	// through slog.Default() per error. Either way Stats counts them.
-	OnError func(*http.Request, error)
 }
 
-// Tracker is the HTTP logic of the view-counting middleware, shared by the
-// adapters: which requests count, as which item and visitor. It is safe for
-// concurrent use. On a Redis error or timeout (bounded by
-// TrackerOptions.Timeout) the view is not counted and the request is
-// answered as usual; the error goes to OnError and Stats.Errors.
+// Tracker is the HTTP logic of view counting, framework-neutral: Serve
+// decides which requests count, as which item and visitor, and records
+// them into its Counter; the adapters (nethttp.ViewCount,
+// echoadapter.ViewCount) only call Serve. It is safe for concurrent use.
+// Counting never fails a request: on a Redis error or timeout the view is
+// not counted, the request is answered as usual, and the error goes to the
+// Counter's OnError (counted in its Stats().Errors).
 type Tracker struct {
-	c        *Counter
-	opts     TrackerOptions
-	recorded atomic.Int64
-	errors   atomic.Int64
+	c    *Counter
+	opts TrackerOptions
 }
 
-// TrackerStats are a Tracker's counts since NewTracker.
-type TrackerStats struct {
-	// Recorded is the views handed to the Counter without error (in
-	// Direct mode written to Redis, in Buffered mode queued; repeat views
-	// inside the dedup window included).
-	Recorded int64
-	// Errors is the errors reported to OnError: item or visitor funcs,
-	// Record failures (Redis errors, timeouts, a full buffer).
-	Errors int64
-}
-
-// Stats returns the Tracker's counts; safe to call at any time.
-func (t *Tracker) Stats() TrackerStats {
-	return TrackerStats{Recorded: t.recorded.Load(), Errors: t.errors.Load()}
-}
+var defaultIsBot = NewBotClassifier(DefaultBotPatterns)
 
 // NewTracker returns a Tracker recording into c.
 func NewTracker(c *Counter, opts TrackerOptions) (*Tracker, error) {
@@ -81,9 +63,6 @@ func NewTracker(c *Counter, opts TrackerOptions) (*Tracker, error) {
 	if opts.Bots != BotsSeparate && opts.Bots != BotsIgnore {
 		return nil, fmt.Errorf("%w: unknown BotPolicy %d", ErrInvalidOptions, opts.Bots)
 	}
-	if opts.Timeout < 0 {
-		return nil, fmt.Errorf("%w: negative Timeout %v", ErrInvalidOptions, opts.Timeout)
-	}
 	if opts.Item == nil {
 		opts.Item = ItemPath
 	}
@@ -91,72 +70,101 @@ func NewTracker(c *Counter, opts TrackerOptions) (*Tracker, error) {
 		opts.Visitor = VisitorIP(nil)
 	}
 	if opts.IsBot == nil {
-		opts.IsBot = IsBot
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = time.Second
+		opts.IsBot = defaultIsBot
 	}
 	return &Tracker{c: c, opts: opts}, nil
 }
 
-// View is a request's pending view between Begin and Finish. The zero View
+// Serve runs next for r and counts the request as a view when it is a GET
+// that next answered with a 2xx status. It first attaches the Counter's
+// request budget to r's context (core.Client.WithBudget; next gets the
+// request carrying it), then decides, before next runs, the item
+// (TrackerOptions.Item) and, for a visitor that is not a bot, the visitor
+// (TrackerOptions.Visitor, which may set a cookie on w). The view is
+// recorded after next returns, under r's context without its cancellation,
+// so a client going away does not undo it. A Direct record waits at most
+// Options.Timeout and what is left of the request budget: a handler that
+// used up the whole budget leaves it no time, and the view is not counted
+// (the timeout goes to OnError). A Buffered record does not wait for Redis.
+//
+// An item or visitor func error is reported to OnError and the request is
+// not counted. An ItemPathValue that finds no value because the route has
+// no such wildcard, or because Serve runs before routing (r.Pattern is
+// empty: the middleware wraps the ServeMux, not a route's handler), is
+// reported for each request it would have counted: never silently nothing.
+func (t *Tracker) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if ctx := t.c.c.WithBudget(r.Context()); ctx != r.Context() {
+		r = r.WithContext(ctx)
+	}
+	v, missing := t.begin(w, r)
+	if v.item == "" && missing == nil {
+		next.ServeHTTP(w, r)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	next.ServeHTTP(sw, r)
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK // nothing written: net/http answers 200
+	}
+	if status < 200 || status > 299 {
+		return
+	}
+	if missing != nil {
+		t.c.report(report.WithRequest(r.Context(), r), missing)
+		return
+	}
+	t.finish(r, v)
+}
+
+// view is a request's pending view between begin and finish. The zero view
 // counts nothing.
-type View struct {
+type view struct {
 	item, visitor string
 	bot           bool
 }
 
-// Begin decides, before the handler runs, whether r may count and as what,
-// using Options.Item for the item.
-func (t *Tracker) Begin(w http.ResponseWriter, r *http.Request) View {
+// begin decides, before the handler runs, whether r may count and as what.
+// missing is an ItemPathValue error, reported only if the request turns
+// out to be a view.
+func (t *Tracker) begin(w http.ResponseWriter, r *http.Request) (v view, missing error) {
 	if r.Method != http.MethodGet {
-		return View{}
+		return view{}, nil
 	}
 	item, err := t.opts.Item(r)
-	if err != nil {
-		t.report(r, fmt.Errorf("viewcount: item: %w", err))
-		return View{}
-	}
-	return t.BeginItem(w, r, item)
-}
-
-// BeginItem is Begin with the item given, for routers that resolve it
-// themselves (an Echo route parameter).
-func (t *Tracker) BeginItem(w http.ResponseWriter, r *http.Request, item string) View {
-	if r.Method != http.MethodGet || item == "" {
-		return View{}
+	var pv *pathValueError
+	switch {
+	case errors.As(err, &pv):
+		return view{}, fmt.Errorf("viewcount: item: %w", err)
+	case err != nil:
+		t.c.report(report.WithRequest(r.Context(), r), fmt.Errorf("viewcount: item: %w", err))
+		return view{}, nil
+	case item == "":
+		return view{}, nil
 	}
 	if t.opts.IsBot(r.UserAgent()) {
 		if t.opts.Bots == BotsIgnore {
-			return View{}
+			return view{}, nil
 		}
-		return View{item: item, bot: true}
+		return view{item: item, bot: true}, nil
 	}
 	visitor, err := t.opts.Visitor(w, r)
 	if err != nil {
-		t.report(r, fmt.Errorf("viewcount: visitor: %w", err))
-		return View{}
+		t.c.report(report.WithRequest(r.Context(), r), fmt.Errorf("viewcount: visitor: %w", err))
+		return view{}, nil
 	}
 	if visitor == "" {
-		return View{}
+		return view{}, nil
 	}
-	return View{item: item, visitor: visitor}
+	return view{item: item, visitor: visitor}, nil
 }
 
-// Countable reports whether a response counts as a view: a GET answered
-// with a 2xx status.
-func Countable(method string, status int) bool {
-	return method == http.MethodGet && status >= 200 && status < 300
-}
-
-// Finish records v if the response status makes it a view. Errors go to
-// OnError; Finish never panics and never fails the request.
-func (t *Tracker) Finish(r *http.Request, v View, status int) {
-	if v.item == "" || !Countable(r.Method, status) {
-		return
+// finish records v; its error goes to OnError.
+func (t *Tracker) finish(r *http.Request, v view) {
+	ctx := r.Context()
+	if t.c.buf == nil { // a Redis call: the client going away must not cancel it
+		ctx = context.WithoutCancel(ctx)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), t.opts.Timeout)
-	defer cancel()
 	var err error
 	if v.bot {
 		err = t.c.RecordBot(ctx, v.item)
@@ -164,45 +172,74 @@ func (t *Tracker) Finish(r *http.Request, v View, status int) {
 		err = t.c.Record(ctx, v.item, v.visitor)
 	}
 	if err != nil {
-		t.report(r, err)
-		return
+		t.c.report(report.WithRequest(ctx, r), err)
 	}
-	t.recorded.Add(1)
 }
 
-// ReportError passes err, met while counting r, to OnError.
-func (t *Tracker) ReportError(r *http.Request, err error) { t.report(r, err) }
-
-func (t *Tracker) report(r *http.Request, err error) {
-	t.errors.Add(1)
-	if f := t.opts.OnError; f != nil {
-		f(r, err)
-		return
-	}
-	LogError(r, err)
+// statusWriter remembers the status the handler sent.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
 }
 
-// LogError is the default TrackerOptions.OnError: it logs err through
-// slog.Default() at Warn level as "viewcount: view not counted", with the
-// request's method and route pattern (never its query, cookies or other
-// headers). This package's errors may name the item, which with the default
-// ItemPath is the request path; they never name visitor ids.
-func LogError(r *http.Request, err error) {
-	attrs := []slog.Attr{slog.String("method", r.Method), slog.Any("err", err)}
-	if r.Pattern != "" {
-		attrs = append(attrs, slog.String("pattern", r.Pattern))
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
 	}
-	slog.LogAttrs(r.Context(), slog.LevelWarn, "viewcount: view not counted", attrs...)
+	w.ResponseWriter.WriteHeader(code)
 }
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush passes through to the underlying writer when it can flush.
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ItemPath uses the request's URL path as the item.
 func ItemPath(r *http.Request) (string, error) { return r.URL.Path, nil }
 
-// ItemPathValue uses the net/http ServeMux path wildcard name (Go 1.22
-// patterns such as "GET /posts/{id}") as the item. The middleware must wrap
-// the handler registered for the pattern, not the mux.
+// ItemPathValue uses the path wildcard name (net/http ServeMux patterns
+// such as "GET /posts/{id}"; under Echo, route parameters such as
+// "/posts/:id", which the echo adapter copies into the request) as the
+// item. The middleware must wrap the handler registered for the route, not
+// the mux: a request that has no route pattern, or whose route has no such
+// wildcard, is reported to OnError when it would have counted (see
+// Tracker.Serve). A "{name...}" wildcard matching nothing counts nothing.
 func ItemPathValue(name string) ItemFunc {
-	return func(r *http.Request) (string, error) { return r.PathValue(name), nil }
+	return func(r *http.Request) (string, error) {
+		if v := r.PathValue(name); v != "" {
+			return v, nil
+		}
+		if r.Pattern != "" && (strings.Contains(r.Pattern, "{"+name+"...}") || name == "*" && strings.HasSuffix(r.Pattern, "*")) {
+			return "", nil // a rest wildcard matching nothing
+		}
+		return "", &pathValueError{name: name, pattern: r.Pattern}
+	}
+}
+
+// pathValueError is ItemPathValue finding no value to count.
+type pathValueError struct{ name, pattern string }
+
+func (e *pathValueError) Error() string {
+	if e.pattern == "" {
+		return fmt.Sprintf("ItemPathValue(%q): the request has no route pattern: wrap the handler "+
+			"registered for the route, not the ServeMux", e.name)
+	}
+	return fmt.Sprintf("ItemPathValue(%q): route %q has no wildcard {%s}", e.name, e.pattern, e.name)
 }
 
 // VisitorIP identifies visitors by client IP, resolved by res under its

@@ -25,12 +25,10 @@ func request(method, path, remote, ua string) *http.Request {
 	return r
 }
 
-// serve runs one request through Begin, a handler answering status, and Finish.
+// serve runs one request through Serve and a handler answering status.
 func serve(tr *viewcount.Tracker, r *http.Request, status int) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
-	v := tr.Begin(w, r)
-	w.WriteHeader(status)
-	tr.Finish(r, v, status)
+	tr.Serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) }))
 	return w
 }
 
@@ -58,12 +56,15 @@ func TestTrackerCountsSuccessfulGETs(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := "/" + strings.ReplaceAll(tt.name, " ", "-")
+			before := c.Stats()
 			serve(tr, request(tt.method, path, "203.0.113.7:1234", tt.ua), tt.status)
-			if s := stats(t, c, path, 1); s.Total != tt.total || s.Bots != tt.bots {
+			if s := counts(t, c, path, 1); s.Total != tt.total || s.Bots != tt.bots {
 				t.Errorf("%s: got total %d bots %d, want %d %d", tt.name, s.Total, s.Bots, tt.total, tt.bots)
 			}
-			if got, want := tr.Stats(), (viewcount.TrackerStats{Recorded: tt.total + tt.bots}); got != want {
-				t.Errorf("%s: Stats: got %+v, want %+v", tt.name, got, want)
+			after := c.Stats()
+			got := [3]int64{after.Recorded - before.Recorded, after.Bots - before.Bots, after.Errors - before.Errors}
+			if want := [3]int64{tt.total, tt.bots, 0}; got != want {
+				t.Errorf("%s: Stats recorded, bots, errors: got %v, want %v", tt.name, got, want)
 			}
 		}
 	})
@@ -91,7 +92,7 @@ func TestVisitorIPUsesTrustedProxiesAndStoresNoIP(t *testing.T) {
 		r := request(http.MethodGet, "/a", "198.51.100.1:5000", browserUA)
 		r.Header.Set("X-Forwarded-For", "203.0.113.8")
 		serve(tr, r, 200)
-		if s := stats(t, c, "/a", 1); s.Total != 3 || s.Unique != 3 {
+		if s := counts(t, c, "/a", 1); s.Total != 3 || s.Unique != 3 {
 			t.Fatalf("got total %d unique %d, want 3 3", s.Total, s.Unique)
 		}
 		keys, err := core.NewFromRedis(tc.RDB).FindKeys(ctx, tc.Prefix+":*", 1000)
@@ -152,24 +153,25 @@ func TestFirstVisitorAndErrors(t *testing.T) {
 		t.Errorf("logged in: got %q, want user:42", id)
 	}
 	rdb := redistest.Standalone(t)
-	c := newCounter(t, rdb, redistest.Prefix(t), viewcount.Options{})
 	var reported atomic.Int64
-	tr, err := viewcount.NewTracker(c, viewcount.TrackerOptions{Visitor: failing, Timeout: time.Second,
-		OnError: func(_ *http.Request, err error) {
-			if errors.Is(err, boom) {
+	c := newCounter(t, rdb, redistest.Prefix(t), viewcount.Options{Timeout: time.Second,
+		OnError: func(ctx context.Context, err error) {
+			if errors.Is(err, boom) && core.RequestFromContext(ctx) != nil {
 				reported.Add(1)
 			}
 		}})
+	tr, err := viewcount.NewTracker(c, viewcount.TrackerOptions{Visitor: failing})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := tr.Begin(httptest.NewRecorder(), r); v != (viewcount.View{}) {
-		t.Errorf("failing visitor func: got a view, want none")
+	serve(tr, r, http.StatusOK)
+	if s := counts(t, c, "/", 1); s.Total != 0 {
+		t.Errorf("failing visitor func: got total %d, want no view", s.Total)
 	}
 	if reported.Load() != 1 {
-		t.Errorf("got %d errors reported, want 1", reported.Load())
+		t.Errorf("got %d errors reported with their request, want 1", reported.Load())
 	}
-	if got := tr.Stats(); got != (viewcount.TrackerStats{Errors: 1}) {
+	if got := c.Stats(); got.Errors != 1 || got.Recorded != 0 {
 		t.Errorf("Stats: got %+v, want 1 error, nothing recorded", got)
 	}
 	if _, err := viewcount.NewTracker(nil, viewcount.TrackerOptions{}); !errors.Is(err, viewcount.ErrInvalidOptions) {

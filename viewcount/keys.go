@@ -3,7 +3,6 @@ package viewcount
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/keypart"
 )
 
 // keys builds every Redis key of one Counter.
@@ -18,18 +18,24 @@ type keys struct {
 	ns string
 }
 
-// encodeItem maps an item id to the text placed inside its hash tag. Ids made
-// only of [A-Za-z0-9._/-] are used as they are; any other id becomes "~" and
-// its unpadded base64url form. The mapping is injective ("~" is never kept
-// as is) and its output holds no '{', '}', ':' or glob metacharacter, so an
-// id can neither choose another item's slot nor widen a pattern.
-func encodeItem(item string) string {
+// maxKeptItem is the longest item id kept as it is inside its keys' hash
+// tag.
+const maxKeptItem = 128
+
+// itemTag is the hash tag of an item's keys: the id itself when it is at
+// most maxKeptItem bytes of [A-Za-z0-9._/-] only, else '#' and 32 hex
+// digits of its SHA-256 (internal/keypart's hashed form). A kept id never
+// starts with '#', so the mapping is injective, and no tag holds a brace, a
+// glob metacharacter, a space or a ':'.
+func itemTag(item string) string {
+	keep := maxKeptItem
 	for i := 0; i < len(item); i++ {
 		if !safeByte(item[i]) {
-			return "~" + base64.RawURLEncoding.EncodeToString([]byte(item))
+			keep = 0 // hashed
+			break
 		}
 	}
-	return item
+	return keypart.Tag(item, keep)
 }
 
 func safeByte(c byte) bool {
@@ -58,13 +64,13 @@ func checkVisitor(visitor string) error {
 	return nil
 }
 
-// itemKeys are the per-item keys, all in the slot of the tag {<encoded item>}.
+// itemKeys are the per-item keys, all in the slot of the tag {<item part>}.
 type itemKeys struct {
-	tag string // "<ns>:{<encoded item>}"
+	tag string // "<ns>:{<item part>}"
 }
 
 func (k keys) item(item string) itemKeys {
-	return itemKeys{tag: core.MakeKey(k.ns, "{"+encodeItem(item)+"}")}
+	return itemKeys{tag: core.MakeKey(k.ns, itemTag(item))}
 }
 
 func (k itemKeys) total() string              { return k.tag + ":total" }

@@ -5,18 +5,24 @@ import (
 	"testing"
 )
 
-func TestEncodeItemIsInjectiveAndTagSafe(t *testing.T) {
+// Item ids are user input: each one has its own keys, and none can leave
+// its hash tag (choose another slot) or reach another item's keys.
+func TestItemKeysAreInjectiveAndTagSafe(t *testing.T) {
 	t.Parallel()
-	items := []string{"a", "A", "a/b", "a.b", "~YQ", "~", "a}", "{a}", "*", "a:b", "a b", "é", "[x]", "a\\b", ""}
+	long := strings.Repeat("x", maxKeptItem+1)
+	items := []string{"a", "A", "a/b", "a.b", "~YQ", "~", "a}", "{a}", "*", "a:b", "a b", "é", "[x]", "a\\b",
+		"#a", long, long[:maxKeptItem], "a}:total"}
+	k := keys{ns: "vc"}
 	seen := map[string]string{}
 	for _, it := range items {
-		e := encodeItem(it)
-		if prev, ok := seen[e]; ok {
-			t.Fatalf("encodeItem(%q) = encodeItem(%q) = %q", it, prev, e)
+		tag := k.item(it).tag
+		inner, ok := strings.CutPrefix(tag, "vc:{")
+		if !ok || !strings.HasSuffix(inner, "}") || strings.ContainsAny(inner[:len(inner)-1], "{}*?[]\\: ") {
+			t.Errorf("item %q: got tag %q, want vc:{<part>} with no brace, glob or separator inside", it, tag)
 		}
-		seen[e] = it
-		if strings.ContainsAny(e, "{}*?[]\\: ") {
-			t.Errorf("encodeItem(%q) = %q: holds a tag, glob or separator character", it, e)
+		if prev, ok := seen[tag]; ok {
+			t.Fatalf("items %q and %q: got the same keys %q, want distinct", it, prev, tag)
 		}
+		seen[tag] = it
 	}
 }

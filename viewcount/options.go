@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/report"
 )
 
 // Defaults applied for zero Options fields.
@@ -20,6 +21,7 @@ const (
 	MaxVisitorBytes      = 1024 // longest visitor id Record accepts
 	minSecretBytes       = 16
 	maxPeriods           = 8
+	defaultTimeout       = time.Second
 )
 
 // DefaultPeriods are the ranking periods kept when Options.Periods is nil:
@@ -102,16 +104,32 @@ type Options struct {
 	// twice. Default 10 min.
 	MarkerTTL time.Duration
 
+	// Timeout bounds one Redis call: a Direct Record or RecordBot, Counts,
+	// Top. Default 1 s. The call also ends with its ctx and, when ctx
+	// carries a request budget (core.Client.WithBudget; the Tracker attaches
+	// it), with that budget. A buffered flush is bounded by its own ctx
+	// (the flush loop's: the longer of FlushInterval and 5 s).
+	Timeout time.Duration
+
+	// OnError receives every failure the Counter and its Trackers handle by
+	// themselves: a Tracker's failed Record or RecordBot (a Redis error, a
+	// timeout, a full buffer) and failed item or visitor func (ctx then
+	// carries the request: core.RequestFromContext), a failed flush (its
+	// batch is kept and retried), views a flush or Close gave up on. Errors
+	// that Record, RecordBot, Counts, Top, Flush and Close return to their
+	// caller are not reported again. Default: a Warn record through
+	// slog.Default(), at most one per second, with a count of those
+	// suppressed. Stats().Errors counts the calls.
+	OnError core.ErrorHandler
+
 	// OnFlush, if set, is called after every flush attempt of a buffered
-	// Counter, from the flushing goroutine. Default: a failed attempt is
-	// logged through slog.Default() at Warn (its batch is kept and retried).
+	// Counter, from the flushing goroutine, with what it sent (failures
+	// also go to OnError).
 	OnFlush func(FlushInfo)
 
 	// OnDrop, if set, is called with the number of views a buffered Counter
-	// drops (buffer full, or Close giving up) and why. Default: views a
-	// flush or Close gave up on are logged through slog.Default() at Warn;
-	// a view refused for a full buffer is not logged, Record returns
-	// ErrBufferFull to its caller (the Tracker reports it to OnError).
+	// drops and why: a full buffer (Record also returns ErrBufferFull), or a
+	// flush or Close giving up (also reported to OnError).
 	OnDrop func(views int64, err error)
 }
 
@@ -167,6 +185,10 @@ func (o *Options) fill() {
 	if o.MarkerTTL == 0 {
 		o.MarkerTTL = DefaultMarkerTTL
 	}
+	if o.Timeout == 0 {
+		o.Timeout = defaultTimeout
+	}
+	o.OnError = report.Or(o.OnError, "viewcount")
 }
 
 // validate checks filled options.
@@ -193,6 +215,8 @@ func (o *Options) validate() error {
 		return bad("MaxPending %d is negative", o.MaxPending)
 	case o.MarkerTTL < time.Second:
 		return bad("MarkerTTL %v is below 1s", o.MarkerTTL)
+	case o.Timeout < 0:
+		return bad("negative Timeout %v", o.Timeout)
 	}
 	for i, p := range o.Periods {
 		if p < time.Second || p%time.Second != 0 {

@@ -26,17 +26,17 @@ func TestResetDuringWriteCountsOnce(t *testing.T) {
 		once  bool // not idempotent: sent at most once, so the reset call fails
 		opts  viewcount.Options
 		write func(ctx context.Context, c *viewcount.Counter) error
-		want  func(s viewcount.Stats) bool // after 2 views before and the reset one
+		want  func(s viewcount.Counts) bool // after 2 views before and the reset one
 	}{
 		{"direct dedup", false, viewcount.Options{}, func(ctx context.Context, c *viewcount.Counter) error {
 			return c.Record(ctx, "item", "v-reset")
-		}, func(s viewcount.Stats) bool { return s.Total == 3 && s.Unique == 3 }},
+		}, func(s viewcount.Counts) bool { return s.Total == 3 && s.Unique == 3 }},
 		{"direct no dedup", true, viewcount.Options{DedupWindow: -1}, func(ctx context.Context, c *viewcount.Counter) error {
 			return c.Record(ctx, "item", "v-reset")
-		}, func(s viewcount.Stats) bool { return s.Total == 3 }},
+		}, func(s viewcount.Counts) bool { return s.Total == 3 }},
 		{"bot", true, viewcount.Options{}, func(ctx context.Context, c *viewcount.Counter) error {
 			return c.RecordBot(ctx, "item")
-		}, func(s viewcount.Stats) bool { return s.Total == 2 && s.Bots == 1 }},
+		}, func(s viewcount.Counts) bool { return s.Total == 2 && s.Bots == 1 }},
 		{"buffered flush", false, viewcount.Options{Mode: viewcount.Buffered, FlushInterval: time.Hour, DedupWindow: -1},
 			func(ctx context.Context, c *viewcount.Counter) error {
 				if err := c.Record(ctx, "item", "v-reset"); err != nil {
@@ -47,7 +47,7 @@ func TestResetDuringWriteCountsOnce(t *testing.T) {
 					return err2
 				}
 				return err
-			}, func(s viewcount.Stats) bool { return s.Total == 3 }},
+			}, func(s viewcount.Counts) bool { return s.Total == 3 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,11 +68,11 @@ func TestResetDuringWriteCountsOnce(t *testing.T) {
 				if err := errors.Join(c.Flush(ctx), c.RecordBot(ctx, "warm"), c.Flush(ctx)); err != nil {
 					t.Fatal(err)
 				}
-				stats(t, c, "warm", 1)
+				counts(t, c, "warm", 1)
 			}
 			p.ResetNext()
 			err = tc.write(ctx, c)
-			s := stats(t, newCounter(t, srv.Client(t, nil), ns, tc.opts), "item", 1)
+			s := counts(t, newCounter(t, srv.Client(t, nil), ns, tc.opts), "item", 1)
 			if !tc.want(s) {
 				t.Fatalf("after a reset write (err %v): got %+v, want the reset write counted exactly once", err, s)
 			}
@@ -105,14 +105,14 @@ func TestTotalsUnderEviction(t *testing.T) {
 				if err := rdb.Set(ctx, fmt.Sprint("fill:", i), filler, time.Hour).Err(); err != nil {
 					t.Fatalf("filling: %v", err)
 				}
-				before := stats(t, c, "hot", 1).Total
+				before := counts(t, c, "hot", 1).Total
 				if err := c.Record(ctx, "hot", "same-visitor"); err != nil {
 					t.Fatalf("Record under eviction: %v", err)
 				}
 				if err := c.Record(ctx, "hot", fmt.Sprint("v", i)); err != nil {
 					t.Fatalf("Record under eviction: %v", err)
 				}
-				s := stats(t, c, "hot", 1)
+				s := counts(t, c, "hot", 1)
 				repeatCounted = repeatCounted || (i > 0 && s.Total == before+2)
 				if policy == "volatile-lru" && s.Total < last {
 					t.Fatalf("view %d: total went from %d back to %d", i, last, s.Total)
@@ -194,7 +194,7 @@ func TestACLUserAndCheck(t *testing.T) {
 				}
 				item := fmt.Sprint("acl-", mode)
 				err = errors.Join(err, c.Record(ctx, item, "v"), c.RecordBot(ctx, item), c.Flush(ctx))
-				s, serr := c.Stats(ctx, item, 2)
+				s, serr := c.Counts(ctx, item, 2)
 				_, terr := c.Top(ctx, 3, time.Hour)
 				if err = errors.Join(err, serr, terr); err != nil || s.Total != 1 || s.Bots != 1 {
 					t.Fatalf("%v as app: got %+v, %v, want 1 view and 1 bot, no error", mode, s, err)

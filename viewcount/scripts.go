@@ -5,13 +5,16 @@ import (
 	"errors"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/internal/call"
+	"github.com/rediskit/rediskit/internal/script"
 )
 
 // directScript records one view of one item. KEYS: seen, total, uniq, day,
 // then zero or more ranking keys. ARGV: dedup window in ms (0: off), visitor
 // digest, day TTL in s, ranking member, then one TTL in s per ranking key.
 // Returns 1 when the view counted, 0 for a repeat inside the window.
-var directScript = redis.NewScript(`
+var directScript = script.New(`
 if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
   return 0
 end
@@ -30,7 +33,7 @@ return 1
 // ranking keys live in another slot: it keeps its own dedup key in the
 // ranking slot. KEYS: seen, ranking keys. ARGV: window ms (0: off), member,
 // one TTL in s per ranking key.
-var rankScript = redis.NewScript(`
+var rankScript = script.New(`
 if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
   return 0
 end
@@ -47,7 +50,7 @@ return 1
 // then per entry: visitor count, bots, then per visitor: digest, views.
 // Returns the views counted per entry as "n1,n2,..."; a chunk whose marker
 // exists was applied before and returns the stored result unchanged.
-var flushItemsScript = redis.NewScript(`
+var flushItemsScript = script.New(`
 local done = redis.call('GET', KEYS[1])
 if done then return done end
 local win = tonumber(ARGV[1])
@@ -87,7 +90,7 @@ return res
 // KEYS: marker, ranking keys. ARGV: marker TTL s, then per ranking key: TTL
 // s, pair count, then per pair: member, amount. Returns 1, or 0 when the
 // marker shows the chunk was applied before.
-var flushRankScript = redis.NewScript(`
+var flushRankScript = script.New(`
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 local a = 2
 for k = 2, #KEYS do
@@ -104,34 +107,29 @@ return 1
 
 // scriptCall is one script invocation of a pipeline.
 type scriptCall struct {
-	script *redis.Script
+	script *script.Script
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
-	once   bool // not idempotent: go-redis must not resend it (see noRetry)
+	once   bool // not idempotent: go-redis must not resend it (call.NoRetry)
 }
 
 // process queues the call on p: EVALSHA, marked NoRetry when once.
 func (c *scriptCall) process(ctx context.Context, p redis.Pipeliner) {
-	if !c.once {
-		c.cmd = c.script.EvalSha(ctx, p, c.keys, c.args...)
-		return
-	}
 	args := make([]any, 0, 3+len(c.keys)+len(c.args))
 	args = append(args, "evalsha", c.script.Hash(), len(c.keys))
 	for _, k := range c.keys {
 		args = append(args, k)
 	}
 	c.cmd = redis.NewCmd(ctx, append(args, c.args...)...)
-	_ = p.Process(ctx, noRetry{c.cmd})
+	if !c.once {
+		_ = p.Process(ctx, c.cmd)
+		return
+	}
+	// After a network error its reply is lost but Redis may have applied
+	// it: a resend would count it twice.
+	_ = p.Process(ctx, call.NoRetry{Cmder: c.cmd})
 }
-
-// noRetry marks a command go-redis must send at most once: after a network
-// error its reply is lost but Redis may have applied it, and a resend would
-// count it twice. go-redis honours Cmder.NoRetry on commands and pipelines.
-type noRetry struct{ redis.Cmder }
-
-func (noRetry) NoRetry() bool { return true }
 
 // runScripts sends calls as one pipeline of EVALSHA: one round trip on a
 // standalone server, one per node involved (sent concurrently) on a cluster.
@@ -159,7 +157,7 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, calls []*scriptC
 	if len(again) > 0 {
 		for _, s := range allScripts {
 			sent++
-			if err := s.Load(ctx, rdb).Err(); err != nil {
+			if err := rdb.ScriptLoad(ctx, s.Source()).Err(); err != nil {
 				return sent, err
 			}
 		}
@@ -174,7 +172,8 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, calls []*scriptC
 	return sent, nil
 }
 
-var allScripts = []*redis.Script{directScript, rankScript, flushItemsScript, flushRankScript}
+// allScripts are every script a Counter runs; Check probes their commands.
+var allScripts = []*script.Script{directScript, rankScript, flushItemsScript, flushRankScript}
 
 func isNoScript(err error) bool {
 	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))

@@ -107,14 +107,16 @@ func ExampleViewCountWithConfig() {
 	if err != nil {
 		panic(err)
 	}
-	// Visitors are client IPs (the TCP peer).
-	tracker, err := viewcount.NewTracker(views, viewcount.TrackerOptions{})
+	// Items name the route's :id parameter, visitors are client IPs (the
+	// TCP peer).
+	tracker, err := viewcount.NewTracker(views, viewcount.TrackerOptions{
+		Item: func(r *http.Request) (string, error) { return "post-" + r.PathValue("id"), nil },
+	})
 	if err != nil {
 		panic(err)
 	}
 	cfg := echoadapter.DefaultViewCountConfig
 	cfg.Tracker = tracker
-	cfg.Item = func(c echo.Context) (string, error) { return "post-" + c.Param("id"), nil }
 	e := echo.New()
 	e.Use(echoadapter.ViewCountWithConfig(cfg))
 	e.GET("/posts/:id", func(c echo.Context) error {
@@ -132,7 +134,7 @@ func ExampleViewCountWithConfig() {
 	} {
 		fmt.Println(visit.path, get(e, visit.path, visit.peer).Code)
 	}
-	s, err := views.Stats(context.Background(), "post-42", 1)
+	s, err := views.Counts(context.Background(), "post-42", 1)
 	fmt.Println("total", s.Total, "unique", s.Unique, err)
 	// Output:
 	// /posts/42 200

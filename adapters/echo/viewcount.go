@@ -1,10 +1,10 @@
 package echoadapter
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
 	"github.com/rediskit/rediskit/viewcount"
 )
 
@@ -13,11 +13,10 @@ type ViewCountConfig struct {
 	// Skipper skips the middleware for a request (an echo middleware.Skipper
 	// fits). Default: never skip.
 	Skipper func(c echo.Context) bool
-	// Tracker decides what counts and records it. Required.
+	// Tracker decides what counts and records it. Required. Route
+	// parameters reach its ItemFunc as path values, so
+	// viewcount.ItemPathValue("id") names the item of route "/posts/:id".
 	Tracker *viewcount.Tracker
-	// Item, if set, names the item from the Echo context (for example
-	// c.Param("id")) instead of the Tracker's ItemFunc.
-	Item func(c echo.Context) (string, error)
 }
 
 // DefaultViewCountConfig is the default configuration, without a Tracker.
@@ -30,11 +29,16 @@ func ViewCount(t *viewcount.Tracker) echo.MiddlewareFunc {
 	return ViewCountWithConfig(cfg)
 }
 
-// ViewCountWithConfig returns middleware that counts successful GETs: the
-// item and visitor are decided before the handler (a visitor cookie can be
-// set), and the view is recorded after it only when the handler returned no
-// error and the status is 2xx. Counting errors go to the Tracker's OnError,
-// never to the client. It panics if cfg.Tracker is nil.
+// ViewCountWithConfig returns middleware that counts successful GETs
+// (viewcount.Tracker.Serve): the item and visitor are decided before the
+// handler (a visitor cookie can be set), and the view is recorded after it
+// only when the status is 2xx. The route's parameters are copied into the
+// request's path values and its path into r.Pattern when empty, so
+// ItemPathValue works as under net/http. A handler's error is handed to
+// Echo's error handler (c.Error) inside the middleware, so the status it
+// writes is the one that decides; the middleware then returns nil.
+// Counting errors go to the Counter's OnError, never to the client. It
+// panics if cfg.Tracker is nil.
 func ViewCountWithConfig(cfg ViewCountConfig) echo.MiddlewareFunc {
 	if cfg.Tracker == nil {
 		panic("echoadapter: ViewCountWithConfig: nil Tracker")
@@ -48,27 +52,24 @@ func ViewCountWithConfig(cfg ViewCountConfig) echo.MiddlewareFunc {
 			if cfg.Skipper(c) {
 				return next(c)
 			}
-			w, r := c.Response(), c.Request()
-			var v viewcount.View
-			if cfg.Item != nil {
-				if item, err := cfg.Item(c); err != nil {
-					t.ReportError(r, fmt.Errorf("viewcount: item: %w", err))
-				} else {
-					v = t.BeginItem(w, r, item)
+			r, res := c.Request(), c.Response()
+			for _, name := range c.ParamNames() {
+				r.SetPathValue(name, c.Param(name))
+			}
+			if r.Pattern == "" {
+				r.Pattern = c.Path()
+			}
+			// Serve wraps the writer under res, so what the handler and
+			// Echo's error handler write through res is what it sees.
+			t.Serve(res.Writer, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				orig := res.Writer
+				res.Writer = w
+				defer func() { res.Writer = orig }()
+				c.SetRequest(r)
+				if err := next(c); err != nil {
+					c.Error(err)
 				}
-			} else {
-				v = t.Begin(w, r)
-			}
-			if err := next(c); err != nil {
-				return err // Echo's error handler writes a non-2xx status
-			}
-			if v != (viewcount.View{}) {
-				status := w.Status
-				if status == 0 {
-					status = http.StatusOK
-				}
-				t.Finish(r, v, status)
-			}
+			}))
 			return nil
 		}
 	}

@@ -42,16 +42,14 @@ var wantStats = map[string][3]int64{ // total, unique, bots
 
 func newTracker(t *testing.T) (*viewcount.Counter, *viewcount.Tracker) {
 	t.Helper()
+	var errs []error
 	c, err := viewcount.New(core.NewFromRedis(redistest.Standalone(t)), viewcount.Options{
-		Secret: []byte("adapter-test-secret-0123"), Namespace: redistest.Prefix(t)})
+		Secret: []byte("adapter-test-secret-0123"), Namespace: redistest.Prefix(t),
+		OnError: func(_ context.Context, err error) { errs = append(errs, err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errs []error
-	tr, err := viewcount.NewTracker(c, viewcount.TrackerOptions{
-		Item:    viewcount.ItemPathValue("id"),
-		OnError: func(_ *http.Request, err error) { errs = append(errs, err) },
-	})
+	tr, err := viewcount.NewTracker(c, viewcount.TrackerOptions{Item: viewcount.ItemPathValue("id")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +72,6 @@ func echoServer(tr *viewcount.Tracker) http.Handler {
 	e := echo.New()
 	e.Use(echoadapter.ViewCountWithConfig(echoadapter.ViewCountConfig{
 		Tracker: tr,
-		Item:    func(c echo.Context) (string, error) { return c.Param("id"), nil },
 		Skipper: func(c echo.Context) bool { return c.Param("id") == "skipped" },
 	}))
 	h := func(c echo.Context) error {
@@ -120,7 +117,7 @@ func TestAdaptersCountAlike(t *testing.T) {
 		}
 		got[name] = map[string][3]int64{}
 		for item := range wantStats {
-			s, err := c.Stats(context.Background(), item, 1)
+			s, err := c.Counts(context.Background(), item, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +144,7 @@ func TestViewCountDefaultsAndPanics(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/page", nil)
 	r.Header.Set("User-Agent", browserUA)
 	e.ServeHTTP(httptest.NewRecorder(), r)
-	if s, err := c.Stats(context.Background(), "/page", 1); err != nil || s.Total != 1 {
+	if s, err := c.Counts(context.Background(), "/page", 1); err != nil || s.Total != 1 {
 		t.Fatalf("Stats(/page): got %+v, %v, want total 1", s, err)
 	}
 	defer func() {

@@ -112,14 +112,15 @@ func ExampleViewCount() {
 		h.ServeHTTP(w, r)
 		fmt.Println(visit.path, w.Code)
 	}
-	s, err := views.Stats(context.Background(), "/posts/42", 1)
+	s, err := views.Counts(context.Background(), "/posts/42", 1)
 	fmt.Println("total", s.Total, "unique", s.Unique, err)
-	fmt.Printf("tracker: %+v\n", tracker.Stats())
+	st := views.Stats()
+	fmt.Println("recorded", st.Recorded, "counted", st.Counted, "deduplicated", st.Deduplicated, "errors", st.Errors)
 	// Output:
 	// /posts/42 200
 	// /posts/42 200
 	// /posts/42 200
 	// /posts/43 404
 	// total 2 unique 2 <nil>
-	// tracker: {Recorded:3 Errors:0}
+	// recorded 3 counted 2 deduplicated 1 errors 0
 }

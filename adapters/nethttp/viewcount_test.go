@@ -59,7 +59,7 @@ func TestViewCountStatusCapture(t *testing.T) {
 		if !strings.Contains(w.Header().Get("Set-Cookie"), "vcid=") {
 			t.Errorf("%s: got Set-Cookie %q, want the visitor cookie", tt.path, w.Header().Get("Set-Cookie"))
 		}
-		s, err := c.Stats(context.Background(), tt.path, 1)
+		s, err := c.Counts(context.Background(), tt.path, 1)
 		if err != nil || s.Total != tt.want {
 			t.Errorf("%s: got total %d, %v, want %d", tt.path, s.Total, err, tt.want)
 		}

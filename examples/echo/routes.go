@@ -15,7 +15,7 @@ import (
 // newEcho routes the example's endpoints on Echo, each behind the rediskit
 // middleware it demonstrates; same routes and answers as examples/service.
 func newEcho(svc *shop.Service) (http.Handler, error) {
-	tracker, err := svc.ViewTracker(nil)
+	tracker, err := svc.ViewTracker()
 	if err != nil {
 		return nil, err
 	}
@@ -28,10 +28,7 @@ func newEcho(svc *shop.Service) (http.Handler, error) {
 	limitCfg.HTTPOptions = svc.LimitOptions()
 	limitCfg.IdentifierExtractor = echoadapter.KeyFuncExtractor(ratelimit.KeyByIP(svc.IPs))
 	limited := echoadapter.RateLimiterWithConfig(limitCfg)
-	viewCfg := echoadapter.DefaultViewCountConfig
-	viewCfg.Tracker = tracker
-	viewCfg.Item = func(c echo.Context) (string, error) { return c.Param("slug"), nil }
-	counted := echoadapter.ViewCountWithConfig(viewCfg)
+	counted := echoadapter.ViewCount(tracker) // the item is the :slug parameter
 	h := &handlers{svc: svc}
 
 	e.GET("/healthz", h.health)

@@ -9,13 +9,12 @@ import (
 	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/examples/internal/shop"
 	"github.com/rediskit/rediskit/ratelimit"
-	"github.com/rediskit/rediskit/viewcount"
 )
 
 // newHandler routes the example's endpoints, each behind the rediskit
 // middleware it demonstrates.
 func newHandler(svc *shop.Service) (http.Handler, error) {
-	tracker, err := svc.ViewTracker(viewcount.ItemPathValue("slug"))
+	tracker, err := svc.ViewTracker()
 	if err != nil {
 		return nil, err
 	}

@@ -108,12 +108,10 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 		Secret:        viewSecret,
 		Mode:          viewcount.Buffered,
 		FlushInterval: cfg.FlushInterval,
-		OnDrop:        func(n int64, err error) { s.Log.Error("view counts dropped", "views", n, "err", err) },
-		OnFlush: func(info viewcount.FlushInfo) {
-			if info.Err != nil { // the views are kept and retried
-				s.Log.Warn("viewcount flush", "err", info.Err, "views", info.Views)
-			}
-		},
+		// Failed flushes (kept and retried), failed records: a warning.
+		OnError: func(_ context.Context, err error) { s.Log.Warn("viewcount", "err", err) },
+		// Views given up on (also reported to OnError): an error.
+		OnDrop: func(n int64, err error) { s.Log.Error("view counts dropped", "views", n, "err", err) },
 	}); err != nil {
 		return nil, err
 	}
@@ -156,18 +154,18 @@ func (s *Service) LimitOptions() ratelimit.HTTPOptions {
 }
 
 // ViewTracker returns the HTTP view-tracking logic for article routes, with
-// item the route's article slug. Visitors are client IPs (hashed with the
-// view secret); curl and Go clients count as visitors rather than bots so
-// the README's curl walk-through shows real numbers.
-func (s *Service) ViewTracker(item viewcount.ItemFunc) (*viewcount.Tracker, error) {
+// item the route's article slug (the {slug} wildcard, or :slug under Echo).
+// Visitors are client IPs (hashed with the view secret); curl and Go
+// clients count as visitors rather than bots so the README's curl
+// walk-through shows real numbers.
+func (s *Service) ViewTracker() (*viewcount.Tracker, error) {
 	patterns := slices.DeleteFunc(slices.Clone(viewcount.DefaultBotPatterns), func(p string) bool {
 		return p == "curl/" || p == "go-http-client"
 	})
 	return viewcount.NewTracker(s.Views, viewcount.TrackerOptions{
-		Item:    item,
+		Item:    viewcount.ItemPathValue("slug"),
 		Visitor: viewcount.VisitorIP(s.IPs),
 		IsBot:   viewcount.NewBotClassifier(patterns),
-		OnError: func(_ *http.Request, err error) { s.Log.Warn("viewcount", "err", err) },
 	})
 }
 
@@ -198,43 +196,20 @@ func (s *Service) UpdateProduct(ctx context.Context, id string, body io.Reader) 
 	return p, nil
 }
 
-// ArticleViews are the counts GET /articles/{slug}/views returns.
-type ArticleViews struct {
-	Total  int64 `json:"total"`
-	Unique int64 `json:"unique"`
-	Today  int64 `json:"today"`
-}
-
-// ArticleViews reads the counts of an article.
-func (s *Service) ArticleViews(ctx context.Context, slug string) (ArticleViews, error) {
+// ArticleViews reads the counts of an article: total, unique and today
+// (as JSON {"total":…,"unique":…,"today":…}; "bots" too when there are).
+func (s *Service) ArticleViews(ctx context.Context, slug string) (viewcount.Counts, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	st, err := s.Views.Stats(ctx, slug, 1)
-	if err != nil {
-		return ArticleViews{}, err
-	}
-	return ArticleViews{Total: st.Total, Unique: st.Unique, Today: st.Today}, nil
+	return s.Views.Counts(ctx, slug, 0)
 }
 
-// TopArticle is one entry of GET /articles/top.
-type TopArticle struct {
-	Slug  string `json:"slug"`
-	Views int64  `json:"views"`
-}
-
-// TopArticles returns the n most viewed articles of the current day (UTC).
-func (s *Service) TopArticles(ctx context.Context, n int) ([]TopArticle, error) {
+// TopArticles returns the n most viewed articles of the current day (UTC),
+// each as JSON {"item":…,"views":…}.
+func (s *Service) TopArticles(ctx context.Context, n int) ([]viewcount.Ranked, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	ranked, err := s.Views.Top(ctx, n, 24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]TopArticle, 0, len(ranked))
-	for _, r := range ranked {
-		out = append(out, TopArticle{Slug: r.Item, Views: r.Views})
-	}
-	return out, nil
+	return s.Views.Top(ctx, n, 24*time.Hour)
 }
 
 // Close flushes buffered view counts within ctx.

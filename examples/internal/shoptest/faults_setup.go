@@ -163,7 +163,7 @@ func isHit(res response) bool { return strings.Contains(res.header.Get("Cache-St
 // then checks the counts are exactly want (every visitor distinct).
 func (f *fixture) waitViews(slug string, want int64) {
 	f.t.Helper()
-	var v shop.ArticleViews
+	var v articleViews
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		res, _, err := f.request(http.MethodGet, "/articles/"+slug+"/views", "", nil)
@@ -178,7 +178,7 @@ func (f *fixture) waitViews(slug string, want int64) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if v != (shop.ArticleViews{Total: want, Unique: want, Today: want}) {
+	if v != (articleViews{Total: want, Unique: want, Today: want}) {
 		f.t.Errorf("views of %s: got %+v, want total, unique and today %d", slug, v, want)
 	}
 }

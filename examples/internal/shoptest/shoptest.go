@@ -16,6 +16,7 @@ import (
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/examples/internal/shop"
 	"github.com/rediskit/rediskit/internal/redistest"
+	"github.com/rediskit/rediskit/viewcount"
 )
 
 // Build routes a Service's endpoints, as each example service does.
@@ -156,6 +157,9 @@ func walkRateLimit(t *testing.T, base string) {
 	expectStatus(t, other, http.StatusOK)
 }
 
+// articleViews is the JSON of GET /articles/{slug}/views.
+type articleViews struct{ Total, Unique, Today int64 }
+
 func walkArticles(t *testing.T, base string) {
 	for range 50 { // reloads inside the dedup window count once
 		expectStatus(t, do(t, "GET", base+"/articles/hello-redis", "", nil), http.StatusOK)
@@ -165,20 +169,20 @@ func walkArticles(t *testing.T, base string) {
 	expectStatus(t, do(t, "GET", base+"/articles/rate-limits", "", nil), http.StatusOK)
 	expectStatus(t, do(t, "GET", base+"/articles/no-such-article", "", nil), http.StatusNotFound)
 
-	var views shop.ArticleViews
+	var views articleViews
 	waitFor(t, func() bool {
 		decode(t, do(t, "GET", base+"/articles/hello-redis/views", "", nil), &views)
 		return views.Total >= 2
 	})
-	if views != (shop.ArticleViews{Total: 2, Unique: 2, Today: 2}) {
+	if views != (articleViews{Total: 2, Unique: 2, Today: 2}) {
 		t.Errorf("views of hello-redis: got %+v, want total 2, unique 2, today 2", views)
 	}
-	var top struct{ Top []shop.TopArticle }
+	var top struct{ Top []viewcount.Ranked }
 	waitFor(t, func() bool {
 		decode(t, do(t, "GET", base+"/articles/top?n=10", "", nil), &top)
 		return len(top.Top) >= 2
 	})
-	if len(top.Top) != 2 || top.Top[0] != (shop.TopArticle{Slug: "hello-redis", Views: 2}) || top.Top[1].Slug != "rate-limits" {
+	if len(top.Top) != 2 || top.Top[0] != (viewcount.Ranked{Item: "hello-redis", Views: 2}) || top.Top[1].Item != "rate-limits" {
 		t.Errorf("top: got %+v, want hello-redis (2) then rate-limits (1)", top.Top)
 	}
 	expectStatus(t, do(t, "GET", base+"/articles/top?n=abc", "", nil), http.StatusBadRequest)

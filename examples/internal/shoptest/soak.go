@@ -185,7 +185,7 @@ func (f *fixture) checkSoakViews(tally *soakTally) {
 		f.t.Fatalf("flush: %v", err)
 	}
 	for slug, want := range expectedViews(tally) {
-		var v shop.ArticleViews
+		var v articleViews
 		decode(f.t, f.get("/articles/"+slug+"/views", nil), &v)
 		if v.Total != want || v.Today != want {
 			f.t.Errorf("views of %s after the soak: got total %d, today %d; want %d (distinct visitors sent)", slug, v.Total, v.Today, want)

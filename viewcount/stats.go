@@ -1,0 +1,67 @@
+package viewcount
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Stats are a Counter's cumulative counts since New, for dashboards (the
+// per-item numbers are Counts). Views are counted once each: Recorded when
+// Record accepts them, then Counted or Deduplicated once Redis decided
+// (Direct: at once; Buffered: at the flush that applied them, repeats in
+// one batch at once).
+type Stats struct {
+	// Recorded is the views Record accepted: written to Redis (Direct) or
+	// held for a flush (Buffered). Repeats inside the dedup window included.
+	Recorded int64
+	// Counted is the recorded views that counted: they incremented a total.
+	Counted int64
+	// Deduplicated is the recorded views that counted nothing: repeats of a
+	// visitor inside the dedup window.
+	Deduplicated int64
+	// Bots is the bot views RecordBot accepted.
+	Bots int64
+	// Flushed is the views (bots included) that flushes applied; Flushes
+	// the flush attempts that sent something, FlushErrors those that failed
+	// (their batches are kept and retried).
+	Flushed, Flushes, FlushErrors int64
+	// Dropped is the views a Buffered Counter gave up on: refused for a full
+	// buffer (ErrBufferFull), or left when Close gave up.
+	Dropped int64
+	// Pending is the views a Buffered Counter holds now, unflushed (a gauge).
+	Pending int64
+	// Errors is the failures reported to Options.OnError.
+	Errors int64
+}
+
+// counters are the atomics behind Stats.
+type counters struct {
+	recorded, counted, deduplicated, bots  atomic.Int64
+	flushed, flushes, flushErrors, dropped atomic.Int64
+	errors                                 atomic.Int64
+}
+
+// Stats returns the Counter's counts; safe to call at any time.
+func (c *Counter) Stats() Stats {
+	s := Stats{
+		Recorded:     c.stats.recorded.Load(),
+		Counted:      c.stats.counted.Load(),
+		Deduplicated: c.stats.deduplicated.Load(),
+		Bots:         c.stats.bots.Load(),
+		Flushed:      c.stats.flushed.Load(),
+		Flushes:      c.stats.flushes.Load(),
+		FlushErrors:  c.stats.flushErrors.Load(),
+		Dropped:      c.stats.dropped.Load(),
+		Errors:       c.stats.errors.Load(),
+	}
+	if c.buf != nil {
+		s.Pending = c.buf.pending()
+	}
+	return s
+}
+
+// report passes err to OnError and counts it.
+func (c *Counter) report(ctx context.Context, err error) {
+	c.stats.errors.Add(1)
+	c.opts.OnError(ctx, err)
+}
