@@ -3,6 +3,8 @@ package httpcache
 import (
 	"context"
 	"fmt"
+
+	"github.com/rediskit/rediskit/internal/call"
 )
 
 // generation returns the current generation number (see
@@ -20,8 +22,10 @@ func (c *Cache) generation(ctx context.Context) (int64, error) {
 // the generation number (created like a lost one when missing, so the new
 // number is higher than any used before); old entries expire on their own
 // TTL. It takes effect at once in this process and within
-// GenerationRefresh in others.
+// GenerationRefresh in others. Its one Redis call is bounded by Timeout.
 func (c *Cache) PurgeAll(ctx context.Context) error {
+	ctx, cancel := call.Context(ctx, c.opts.Timeout)
+	defer cancel()
 	if _, err := c.gen.Bump(ctx); err != nil {
 		return fmt.Errorf("httpcache: purge all: %w", err)
 	}

@@ -142,16 +142,10 @@ func do(h http.Handler, method, target string, hdr ...string) *httptest.Response
 	return w
 }
 
-// poll waits up to 5s for cond, checking every millisecond.
+// poll waits for cond: the suite's one bounded poll (5 s).
 func poll(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	redistest.Eventually(t, 5*time.Second, what, cond)
 }
 
 // cached is next behind c, as the net/http adapter serves it.
