@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/httpcache"
 	"github.com/rediskit/rediskit/internal/redistest"
@@ -40,7 +41,7 @@ func benchHit(b *testing.B, size int, par bool) {
 	}
 	body := strings.Repeat("x", size)
 	var calls atomic.Int64
-	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := nethttp.HTTPCache(c)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -31,12 +31,12 @@ func TestPoisoning(t *testing.T) {
 				originSaw: []string{"Forwarded:", "X-Forwarded-Proto:", "X-Forwarded-Scheme:", "X-Forwarded-Port:", "X-Forwarded-Prefix:"}},
 			{body: str("host=example.com xfh="), cs: "hit"},
 		}},
-		{"unlisted Host keyed and served as the canonical host", httpcache.Options{Hosts: []string{"example.com"}, CanonicalHost: "example.com"}, []step{
+		{"unlisted Host keyed and served as the canonical host", httpcache.Options{Keys: httpcache.KeyOptions{Hosts: []string{"example.com"}, CanonicalHost: "example.com"}}, []step{
 			{req: []string{"Host: evil.example"}, origin: reflect, called: true, body: str("host=example.com xfh="), originHost: "example.com"},
 			{body: str("host=example.com xfh="), cs: "hit"},
 			{req: []string{"Host: EXAMPLE.com:80"}, body: str("host=example.com xfh="), cs: "hit"},
 		}},
-		{"unlisted Host without canonical host bypasses", httpcache.Options{Hosts: []string{"example.com"}}, []step{
+		{"unlisted Host without canonical host bypasses", httpcache.Options{Keys: httpcache.KeyOptions{Hosts: []string{"example.com"}}}, []step{
 			{req: []string{"Host: evil.example"}, origin: reflect, called: true, body: str("host=evil.example xfh="), cs: "fwd=bypass"},
 			{origin: reflect, called: true, body: str("host=example.com xfh="), cs: "stored"},
 			{req: []string{"Host: evil.example"}, origin: reflect, called: true, body: str("host=evil.example xfh=")},
@@ -46,7 +46,7 @@ func TestPoisoning(t *testing.T) {
 			{origin: reflect, called: true, body: str("host=example.com xfh=")},
 			{body: str("host=example.com xfh="), cs: "hit"},
 		}},
-		{"ignored query parameters neither keyed nor seen", httpcache.Options{IgnoreQuery: []string{"utm_source"}, SortQuery: true},
+		{"ignored query parameters neither keyed nor seen", httpcache.Options{Keys: httpcache.KeyOptions{IgnoreQuery: []string{"utm_source"}, SortQuery: true}},
 			[]step{
 				{target: "http://example.com/r?b=2&utm_source=x&a=1", origin: resp{hdr: []string{ok60}, body: "q={query}"}, called: true, body: str("q=b=2&a=1")},
 				{target: "http://example.com/r?a=1&b=2", body: str("q=b=2&a=1"), cs: "hit"},
@@ -58,7 +58,7 @@ func TestPoisoning(t *testing.T) {
 			t.Parallel()
 			clk := newClock()
 			c := newCache(t, rdb, redistest.Prefix(t)+string(rune('a'+i)), tc.opts, clk)
-			runSteps(t, c.Middleware, clk, tc.steps)
+			runSteps(t, c, clk, tc.steps)
 		})
 	}
 }
@@ -68,7 +68,7 @@ func TestInvalidation(t *testing.T) {
 		clk := newClock()
 		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{}, clk)
 		o := &origin{clk: clk}
-		h := c.Middleware(o)
+		h := cached(c, o)
 		cached := func(path string) bool {
 			return strings.Contains(do(h, "GET", "http://example.com"+path, "Cache-Control: only-if-cached").Header().Get("Cache-Status"), "hit")
 		}
@@ -118,7 +118,7 @@ func TestPurge(t *testing.T) {
 		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{}, clk)
 		other := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{GenerationRefresh: time.Millisecond}, clk)
 		o := &origin{clk: clk}
-		h, h2 := c.Middleware(o), other.Middleware(o)
+		h, h2 := cached(c, o), cached(other, o)
 		cached := func(h http.Handler, path string, hdr ...string) bool {
 			w := do(h, "GET", "http://example.com"+path, append(hdr, "Cache-Control: only-if-cached")...)
 			return w.Code == 200
@@ -173,7 +173,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		clk := newClock()
 		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{}, clk)
 		o := &origin{clk: clk}
-		h := c.Middleware(o)
+		h := cached(c, o)
 		o.set(resp{hdr: []string{"Cache-Control: max-age=10, stale-while-revalidate=60", date0, `ETag: "1"`}, body: "v1"})
 		do(h, "GET", "http://example.com/s")
 		clk.Advance(20 * time.Second)
@@ -213,7 +213,7 @@ func TestStats(t *testing.T) {
 		OnResult: func(_ *http.Request, r httpcache.Result) { results = append(results, r) },
 	}, clk)
 	o := &origin{clk: clk}
-	h := c.Middleware(o)
+	h := cached(c, o)
 	o.set(resp{hdr: []string{ok60, date0}, body: "v"})
 	do(h, "GET", "http://example.com/a")
 	do(h, "GET", "http://example.com/a")

@@ -40,7 +40,7 @@ func TestCollapsedFollowerNeedsUsableResponse(t *testing.T) {
 			c := newCache(t, rdb, fmt.Sprintf("%s%d", redistest.Prefix(t), i), httpcache.Options{}, nil)
 			var calls atomic.Int64
 			gate := make(chan struct{})
-			h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				n := calls.Add(1)
 				if n == 1 {
 					<-gate
@@ -89,7 +89,7 @@ func TestCollapsedResponsesDoNotShareHeaders(t *testing.T) {
 		_, _ = w.Write([]byte("v"))
 	})
 	other := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
-	do(other.Middleware(origin), "GET", "http://example.com/warm") // creates the generation number
+	do(cached(other, origin), "GET", "http://example.com/warm") // creates the generation number
 	entryKey := prefix + ":g" + genOf(t, redistest.NewClient(t, target), prefix) + ":{" + url + "}"
 	var gets atomic.Int64
 	var c *httpcache.Cache
@@ -101,7 +101,7 @@ func TestCollapsedResponsesDoNotShareHeaders(t *testing.T) {
 		switch gets.Add(1) {
 		case 1: // the leader's lookup misses; then another request of c stores
 			err := next(ctx, cmd)
-			do(c.Middleware(origin), "GET", url)
+			do(cached(c, origin), "GET", url)
 			return err
 		case 3: // the leader's second look, after it joined: wait for a follower
 			close(findStarted)
@@ -113,7 +113,7 @@ func TestCollapsedResponsesDoNotShareHeaders(t *testing.T) {
 		return next(ctx, cmd) // 2: the other request's lookup
 	})
 	c = newCache(t, rdb, prefix, httpcache.Options{}, nil)
-	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("handler called, want every response from the other request's entry")
 	}))
 	leader := make(chan *httptest.ResponseRecorder)
@@ -149,7 +149,7 @@ func TestColdMissLooksUpOnce(t *testing.T) {
 		_, _ = w.Write([]byte("v"))
 	})
 	other := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
-	do(other.Middleware(origin), "GET", "http://example.com/warm") // creates the generation number
+	do(cached(other, origin), "GET", "http://example.com/warm") // creates the generation number
 	entryKey := prefix + ":g" + genOf(t, redistest.NewClient(t, target), prefix) + ":{" + url + "}"
 	var gets atomic.Int64
 	rdb := hookedClient(t, target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
@@ -160,7 +160,7 @@ func TestColdMissLooksUpOnce(t *testing.T) {
 	})
 	c := newCache(t, rdb, prefix, httpcache.Options{}, nil)
 	var calls atomic.Int64
-	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		origin.ServeHTTP(w, r)
 	}))

@@ -2,9 +2,9 @@
 // own responses, storing them in Redis.
 //
 // A Cache is created with New and used as net/http middleware
-// (Cache.Middleware, or adapters/nethttp), as Echo middleware
-// (adapters/echo), or through Serve. It follows the shared-cache rules of
-// RFC 9111:
+// (adapters/nethttp), as Echo middleware (adapters/echo), or through
+// Cache.Serve, the framework-neutral entry point both adapters call. It
+// follows the shared-cache rules of RFC 9111:
 //
 //   - Only GET responses are stored; HEAD is answered from a GET entry.
 //     A response is stored when its status is final and understood and it
@@ -16,8 +16,8 @@
 //   - Not stored: no-store, private, Vary: *, a request's no-store, a
 //     response to a request with Authorization unless it has public,
 //     s-maxage or must-revalidate (§3.5), a response with Set-Cookie unless
-//     Options.StoreSetCookie (which stores it without Set-Cookie), a body
-//     over Options.MaxBodyBytes (default 1 MiB; such a body streams to the
+//     Options.Storage.StoreSetCookie (which stores it without Set-Cookie),
+//     a body over Options.Storage.MaxBodyBytes (default 1 MiB; such a body streams to the
 //     client and is never buffered whole). Hop-by-hop and Connection-listed
 //     fields are never stored. Status, header fields and multiple values
 //     are replayed as the handler wrote them, with Age.
@@ -37,15 +37,17 @@
 //
 // The key of a request is its scheme, host, path and query (ignored
 // parameters dropped, optionally sorted). The scheme is "https" when the
-// request came over TLS (r.TLS set), else "http", unless Options.Scheme
-// fixes it: behind a proxy that terminates TLS, http and https requests
-// look alike and share entries. The host must be on Options.Hosts or is
-// replaced by Options.CanonicalHost (the handler then sees the canonical
+// request came over TLS (r.TLS set), else "http", unless
+// Options.Keys.Scheme fixes it: behind a proxy that terminates TLS, http and https requests
+// look alike and share entries. The host must be on Options.Keys.Hosts or is
+// replaced by Keys.CanonicalHost (the handler then sees the canonical
 // host), else the request bypasses the cache; with neither set every host
 // is keyed as sent. X-Forwarded-Host, Forwarded, X-Forwarded-Proto and the
-// other Options.StripHeaders are never keyed and are removed before the
+// other Keys.StripHeaders are never keyed and are removed before the
 // handler runs, so they cannot poison an entry. A key longer than
-// MaxKeyBytes is replaced by its SHA-256. Redis keys, built with core.MakeKey:
+// Keys.MaxKeyBytes, holding '{' or '}' or starting with '#' is replaced by
+// "#" and 32 hex digits of its SHA-256 (the one key-part encoding of
+// rediskit). Redis keys, built with core.MakeKey:
 //
 //	<ns>:gen                 generation number: PurgeAll increments it;
 //	                         created from the server clock (unix ms) when
@@ -64,33 +66,39 @@
 //
 // where <ns> is Options.Namespace ("httpcache"). An entry's TTL is its
 // remaining freshness plus the longest of its stale-while-revalidate,
-// stale-if-error and Options.StaleRetention windows, capped by MaxTTL.
+// stale-if-error and Options.Storage.StaleRetention windows, capped by
+// Storage.MaxTTL.
 // Purge removes one URL's entry (all variants), PurgeTag the entries of a
 // tag (cost proportional to the tag's size), PurgeAll everything in O(1).
 //
 // # Failure policy
 //
-// The cache fails open: when Redis errors or exceeds Options.RedisTimeout,
-// the handler answers and nothing is stored; the error goes to
-// Options.OnError and Stats.Errors. Until the generation number was read
-// once, concurrent requests share one read, and for RedisTimeout after it
-// failed requests fail open without waiting for Redis. Errors name an entry
+// The cache fails open: when Redis errors or exceeds Options.Timeout (one
+// call) or the request budget (all the Redis calls of one request, see
+// core.Config.RequestBudget; Serve attaches it), the handler answers and
+// nothing is stored; the error goes to Options.OnError (by default a
+// rate-limited slog warning) and Stats.Errors. Until the generation number
+// was read once, concurrent requests share one read, and for Timeout after
+// it failed requests fail open without waiting for Redis. Errors name an entry
 // by its generation and a hash of its key ("g3 entry 9f86d081884c7d65"),
-// never by URL, since a query string may hold a secret. A corrupt entry is a miss. A response
+// never by URL, since a query string may hold a secret. A corrupt entry is
+// a miss. A response
 // is stored whole (body, header fields and tags, tags first) or not at all,
 // and a client receives either a whole stored response or the handler's.
 //
-// Call Cache.Check at start-up: it runs every command the cache uses on
+// Call Cache.Check at start-up: it runs every command the cache uses (the
+// commands its scripts call, read from the scripts, and the plain ones) on
 // probe keys under Namespace and returns an error naming a missing ACL
 // permission (while serving, a refused command is just a Redis error: the
 // cache fails open). An ACL user needs key access to "<ns>:*" and GET, SET,
 // HGET, HSET, HLEN, HKEYS, HDEL, TYPE, PTTL, PEXPIRE, DEL, UNLINK, TIME,
-// ZADD, ZSCORE, ZREMRANGEBYSCORE, ZSCAN, INCR, EVAL and EVALSHA, for example
+// ZADD, ZSCORE, ZREMRANGEBYSCORE, ZSCAN, ZREM, EXISTS, INCR, EVAL, EVALSHA
+// and SCRIPT, for example
 //
 //	user app on >secret ~httpcache:* &* +@all -@dangerous -@admin
 //
 // URLs are user input: a path reaches the key escaped (%7B for '{'), a key
-// holding a brace (from a raw query) or longer than MaxKeyBytes is hashed,
+// holding a brace (from a raw query) or longer than Keys.MaxKeyBytes is hashed,
 // so no request picks a cluster slot; keys never reach a glob pattern, so
 // Purge("…/a*") removes exactly the entry for "/a*", and PurgeTag("*") the
 // entries tagged "*".

@@ -20,18 +20,20 @@ func Example() {
 	defer rdb.Close()
 
 	cache, err := httpcache.New(core.NewFromRedis(rdb), httpcache.Options{
-		Hosts: []string{"example.com"}, CanonicalHost: "example.com",
+		Keys: httpcache.KeyOptions{Hosts: []string{"example.com"}, CanonicalHost: "example.com"},
 	})
 	if err != nil {
 		panic(err)
 	}
 	calls := 0
-	h := cache.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	products := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls++
 		w.Header().Set("Cache-Control", "public, max-age=60")
 		w.Header().Set("Cache-Tag", "products")
 		io.WriteString(w, "product list")
-	}))
+	})
+	// The middleware: adapters/nethttp.HTTPCache(cache) does the same.
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { cache.Serve(w, r, products) })
 
 	for range 2 {
 		w := httptest.NewRecorder()

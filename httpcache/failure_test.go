@@ -22,7 +22,7 @@ func TestCollapsing(t *testing.T) {
 		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{}, nil)
 		var calls atomic.Int64
 		gate := make(chan struct{})
-		h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			calls.Add(1)
 			<-gate
 			w.Header().Set("Cache-Control", "max-age=60")
@@ -65,7 +65,7 @@ func TestCollapsedNotShareable(t *testing.T) {
 	c := newCache(t, redistest.Standalone(t), redistest.Prefix(t), httpcache.Options{}, nil)
 	var calls atomic.Int64
 	gate := make(chan struct{})
-	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
 			<-gate
 		}
@@ -98,7 +98,7 @@ func TestRedisStopped(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		_, _ = w.Write([]byte("from handler"))
 	})
-	h := c.Middleware(origin)
+	h := cached(c, origin)
 	do(h, "GET", "http://example.com/x")
 	if w := do(h, "GET", "http://example.com/x"); !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
 		t.Fatalf("before stop: got %q, want a hit", w.Header().Get("Cache-Status"))
@@ -108,7 +108,7 @@ func TestRedisStopped(t *testing.T) {
 		name   string
 		h      http.Handler
 		method string
-	}{{"GET", h, "GET"}, {"HEAD", h, "HEAD"}, {"GET cold instance", c2.Middleware(origin), "GET"}, {"POST", h, "POST"}} {
+	}{{"GET", h, "GET"}, {"HEAD", h, "HEAD"}, {"GET cold instance", cached(c2, origin), "GET"}, {"POST", h, "POST"}} {
 		before := calls.Load()
 		w := do(tc.h, tc.method, "http://example.com/x")
 		if w.Code != 200 || calls.Load() != before+1 {
@@ -129,7 +129,7 @@ func TestCorruptEntryIsMiss(t *testing.T) {
 		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{OnError: func(_ context.Context, err error) { errs.Add(1) }}, nil)
 		o := &origin{clk: newClock()}
 		o.set(resp{hdr: []string{ok60}, body: "good"})
-		h := c.Middleware(o)
+		h := cached(c, o)
 		do(h, "GET", "http://example.com/c")
 		ctx := context.Background()
 		key := tc.Prefix + ":g" + genOf(t, tc.RDB, tc.Prefix) + ":{http://example.com/c}"
@@ -161,11 +161,11 @@ func flip(b []byte, i int) []byte {
 // never held whole) and nothing is stored.
 func TestSizeLimit(t *testing.T) {
 	t.Parallel()
-	c := newCache(t, redistest.Standalone(t), redistest.Prefix(t), httpcache.Options{MaxBodyBytes: 64 << 10}, nil)
+	c := newCache(t, redistest.Standalone(t), redistest.Prefix(t), httpcache.Options{Storage: httpcache.StorageOptions{MaxBodyBytes: 64 << 10}}, nil)
 	chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
 	release := make(chan struct{})
 	var calls atomic.Int64
-	srv := httptest.NewServer(c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		w.Header().Set("Cache-Control", "max-age=60")
 		for range 3 {
@@ -212,8 +212,9 @@ func TestNewValidates(t *testing.T) {
 	}
 	rdb := redistest.Standalone(t)
 	for _, o := range []httpcache.Options{
-		{MaxTTL: -1}, {MaxBodyBytes: -1}, {Namespace: "a*"}, {Rules: []httpcache.Rule{{Prefix: "x", TTL: 1}}},
-		{Hosts: []string{""}}, {Scheme: "ftp"},
+		{Storage: httpcache.StorageOptions{MaxTTL: -1}}, {Storage: httpcache.StorageOptions{MaxBodyBytes: -1}}, {Namespace: "a*"},
+		{Storage: httpcache.StorageOptions{Rules: []httpcache.Rule{{Prefix: "x", TTL: 1}}}},
+		{Keys: httpcache.KeyOptions{Hosts: []string{""}}}, {Keys: httpcache.KeyOptions{Scheme: "ftp"}}, {Timeout: -1},
 	} {
 		if _, err := httpcache.New(coreClient(rdb), o); !errors.Is(err, httpcache.ErrInvalidOptions) {
 			t.Errorf("New(%+v): got %v, want ErrInvalidOptions", o, err)

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/rediskit/rediskit/internal/budget"
 )
 
 // fetch calls the handler for a miss (stale == nil) or to validate stale,
@@ -121,14 +123,14 @@ func (t *txn) fetchOwn(stale *entry) *entry {
 	c := t.c
 	or := t.originRequest(t.r.Context(), stale)
 	reqTime := c.now()
-	cp := newCapture(t.w, c.opts.MaxBodyBytes)
+	cp := newCapture(t.w, c.opts.Storage.MaxBodyBytes)
 	var pol policy
 	cp.decide = func(status int, h http.Header) int {
 		if stale != nil && (status == http.StatusNotModified || (status >= 500 && t.staleIfError(stale))) {
 			return modeDiscard
 		}
 		pol = c.policyFor(or, t.rd, status, h, c.now())
-		if pol.reason == "" && contentLength(h) > int64(c.opts.MaxBodyBytes) {
+		if pol.reason == "" && contentLength(h) > int64(c.opts.Storage.MaxBodyBytes) {
 			pol.reason = ReasonTooLarge
 		}
 		if pol.reason != "" {
@@ -191,8 +193,8 @@ func (t *txn) store(e *entry, reqH, h http.Header) bool {
 	if t.c.ttlFor(e) < time.Millisecond {
 		return false
 	}
-	if err := t.c.put(ctx, t.gen, t.slot, e, reqH, parseTags(h[t.c.opts.TagHeader])); err != nil {
-		t.c.reportError(ctx, err)
+	if err := t.c.put(ctx, t.gen, t.slot, e, reqH, parseTags(h[t.c.opts.Storage.TagHeader])); err != nil {
+		t.fail(err)
 		return false
 	}
 	return true
@@ -206,7 +208,7 @@ func (t *txn) staleIfError(stale *entry) bool {
 	}
 	window := stale.sie
 	if t.rd.hasStaleIfError {
-		window = max(window, min(t.rd.staleIfError, t.c.opts.MaxStaleIfError))
+		window = max(window, min(t.rd.staleIfError, t.c.opts.Storage.MaxStaleIfError))
 	}
 	over := stale.age(t.c.now()) - stale.lifetime
 	return over < window
@@ -224,8 +226,21 @@ func contentLength(h http.Header) int64 {
 	return n
 }
 
+// fail reports a Redis or storage error of the request (of the request that
+// started it, for a background revalidation).
+func (t *txn) fail(err error) {
+	if t.w == nil {
+		t.c.reportError(t.r.Context(), err)
+		return
+	}
+	t.c.requestError(t.r, err)
+}
+
 // revalidateInBackground refreshes e with a conditional request to the
-// background handler after the client was answered, one at a time per key.
+// handler (or the one its Detach returns) after the client was answered, one
+// at a time per key. It runs under RevalidateTimeout with the request's
+// context values but neither its cancellation nor its request budget: the
+// client waits on none of it.
 func (t *txn) revalidateInBackground(e *entry) {
 	c := t.c
 	key := t.slot + "\x00" + e.variant
@@ -233,12 +248,12 @@ func (t *txn) revalidateInBackground(e *entry) {
 	if !leader {
 		return
 	}
-	bg := t.bg
-	if d, ok := bg.(Detacher); ok {
+	bg := t.next
+	if d, ok := bg.(detacher); ok {
 		bg = d.Detach()
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.r.Context()), c.opts.RevalidateTimeout)
-	bt := &txn{c: c, r: t.r.Clone(ctx), next: bg, bg: bg, host: t.host, key: t.key, slot: t.slot, gen: t.gen}
+	ctx, cancel := context.WithTimeout(withoutBudget(context.WithoutCancel(t.r.Context())), c.opts.RevalidateTimeout)
+	bt := &txn{c: c, r: t.r.Clone(ctx), next: bg, host: t.host, key: t.key, slot: t.slot, gen: t.gen}
 	go func() {
 		defer cancel()
 		defer c.bg.leave(key, cl, nil)
@@ -249,4 +264,27 @@ func (t *txn) revalidateInBackground(e *entry) {
 		}()
 		bt.fetchOwn(e)
 	}()
+}
+
+// budgetKey is the context key of the request budget (internal/budget),
+// learnt once by watching which key budget.Deadline asks a context for.
+var budgetKey = func() any {
+	var p keyProbe
+	budget.Deadline(&p)
+	return p.key
+}()
+
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(k any) any { p.key = k; return nil }
+
+// withoutBudget returns ctx without the request budget it may carry.
+func withoutBudget(ctx context.Context) context.Context {
+	if _, ok := budget.Deadline(ctx); !ok {
+		return ctx
+	}
+	return context.WithValue(ctx, budgetKey, nil)
 }

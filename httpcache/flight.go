@@ -17,14 +17,14 @@ import (
 // finish of another key can answer yes (one needless lookup), never no.
 type flight struct {
 	mu    sync.Mutex
-	calls map[string]*call
+	calls map[string]*flightCall
 	seq   atomic.Uint64         // calls finished
 	last  [flightBuckets]uint64 // seq at the last finish in each bucket (under mu)
 }
 
 const flightBuckets = 256
 
-type call struct {
+type flightCall struct {
 	done    chan struct{}
 	e       *entry // nil: nothing shareable (not storable, error); never owned
 	waiters int    // followers that joined (under flight.mu)
@@ -35,7 +35,7 @@ func (f *flight) mark() uint64 { return f.seq.Load() }
 
 // join returns the call in flight for key, and whether the caller leads it.
 // A leader also learns whether a call for key finished after mark returned m.
-func (f *flight) join(key string, m uint64) (c *call, leader, finishedSince bool) {
+func (f *flight) join(key string, m uint64) (c *flightCall, leader, finishedSince bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c, ok := f.calls[key]; ok {
@@ -43,16 +43,16 @@ func (f *flight) join(key string, m uint64) (c *call, leader, finishedSince bool
 		return c, false, false
 	}
 	if f.calls == nil {
-		f.calls = map[string]*call{}
+		f.calls = map[string]*flightCall{}
 	}
-	c = &call{done: make(chan struct{})}
+	c = &flightCall{done: make(chan struct{})}
 	f.calls[key] = c
 	return c, true, f.last[f.bucket(key)] > m
 }
 
 // leave publishes the leader's result and wakes the waiters. The leader
 // stores its response before it leaves.
-func (f *flight) leave(key string, c *call, e *entry) {
+func (f *flight) leave(key string, c *flightCall, e *entry) {
 	f.mu.Lock()
 	delete(f.calls, key)
 	f.last[f.bucket(key)] = f.seq.Add(1)

@@ -15,16 +15,16 @@ import (
 )
 
 // With Redis not answering before the generation number was ever read,
-// concurrent requests share one read bounded by RedisTimeout, and for
-// RedisTimeout after it failed requests fail open at once.
+// concurrent requests share one read bounded by Timeout, and for
+// Timeout after it failed requests fail open at once.
 func TestColdGenerationRedisBlackholed(t *testing.T) {
 	t.Parallel()
 	p := faultproxy.New(t, redistest.StandaloneTarget(t).Addrs[0])
 	rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	const timeout = 200 * time.Millisecond
-	c := newCache(t, rdb, redistest.Prefix(t), httpcache.Options{RedisTimeout: timeout}, nil)
-	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := newCache(t, rdb, redistest.Prefix(t), httpcache.Options{Timeout: timeout}, nil)
+	h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		_, _ = w.Write([]byte("from handler"))
 	}))
@@ -84,7 +84,7 @@ func TestGenerationNeverGoesBackAfterPurgeAll(t *testing.T) {
 		c = newCache(t, rdb, tc.Prefix, httpcache.Options{GenerationRefresh: time.Nanosecond}, nil)
 		o := &origin{clk: newClock()}
 		o.set(resp{hdr: []string{ok60}, body: "v"})
-		h := c.Middleware(o)
+		h := cached(c, o)
 		do(h, "GET", "http://example.com/g")
 		if cs := do(h, "GET", "http://example.com/g").Header().Get("Cache-Status"); !strings.Contains(cs, "hit") {
 			t.Fatalf("before PurgeAll: got %q, want a hit", cs)
@@ -110,7 +110,7 @@ func TestLostGenerationKeyKeepsPurgedEntriesGone(t *testing.T) {
 		other := newCache(t, redistest.NewClient(t, tc.Target), tc.Prefix, opts, nil)
 		o := &origin{clk: newClock()}
 		o.set(resp{hdr: []string{ok60}, body: "old"})
-		h, h2 := c.Middleware(o), other.Middleware(o)
+		h, h2 := cached(c, o), cached(other, o)
 		do(h, "GET", "http://example.com/lost")
 		for name, h := range map[string]http.Handler{"purging": h, "other": h2} {
 			if w := do(h, "GET", "http://example.com/lost"); w.Body.String() != "old" || !strings.Contains(w.Header().Get("Cache-Status"), "hit") {

@@ -35,10 +35,10 @@ func (c *clock) HTTPDate(d time.Duration) string { return c.Now().Add(d).UTC().F
 func newCache(t testing.TB, rdb redis.UniversalClient, prefix string, opts httpcache.Options, clk *clock) *httpcache.Cache {
 	t.Helper()
 	opts.Namespace = prefix
-	if opts.RedisTimeout == 0 {
-		opts.RedisTimeout = 2 * time.Second
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
 	}
-	c, err := httpcache.New(core.NewFromRedis(rdb), opts)
+	c, err := httpcache.New(coreClient(rdb), opts)
 	if err != nil {
 		t.Fatalf("New: got %v, want nil", err)
 	}
@@ -142,19 +142,26 @@ func do(h http.Handler, method, target string, hdr ...string) *httptest.Response
 	return w
 }
 
-// poll waits up to 5s for cond, checking every millisecond.
+// poll waits for cond: the suite's one bounded poll (5 s).
 func poll(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	redistest.Eventually(t, 5*time.Second, what, cond)
 }
 
-func coreClient(rdb redis.UniversalClient) *core.Client { return core.NewFromRedis(rdb) }
+// cached is next behind c, as the net/http adapter serves it.
+func cached(c *httpcache.Cache, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.Serve(w, r, next) })
+}
+
+// coreClient wraps rdb with a request budget of testBudget.
+func coreClient(rdb redis.UniversalClient) *core.Client {
+	return core.NewFromRedis(rdb).WithRequestBudget(testBudget)
+}
+
+// testBudget is the request budget of the tests' caches: generous like
+// their 2 s Timeout, so a loaded machine (-race) does not fail requests
+// open. TestRequestBudget checks a short one.
+const testBudget = 10 * time.Second
 
 // cmdHook is a go-redis hook calling fn around every command, and around
 // every command of a pipeline (fn's error then fails the whole pipeline).

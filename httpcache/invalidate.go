@@ -81,7 +81,7 @@ func (c *Cache) invalidate(r *http.Request, h http.Header) {
 	}
 	n, err := c.remove(r.Context(), slots...)
 	if err != nil {
-		c.reportError(r.Context(), err)
+		c.requestError(r, err)
 	}
 	c.stats.invalidated.Add(uint64(max(n, 0)))
 }

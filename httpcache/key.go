@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/rediskit/rediskit/internal/keypart"
 )
 
 // normalizeHost lower-cases host, drops a trailing dot and the scheme's
@@ -43,8 +45,8 @@ func requestScheme(r *http.Request) string {
 // keyScheme is the scheme keyed for a request that came with scheme:
 // Options.Scheme when set.
 func (c *Cache) keyScheme(scheme string) string {
-	if c.opts.Scheme != "" {
-		return c.opts.Scheme
+	if c.opts.Keys.Scheme != "" {
+		return c.opts.Keys.Scheme
 	}
 	return scheme
 }
@@ -53,14 +55,14 @@ func (c *Cache) keyScheme(scheme string) string {
 // else the canonical host; ok is false when neither applies.
 func (c *Cache) keyHost(host, scheme string) (string, bool) {
 	h := normalizeHost(host, scheme)
-	if len(c.hosts) == 0 && c.opts.CanonicalHost == "" {
+	if len(c.hosts) == 0 && c.opts.Keys.CanonicalHost == "" {
 		return h, h != ""
 	}
 	if c.hosts[h] {
 		return h, true
 	}
-	if c.opts.CanonicalHost != "" {
-		return c.opts.CanonicalHost, true
+	if c.opts.Keys.CanonicalHost != "" {
+		return c.opts.Keys.CanonicalHost, true
 	}
 	return "", false
 }
@@ -99,7 +101,7 @@ func (c *Cache) urlKey(scheme, host string, u *url.URL) string {
 
 // keyQuery drops ignored parameters and sorts when configured; raw encoding
 // of the kept parameters is preserved.
-func (c *Cache) keyQuery(raw string) string { return c.filterQuery(raw, c.opts.SortQuery) }
+func (c *Cache) keyQuery(raw string) string { return c.filterQuery(raw, c.opts.Keys.SortQuery) }
 
 func (c *Cache) filterQuery(raw string, sortQuery bool) string {
 	if raw == "" || (!sortQuery && len(c.ignore) == 0) {
@@ -125,13 +127,11 @@ func (c *Cache) filterQuery(raw string, sortQuery bool) string {
 	return strings.Join(kept, "&")
 }
 
-// slotID turns a URL key into the part placed inside the Redis hash tag:
-// the key itself when short and free of braces, else "h:" + its SHA-256.
+// slotID turns a URL key into the part placed inside the Redis hash tag
+// (keypart.Encode): the key itself when at most MaxKeyBytes long, free of
+// braces and not starting with '#', else '#' and a hash of it.
 func (c *Cache) slotID(key string) string {
-	if len(key) <= c.opts.MaxKeyBytes && !strings.ContainsAny(key, "{}") {
-		return key
-	}
-	return "h:" + sha256Hex(key, sha256.Size)
+	return keypart.Encode(key, c.opts.Keys.MaxKeyBytes)
 }
 
 // sha256Hex is the hex of the first n bytes of s's SHA-256.

@@ -30,10 +30,10 @@ func TestSchemeKeying(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := newCache(t, rdb, redistest.Prefix(t), httpcache.Options{Scheme: tc.scheme}, nil)
+			c := newCache(t, rdb, redistest.Prefix(t), httpcache.Options{Keys: httpcache.KeyOptions{Scheme: tc.scheme}}, nil)
 			o := &origin{clk: newClock()}
 			o.set(resp{hdr: []string{ok60}, body: "v"})
-			h := c.Middleware(o)
+			h := cached(c, o)
 			do(h, "GET", "http://example.com/s")
 			r := httptest.NewRequest("GET", "https://example.com/s", nil)
 			r.TLS = &tls.ConnectionState{}
@@ -67,10 +67,10 @@ func TestExposeKey(t *testing.T) {
 		{true, `http://example.com/k?q=%22x%22&r="\`, `key="http://example.com/k?q=%22x%22&r=\"\\"`},
 		{false, "http://example.com/k?a=1", ""},
 	} {
-		c := newCache(t, rdb, redistest.Prefix(t), httpcache.Options{ExposeKey: tc.expose, SortQuery: true}, nil)
+		c := newCache(t, rdb, redistest.Prefix(t), httpcache.Options{CacheStatus: httpcache.StatusOptions{ExposeKey: tc.expose}, Keys: httpcache.KeyOptions{SortQuery: true}}, nil)
 		o := &origin{clk: newClock()}
 		o.set(resp{hdr: []string{ok60}, body: "v"})
-		h := c.Middleware(o)
+		h := cached(c, o)
 		for _, want := range []string{"stored", "hit"} {
 			cs := do(h, "GET", tc.target).Header().Get("Cache-Status")
 			if !strings.Contains(cs, want) || strings.Contains(cs, "key=") != (tc.want != "") || !strings.Contains(cs, tc.want) {
@@ -80,13 +80,15 @@ func TestExposeKey(t *testing.T) {
 	}
 }
 
-// detacher is a background handler implementing httpcache.Detacher.
+// detacher is a next handler bound to per-request state: it implements
+// Detach (see Serve).
 type detacher struct {
 	detached, calls atomic.Int64
 }
 
-func (d *detacher) ServeHTTP(http.ResponseWriter, *http.Request) {
-	panic("background handler run without Detach")
+func (d *detacher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "max-age=0, stale-while-revalidate=60")
+	_, _ = w.Write([]byte("from foreground"))
 }
 
 func (d *detacher) Detach() http.Handler {
@@ -98,19 +100,15 @@ func (d *detacher) Detach() http.Handler {
 	})
 }
 
-// A Detacher background handler is detached only for a background
+// A next handler with Detach is detached only for a background
 // revalidation, during the request, and the handler it returns runs.
 func TestBackgroundDetacher(t *testing.T) {
 	t.Parallel()
 	c := newCache(t, redistest.Standalone(t), redistest.Prefix(t), httpcache.Options{}, nil)
 	bg := &detacher{}
-	fg := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=0, stale-while-revalidate=60")
-		_, _ = w.Write([]byte("from foreground"))
-	})
 	serve := func() string {
 		w := httptest.NewRecorder()
-		c.Serve(w, httptest.NewRequest("GET", "http://example.com/d", nil), fg, bg)
+		c.Serve(w, httptest.NewRequest("GET", "http://example.com/d", nil), bg)
 		return w.Header().Get("Cache-Status")
 	}
 	if cs := serve(); !strings.Contains(cs, "stored") || bg.detached.Load() != 0 {

@@ -6,28 +6,32 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/call"
+	"github.com/rediskit/rediskit/internal/generation"
+	"github.com/rediskit/rediskit/internal/report"
 )
 
-// Defaults applied by New to zero Options fields.
+// Defaults applied by New to zero Options fields. The other defaults are
+// stated on each field.
 const (
-	DefaultNamespace         = "httpcache"
-	DefaultMaxBodyBytes      = 1 << 20
-	DefaultMaxTTL            = 24 * time.Hour
-	DefaultStaleRetention    = 10 * time.Minute
-	DefaultMaxStaleWindow    = time.Hour
-	DefaultRedisTimeout      = 250 * time.Millisecond
-	DefaultRevalidateTimeout = 30 * time.Second
-	DefaultGenerationRefresh = time.Second
-	DefaultMaxKeyBytes       = 256
-	DefaultTagHeader         = "Cache-Tag"
-	DefaultCacheStatusName   = "rediskit"
+	DefaultNamespace = "httpcache"
+	DefaultTimeout   = 250 * time.Millisecond
+)
+
+// Defaults of the fields that do not have an exported constant.
+const (
+	defaultMaxBodyBytes      = 1 << 20
+	defaultMaxTTL            = 24 * time.Hour
+	defaultStaleRetention    = 10 * time.Minute
+	defaultMaxStaleWindow    = time.Hour
+	defaultRevalidateTimeout = 30 * time.Second
+	defaultGenerationRefresh = time.Second
+	defaultMaxKeyBytes       = 256
+	defaultTagHeader         = "Cache-Tag"
+	defaultCacheStatusName   = "rediskit"
 )
 
 // DefaultStripHeaders are request headers removed before a cacheable request
@@ -60,6 +64,40 @@ type Rule struct {
 type Options struct {
 	// Namespace prefixes every Redis key. Default "httpcache".
 	Namespace string
+	// Timeout bounds each Redis call; on timeout or error the request is
+	// answered by the handler (fail open). Default 250ms. All the calls of
+	// one request together also stay within the client's request budget
+	// (core.Config.RequestBudget), which Serve attaches. It is enforced
+	// through the call's context, which go-redis honours only when the
+	// client has ContextTimeoutEnabled (core.New sets it); otherwise the
+	// client's own read and write timeouts apply.
+	Timeout time.Duration
+	// RevalidateTimeout bounds a background (stale-while-revalidate)
+	// revalidation. Default 30s.
+	RevalidateTimeout time.Duration
+	// GenerationRefresh is how often an instance rereads the generation
+	// number PurgeAll increments: PurgeAll takes effect at once in the
+	// calling process and within this delay in others. Default 1s.
+	GenerationRefresh time.Duration
+	// Keys says how a request is keyed.
+	Keys KeyOptions
+	// Storage says what is stored and for how long.
+	Storage StorageOptions
+	// CacheStatus configures the Cache-Status response header.
+	CacheStatus StatusOptions
+	// OnError receives every Redis or storage error (the request itself is
+	// still answered); when the error happened while serving a request,
+	// core.RequestFromContext(ctx) returns that request. It must be safe
+	// for concurrent use. Default: a rate-limited slog warning (at most one
+	// record a second, counting the ones it suppressed).
+	OnError core.ErrorHandler
+	// OnResult is told the outcome of every GET or HEAD request the cache
+	// handled. It must be safe for concurrent use.
+	OnResult func(r *http.Request, res Result)
+}
+
+// KeyOptions says how requests are keyed (see the package doc, Keys).
+type KeyOptions struct {
 	// Hosts is the allowlist of request hosts (without default port, case
 	// insensitive) keyed as they are. A request for another host is keyed
 	// under CanonicalHost (and the handler sees CanonicalHost as r.Host), or
@@ -88,6 +126,14 @@ type Options struct {
 	// StripHeaders are removed from cacheable requests before the handler
 	// runs. Nil means DefaultStripHeaders; an empty non-nil slice strips none.
 	StripHeaders []string
+	// MaxKeyBytes is the longest key stored as it is: a longer key (or one
+	// holding '{' or '}', or starting with '#') is replaced by "#" and the
+	// hex of its SHA-256's first 16 bytes. Default 256.
+	MaxKeyBytes int
+}
+
+// StorageOptions says which responses are stored and for how long.
+type StorageOptions struct {
 	// MaxBodyBytes is the largest body stored. Larger responses stream to
 	// the client and are not stored. Default 1 MiB.
 	MaxBodyBytes int
@@ -115,58 +161,34 @@ type Options struct {
 	// removed from responses sent to clients unless KeepTagHeader is set.
 	TagHeader     string
 	KeepTagHeader bool
-	// MaxKeyBytes: a key longer than this (or holding '{' or '}') is
-	// replaced by its SHA-256. Default 256.
-	MaxKeyBytes int
-	// RedisTimeout bounds each Redis call; on timeout or error the request
-	// is answered by the handler (fail open). Default 250ms. It is enforced
-	// through the call's context, which go-redis honours only when the
-	// client has ContextTimeoutEnabled; otherwise the client's own read and
-	// write timeouts apply.
-	RedisTimeout time.Duration
-	// RevalidateTimeout bounds a background (stale-while-revalidate)
-	// revalidation. Default 30s.
-	RevalidateTimeout time.Duration
-	// GenerationRefresh is how often an instance rereads the generation
-	// number PurgeAll increments: PurgeAll takes effect at once in the
-	// calling process and within this delay in others. Default 1s.
-	GenerationRefresh time.Duration
-	// CacheStatusName is this cache's name in the Cache-Status header.
-	// Default "rediskit". DisableCacheStatus omits the header.
-	CacheStatusName    string
-	DisableCacheStatus bool
-	// ExposeKey adds key="…" (the request's URL key, see URLKey) to
-	// Cache-Status of keyed requests. Default false.
+}
+
+// StatusOptions configures the Cache-Status header (RFC 9211).
+type StatusOptions struct {
+	// Name is this cache's name in the header. Default "rediskit".
+	Name string
+	// Disable omits the header.
+	Disable bool
+	// ExposeKey adds key="…" (the request's URL key, see URLKey) to the
+	// member of keyed requests. Default false.
 	ExposeKey bool
-	// OnError receives every Redis or storage error (the request itself is
-	// still answered). It must be safe for concurrent use.
-	OnError func(ctx context.Context, err error)
-	// OnResult is told the outcome of every GET or HEAD request the cache
-	// handled. It must be safe for concurrent use.
-	OnResult func(r *http.Request, res Result)
 }
 
 // Cache is an RFC 9111 shared HTTP cache storing responses in Redis. It is
-// safe for concurrent use. On a Redis error or timeout (RedisTimeout) it
-// fails open: the handler answers the request and nothing is stored; the
-// error goes to Options.OnError and Stats.Errors.
+// safe for concurrent use. On a Redis error or timeout (Options.Timeout, or
+// the request budget) it fails open: the handler answers the request and
+// nothing is stored; the error goes to Options.OnError and Stats.Errors.
 type Cache struct {
-	c      *core.Client
-	opts   Options
-	hosts  map[string]bool
-	ignore map[string]bool
-	strip  []string
-	flight flight
-	bg     flight
-	stats  stats
-
-	genMu      sync.Mutex   // orders stores of gen between reads and PurgeAll
-	gen        atomic.Int64 // -1 until read
-	genRead    atomic.Int64 // unix nanos of the last read
-	genLoading atomic.Bool  // a refresh is running
-	genBumps   atomic.Int64 // PurgeAll calls in this process
-	genFlight  singleflight.Group
-	genFail    atomic.Pointer[genFailure] // last failed first read
+	c       *core.Client
+	opts    Options
+	onError core.ErrorHandler
+	hosts   map[string]bool
+	ignore  map[string]bool
+	strip   []string
+	flight  flight
+	bg      flight
+	stats   stats
+	gen     *generation.Cache
 
 	now func() time.Time
 }
@@ -180,27 +202,29 @@ func New(c *core.Client, opts Options) (*Cache, error) {
 	if err := fillDefaults(&opts); err != nil {
 		return nil, err
 	}
-	hc := &Cache{c: c, opts: opts, hosts: map[string]bool{}, ignore: map[string]bool{}, now: time.Now}
-	for _, h := range opts.Hosts {
+	hc := &Cache{c: c, opts: opts, onError: report.Or(opts.OnError, "httpcache"),
+		hosts: map[string]bool{}, ignore: map[string]bool{}, now: time.Now}
+	for _, h := range opts.Keys.Hosts {
 		n := normalizeHost(h, "")
 		if n == "" {
-			return nil, fmt.Errorf("%w: empty host in Hosts", ErrInvalidOptions)
+			return nil, fmt.Errorf("%w: empty host in Keys.Hosts", ErrInvalidOptions)
 		}
 		hc.hosts[n] = true
 	}
-	for _, q := range opts.IgnoreQuery {
+	for _, q := range opts.Keys.IgnoreQuery {
 		hc.ignore[q] = true
 	}
-	hc.strip = opts.StripHeaders
+	hc.strip = opts.Keys.StripHeaders
 	if hc.strip == nil {
 		hc.strip = DefaultStripHeaders
 	}
-	for _, r := range opts.Rules {
+	for _, r := range opts.Storage.Rules {
 		if r.TTL <= 0 || !strings.HasPrefix(r.Prefix, "/") {
 			return nil, fmt.Errorf("%w: rule %q: prefix must start with / and TTL be positive", ErrInvalidOptions, r.Prefix)
 		}
 	}
-	hc.gen.Store(-1)
+	hc.gen = generation.New(c, core.MakeKey(opts.Namespace, "gen"), opts.GenerationRefresh, opts.Timeout,
+		hc.callCtx, func(ctx context.Context, err error) { hc.reportError(ctx, fmt.Errorf("httpcache: %w", err)) })
 	return hc, nil
 }
 
@@ -210,10 +234,10 @@ func fillDefaults(o *Options) error {
 		v    *time.Duration
 		def  time.Duration
 	}{
-		{"MaxTTL", &o.MaxTTL, DefaultMaxTTL},
-		{"RedisTimeout", &o.RedisTimeout, DefaultRedisTimeout},
-		{"RevalidateTimeout", &o.RevalidateTimeout, DefaultRevalidateTimeout},
-		{"GenerationRefresh", &o.GenerationRefresh, DefaultGenerationRefresh},
+		{"Storage.MaxTTL", &o.Storage.MaxTTL, defaultMaxTTL},
+		{"Timeout", &o.Timeout, DefaultTimeout},
+		{"RevalidateTimeout", &o.RevalidateTimeout, defaultRevalidateTimeout},
+		{"GenerationRefresh", &o.GenerationRefresh, defaultGenerationRefresh},
 	} {
 		if *d.v < 0 {
 			return fmt.Errorf("%w: negative %s", ErrInvalidOptions, d.name)
@@ -222,24 +246,25 @@ func fillDefaults(o *Options) error {
 			*d.v = d.def
 		}
 	}
+	st := &o.Storage
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
-	}{{&o.StaleRetention, DefaultStaleRetention}, {&o.MaxStaleWhileRevalidate, DefaultMaxStaleWindow}, {&o.MaxStaleIfError, DefaultMaxStaleWindow}} {
+	}{{&st.StaleRetention, defaultStaleRetention}, {&st.MaxStaleWhileRevalidate, defaultMaxStaleWindow}, {&st.MaxStaleIfError, defaultMaxStaleWindow}} {
 		if *d.v == 0 {
 			*d.v = d.def
 		} else if *d.v < 0 {
 			*d.v = 0
 		}
 	}
-	if o.MaxBodyBytes < 0 || o.MaxKeyBytes < 0 {
-		return fmt.Errorf("%w: negative MaxBodyBytes or MaxKeyBytes", ErrInvalidOptions)
+	if st.MaxBodyBytes < 0 || o.Keys.MaxKeyBytes < 0 {
+		return fmt.Errorf("%w: negative Storage.MaxBodyBytes or Keys.MaxKeyBytes", ErrInvalidOptions)
 	}
-	if o.MaxBodyBytes == 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
+	if st.MaxBodyBytes == 0 {
+		st.MaxBodyBytes = defaultMaxBodyBytes
 	}
-	if o.MaxKeyBytes == 0 {
-		o.MaxKeyBytes = DefaultMaxKeyBytes
+	if o.Keys.MaxKeyBytes == 0 {
+		o.Keys.MaxKeyBytes = defaultMaxKeyBytes
 	}
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace
@@ -247,39 +272,41 @@ func fillDefaults(o *Options) error {
 	if err := core.CheckNamespace(o.Namespace); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	if o.TagHeader == "" {
-		o.TagHeader = DefaultTagHeader
+	if st.TagHeader == "" {
+		st.TagHeader = defaultTagHeader
 	}
-	o.TagHeader = http.CanonicalHeaderKey(o.TagHeader)
-	if o.CacheStatusName == "" {
-		o.CacheStatusName = DefaultCacheStatusName
+	st.TagHeader = http.CanonicalHeaderKey(st.TagHeader)
+	if o.CacheStatus.Name == "" {
+		o.CacheStatus.Name = defaultCacheStatusName
 	}
-	switch o.Scheme = strings.ToLower(o.Scheme); o.Scheme {
+	switch o.Keys.Scheme = strings.ToLower(o.Keys.Scheme); o.Keys.Scheme {
 	case "", "http", "https":
 	default:
-		return fmt.Errorf("%w: scheme %q is neither http nor https", ErrInvalidOptions, o.Scheme)
+		return fmt.Errorf("%w: scheme %q is neither http nor https", ErrInvalidOptions, o.Keys.Scheme)
 	}
-	if o.CanonicalHost != "" {
-		o.CanonicalHost = normalizeHost(o.CanonicalHost, "")
+	if o.Keys.CanonicalHost != "" {
+		o.Keys.CanonicalHost = normalizeHost(o.Keys.CanonicalHost, "")
 	}
 	return nil
 }
 
-// Middleware returns net/http middleware caching next's responses.
-func (c *Cache) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.Serve(w, r, next, nil)
-	})
-}
-
+// reportError counts err and hands it to OnError. ctx carries the request
+// (report.WithRequest) when err happened while serving one.
 func (c *Cache) reportError(ctx context.Context, err error) {
 	c.stats.errors.Add(1)
-	if c.opts.OnError != nil && err != nil {
-		c.opts.OnError(ctx, err)
+	if err != nil {
+		c.onError(ctx, err)
 	}
 }
 
-// redisCtx derives the per-call context for one Redis call.
-func (c *Cache) redisCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), c.opts.RedisTimeout)
+// requestError reports err that happened while serving r.
+func (c *Cache) requestError(r *http.Request, err error) {
+	c.reportError(report.WithRequest(r.Context(), r), err)
+}
+
+// callCtx is the context of one Redis call made with ctx that must finish
+// even when ctx's caller gives up (a store, a tag write, a generation
+// read): Options.Timeout, and the request budget ctx carries.
+func (c *Cache) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return call.Context(context.WithoutCancel(ctx), c.opts.Timeout)
 }

@@ -70,7 +70,7 @@ func TestRequestDirectives(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	c, err := New(coreForTest(), Options{SortQuery: true, IgnoreQuery: []string{"utm_source"}, MaxKeyBytes: 60})
+	c, err := New(coreForTest(), Options{Keys: KeyOptions{SortQuery: true, IgnoreQuery: []string{"utm_source"}, MaxKeyBytes: 60}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +91,14 @@ func TestKeys(t *testing.T) {
 		}
 	}
 	long := "http://example.com/" + strings.Repeat("x", 100)
-	if got := c.slotID(long); !strings.HasPrefix(got, "h:") || len(got) != 66 {
-		t.Errorf("slotID(long): got %q, want h: and a SHA-256", got)
+	if got := c.slotID(long); !strings.HasPrefix(got, "#") || len(got) != 33 {
+		t.Errorf("slotID(long): got %q, want # and 32 hex digits of a SHA-256", got)
 	}
-	if got := c.slotID("http://example.com/{x}"); !strings.HasPrefix(got, "h:") {
+	if got := c.slotID("http://example.com/{x}"); !strings.HasPrefix(got, "#") {
 		t.Errorf("slotID with braces: got %q, want hashed", got)
+	}
+	if at := "http://example.com/" + strings.Repeat("x", 60-19); c.slotID(at) != at {
+		t.Errorf("slotID of a key of exactly MaxKeyBytes: got %q, want it kept", c.slotID(at))
 	}
 }
 

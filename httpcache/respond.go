@@ -123,7 +123,7 @@ func (t *txn) serveFetched(e *entry, h http.Header, stale *entry, stored bool) {
 	}
 	out := t.w.Header()
 	for k, v := range h {
-		if k != t.c.opts.TagHeader || t.c.opts.KeepTagHeader {
+		if k != t.c.opts.Storage.TagHeader || t.c.opts.Storage.KeepTagHeader {
 			out[k] = v
 		}
 	}

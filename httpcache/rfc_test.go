@@ -107,7 +107,7 @@ func freshnessCases() []rfcCase {
 			{req: []string{"Cache-Control: only-if-cached"}, body: str("v1"), cs: "hit"},
 			{wait: 61 * time.Second, req: []string{"Cache-Control: only-if-cached"}, status: 504},
 		}},
-		{name: "rule TTL for no freshness", opts: httpcache.Options{Rules: []httpcache.Rule{{Prefix: "/r", TTL: time.Minute}}}, steps: []step{
+		{name: "rule TTL for no freshness", opts: httpcache.Options{Storage: httpcache.StorageOptions{Rules: []httpcache.Rule{{Prefix: "/r", TTL: time.Minute}}}}, steps: []step{
 			{origin: resp{hdr: []string{date0}, body: "v1"}, called: true, cs: "stored"},
 			{wait: 30 * time.Second, body: str("v1"), cs: "hit"},
 		}},
@@ -146,7 +146,7 @@ func storabilityCases() []rfcCase {
 			{req: []string{"Cache-Control: no-store"}, origin: resp{hdr: []string{ok60, date0}, body: "v1"}, called: true},
 			{origin: resp{hdr: []string{ok60, date0}, body: "v2"}, called: true, body: str("v2")},
 		}},
-		{name: "Set-Cookie stored stripped when allowed", opts: httpcache.Options{StoreSetCookie: true}, steps: []step{
+		{name: "Set-Cookie stored stripped when allowed", opts: httpcache.Options{Storage: httpcache.StorageOptions{StoreSetCookie: true}}, steps: []step{
 			{origin: resp{hdr: []string{ok60, date0, "Set-Cookie: s=1"}, body: "v1"}, called: true, hdr: []string{"Set-Cookie: s=1"}},
 			{body: str("v1"), hdr: []string{"Set-Cookie:"}, cs: "hit"},
 		}},
@@ -277,17 +277,17 @@ func TestRFC(t *testing.T) {
 				t.Parallel()
 				clk := newClock()
 				c := newCache(t, tc.RDB, tc.Prefix+":"+strconv.Itoa(i), rc.opts, clk)
-				runSteps(t, c.Middleware, clk, rc.steps)
+				runSteps(t, c, clk, rc.steps)
 			})
 		}
 	})
 }
 
 // runSteps plays steps through mw(origin) and checks each response.
-func runSteps(t *testing.T, mw func(http.Handler) http.Handler, clk *clock, steps []step) {
+func runSteps(t *testing.T, c *httpcache.Cache, clk *clock, steps []step) {
 	t.Helper()
 	o := &origin{clk: clk}
-	h := mw(o)
+	h := cached(c, o)
 	for i, s := range steps {
 		clk.Advance(s.wait)
 		o.set(s.origin)

@@ -7,14 +7,29 @@ import (
 
 // Serve answers r from the cache or from next, storing what RFC 9111 lets a
 // shared cache store. Requests with unsafe methods go to next and, when they
-// succeed, invalidate the URLs they touched. background, when non-nil, is
-// called instead of next for revalidations that run after Serve returned
-// (stale-while-revalidate), so it must not use per-request state that is gone
-// by then (or it implements Detacher); nil means next. Serve itself never
-// panics; a panic of next propagates to the caller.
-func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next, background http.Handler) {
-	if background == nil {
-		background = next
+// succeed, invalidate the URLs they touched. Serve is the cache's whole
+// middleware: adapters only decide which requests skip it.
+//
+// Serve first attaches the client's request budget (core.Client.WithBudget)
+// to r's context, unless it carries one, and hands next the request with
+// that context: every Redis call of the request, the cache's and those of
+// other rediskit features next makes, shares the budget.
+//
+// A stale-while-revalidate revalidation runs next after Serve returned, so
+// next must not depend on per-request state that is gone by then. A next
+// bound to such state (a framework's request context) implements
+//
+//	Detach() http.Handler
+//
+// Serve calls Detach while the request is still being served, only when it
+// starts a background revalidation, and runs the handler Detach returns
+// instead of next. The revalidation is bounded by RevalidateTimeout, not by
+// the request's budget, which the client no longer waits on.
+//
+// Serve itself never panics; a panic of next propagates to the caller.
+func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if ctx := c.c.WithBudget(r.Context()); ctx != r.Context() {
+		r = r.WithContext(ctx)
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -25,32 +40,27 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next, background h
 		c.serveUnsafe(w, r, next)
 		return
 	}
-	t := &txn{c: c, w: w, r: r, next: next, bg: background}
+	t := &txn{c: c, w: w, r: r, next: next}
 	t.run()
 }
 
-// Detacher may be implemented by the background handler given to Serve when
-// it needs per-request state: Serve calls Detach while the request is still
-// being served, only when it starts a background revalidation, and runs the
-// handler Detach returns after Serve returned. Capturing the state in
-// Detach instead of before every Serve call costs requests that revalidate
-// nothing nothing.
-type Detacher interface {
+// detacher is a next handler bound to per-request state (see Serve).
+type detacher interface {
 	Detach() http.Handler
 }
 
 // txn is one GET or HEAD request going through the cache.
 type txn struct {
-	c        *Cache
-	w        http.ResponseWriter // nil for a background revalidation
-	r        *http.Request
-	next, bg http.Handler
-	rd       requestDirectives
-	host     string // keyed host
-	key      string // URL key (for Cache-Status with ExposeKey)
-	slot     string
-	gen      int64
-	mark     uint64 // c.flight.mark() before the lookup
+	c    *Cache
+	w    http.ResponseWriter // nil for a background revalidation
+	r    *http.Request
+	next http.Handler
+	rd   requestDirectives
+	host string // keyed host
+	key  string // URL key (for Cache-Status with ExposeKey)
+	slot string
+	gen  int64
+	mark uint64 // c.flight.mark() before the lookup
 }
 
 // how an entry can be used for a request
@@ -85,7 +95,7 @@ func (t *txn) run() {
 		e, err = t.find()
 	}
 	if err != nil {
-		c.reportError(r.Context(), err)
+		c.requestError(r, err)
 		t.pass(cacheStatus{fwd: "miss", detail: ReasonRedis}, Result{Status: StatusError, Reason: ReasonRedis})
 		return
 	}
@@ -205,7 +215,7 @@ func (t *txn) pass(cs cacheStatus, res Result) {
 func (t *txn) sendHeader(status int, h http.Header, cs cacheStatus) {
 	out := t.w.Header()
 	for k, v := range h {
-		if k == t.c.opts.TagHeader && !t.c.opts.KeepTagHeader {
+		if k == t.c.opts.Storage.TagHeader && !t.c.opts.Storage.KeepTagHeader {
 			continue
 		}
 		out[k] = v
@@ -215,7 +225,7 @@ func (t *txn) sendHeader(status int, h http.Header, cs cacheStatus) {
 }
 
 // setCacheStatus adds this cache's Cache-Status member, with the request's
-// key when Options.ExposeKey is set and the request was keyed.
+// key when Options.CacheStatus.ExposeKey is set and the request was keyed.
 func (t *txn) setCacheStatus(h http.Header, cs cacheStatus) {
 	cs.key = t.key
 	t.c.setCacheStatus(h, cs)

@@ -109,12 +109,12 @@ type cacheStatus struct {
 }
 
 func (c *Cache) setCacheStatus(h http.Header, cs cacheStatus) {
-	if c.opts.DisableCacheStatus {
+	if c.opts.CacheStatus.Disable {
 		return
 	}
 	var b strings.Builder
 	b.Grow(64)
-	b.WriteString(c.opts.CacheStatusName)
+	b.WriteString(c.opts.CacheStatus.Name)
 	if cs.hit {
 		b.WriteString("; hit")
 	} else if cs.fwd != "" {
@@ -135,7 +135,7 @@ func (c *Cache) setCacheStatus(h http.Header, cs cacheStatus) {
 	if cs.collapsed {
 		b.WriteString("; collapsed")
 	}
-	if c.opts.ExposeKey && cs.key != "" {
+	if c.opts.CacheStatus.ExposeKey && cs.key != "" {
 		b.WriteString("; key=")
 		writeSFString(&b, cs.key)
 	}

@@ -56,8 +56,8 @@ func (c *Cache) policyFor(r *http.Request, rd requestDirectives, status int, h h
 	var p policy
 	d := parseCacheControl(h)
 	p.lifetime, p.reason = c.lifetime(r, status, d, h, now)
-	p.swr = capWindow(d, "stale-while-revalidate", c.opts.MaxStaleWhileRevalidate)
-	p.sie = capWindow(d, "stale-if-error", c.opts.MaxStaleIfError)
+	p.swr = capWindow(d, "stale-while-revalidate", c.opts.Storage.MaxStaleWhileRevalidate)
+	p.sie = capWindow(d, "stale-if-error", c.opts.Storage.MaxStaleIfError)
 	if d.has("must-revalidate") || d.has("proxy-revalidate") || d.has("s-maxage") {
 		p.flags |= flagMustRevalidate
 	}
@@ -78,7 +78,7 @@ func (c *Cache) policyFor(r *http.Request, rd requestDirectives, status int, h h
 		p.reason = ReasonPrivate
 	case r.Header.Get("Authorization") != "" && p.flags&flagAuthOK == 0:
 		p.reason = ReasonAuthorization
-	case len(h["Set-Cookie"]) > 0 && !c.opts.StoreSetCookie:
+	case len(h["Set-Cookie"]) > 0 && !c.opts.Storage.StoreSetCookie:
 		p.reason = ReasonSetCookie
 	case status < 200 || status > 599 || status == 206 || status == 304:
 		p.reason = ReasonStatus
@@ -116,7 +116,7 @@ func (c *Cache) lifetime(r *http.Request, status int, d directives, h http.Heade
 		return 0, ReasonStatus
 	}
 	if heuristic[status] {
-		for _, rule := range c.opts.Rules {
+		for _, rule := range c.opts.Storage.Rules {
 			if strings.HasPrefix(r.URL.Path, rule.Prefix) {
 				return rule.TTL, ""
 			}
@@ -186,7 +186,7 @@ func (c *Cache) storedHeader(h http.Header) http.Header {
 	}
 	out := make(http.Header, len(h))
 	for k, v := range h {
-		if hopByHop[k] || listed[k] || k == "Set-Cookie" || (k == c.opts.TagHeader && !c.opts.KeepTagHeader) || len(v) == 0 {
+		if hopByHop[k] || listed[k] || k == "Set-Cookie" || (k == c.opts.Storage.TagHeader && !c.opts.Storage.KeepTagHeader) || len(v) == 0 {
 			continue
 		}
 		out[k] = append([]string(nil), v...)

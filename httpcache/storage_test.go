@@ -22,7 +22,7 @@ func TestVariantsBounded(t *testing.T) {
 		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{}, nil)
 		o := &origin{clk: newClock()}
 		o.set(resp{hdr: []string{ok60, "Vary: X-V"}, body: "v"})
-		h := c.Middleware(o)
+		h := cached(c, o)
 		for i := range httpcache.MaxVariants + 6 {
 			v := fmt.Sprintf("X-V: %d", i)
 			if cs := do(h, "GET", "http://example.com/v", v).Header().Get("Cache-Status"); !strings.Contains(cs, "stored") {
@@ -51,11 +51,11 @@ func TestTagSetDropsExpiredEntries(t *testing.T) {
 			// compares with reaches its expiry: a real server is needed.
 			t.Skip("needs a real redis-server: compares key expiry with the server clock to the millisecond")
 		}
-		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{StaleRetention: -1,
-			Rules: []httpcache.Rule{{Prefix: "/short/", TTL: 50 * time.Millisecond}, {Prefix: "/", TTL: time.Minute}}}, nil)
+		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{Storage: httpcache.StorageOptions{StaleRetention: -1,
+			Rules: []httpcache.Rule{{Prefix: "/short/", TTL: 50 * time.Millisecond}, {Prefix: "/", TTL: time.Minute}}}}, nil)
 		o := &origin{clk: newClock()}
 		o.set(resp{hdr: []string{"Cache-Tag: t"}, body: "v"})
-		h := c.Middleware(o)
+		h := cached(c, o)
 		ctx := context.Background()
 		for _, p := range []string{"/long/1", "/short/1", "/short/2"} { // /long/1 keeps the tag alive
 			do(h, "GET", "http://example.com"+p)
@@ -107,7 +107,7 @@ func TestErrorsHideURLs(t *testing.T) {
 			}}, nil)
 			o := &origin{clk: newClock()}
 			o.set(resp{hdr: []string{ok60, "Cache-Tag: t"}, body: "v"})
-			do(c.Middleware(o), "GET", "http://example.com/a?token=s3cret")
+			do(cached(c, o), "GET", "http://example.com/a?token=s3cret")
 			mu.Lock()
 			defer mu.Unlock()
 			if len(errs) == 0 {
@@ -129,7 +129,7 @@ func TestPurgeTagKeepsEntriesTaggedMeanwhile(t *testing.T) {
 		ctx := context.Background()
 		o := &origin{clk: newClock()}
 		o.set(resp{hdr: []string{ok60, "Cache-Tag: t"}, body: "v"})
-		h2 := newCache(t, redistest.NewClient(t, tc.Target), tc.Prefix, httpcache.Options{}, nil).Middleware(o)
+		h2 := cached(newCache(t, redistest.NewClient(t, tc.Target), tc.Prefix, httpcache.Options{}, nil), o)
 		var armed atomic.Bool
 		rdb := hookedClient(t, tc.Target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
 			err := next(ctx, cmd)
@@ -139,7 +139,7 @@ func TestPurgeTagKeepsEntriesTaggedMeanwhile(t *testing.T) {
 			return err
 		})
 		c := newCache(t, rdb, tc.Prefix, httpcache.Options{}, nil)
-		h := c.Middleware(o)
+		h := cached(c, o)
 		do(h, "GET", "http://example.com/before")
 		armed.Store(true)
 		if n, err := c.PurgeTag(ctx, "t"); err != nil || n != 1 {

@@ -11,7 +11,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/call"
+	"github.com/rediskit/rediskit/internal/report"
+	"github.com/rediskit/rediskit/internal/script"
 )
 
 // MaxVariants is the most Vary variants kept for one URL: storing another
@@ -23,7 +27,7 @@ const MaxVariants = 64
 // non-hash value or a hash with another Vary spec, sets the variant, evicts
 // other variants beyond ARGV[5], and never shortens the key's TTL. ARGV:
 // spec, field, blob, ttl ms, max variants.
-var storeVary = redis.NewScript(`
+var storeVary = script.New(`
 local t = redis.call('TYPE', KEYS[1])
 if type(t) == 'table' then t = t.ok end
 if t ~= 'hash' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
@@ -72,7 +76,7 @@ func urlName(rawURL string) string {
 // expired or corrupt entry is (nil, nil); err is a Redis failure.
 func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Request) (*entry, error) {
 	key := c.entryKey(gen, slot)
-	rctx, cancel := context.WithTimeout(ctx, c.opts.RedisTimeout) // a read may stop with its client
+	rctx, cancel := call.Context(ctx, c.opts.Timeout) // a read may stop with its client
 	defer cancel()
 	rdb := c.c.Redis()
 	s, err := rdb.Get(rctx, key).Result()
@@ -90,7 +94,7 @@ func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Requ
 	}
 	e, err := decodeEntry(s)
 	if err != nil {
-		c.reportError(ctx, fmt.Errorf("httpcache: lookup %s: %w", entryName(gen, slot), err))
+		c.reportError(report.WithRequest(ctx, r), fmt.Errorf("httpcache: lookup %s: %w", entryName(gen, slot), err))
 		return nil, nil
 	}
 	if e.vary != "" {
@@ -106,7 +110,7 @@ func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Requ
 // window, capped by MaxTTL.
 func (c *Cache) ttlFor(e *entry) time.Duration {
 	fresh := max(e.lifetime-e.initialAge, 0)
-	return min(fresh+max(e.swr, e.sie, c.opts.StaleRetention), c.opts.MaxTTL)
+	return min(fresh+max(e.swr, e.sie, c.opts.Storage.StaleRetention), c.opts.Storage.MaxTTL)
 }
 
 // put stores e under slot for the request headers reqH (which select the
@@ -118,7 +122,7 @@ func (c *Cache) put(ctx context.Context, gen int64, slot string, e *entry, reqH 
 		return nil
 	}
 	key := c.entryKey(gen, slot)
-	rctx, cancel := c.redisCtx(ctx)
+	rctx, cancel := c.callCtx(ctx)
 	defer cancel()
 	rdb := c.c.Redis()
 	if err := c.addTags(rctx, rdb, gen, key, tags, ttl); err != nil {
@@ -144,7 +148,7 @@ func (c *Cache) remove(ctx context.Context, slots ...string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	rctx, cancel := c.redisCtx(ctx)
+	rctx, cancel := c.callCtx(ctx)
 	defer cancel()
 	var n int64
 	for _, s := range slots {

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/internal/call"
+	"github.com/rediskit/rediskit/internal/script"
 )
 
 // addTag records member (an entry key) in the tag's sorted set at KEYS[1],
@@ -14,7 +17,7 @@ import (
 // decreases), drops members that expired, and keeps the set alive as long as
 // its longest-lived member. A value of another type is replaced. Only
 // commands of Redis 5 and later are used. ARGV: member, ttl ms.
-var addTag = redis.NewScript(`
+var addTag = script.New(`
 local t = redis.call('TYPE', KEYS[1])
 if type(t) == 'table' then t = t.ok end
 if t ~= 'zset' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
@@ -41,9 +44,9 @@ func (c *Cache) addTags(ctx context.Context, rdb redis.UniversalClient, gen int6
 			for _, t := range tags {
 				keys := []string{c.tagKey(gen, t)}
 				if eval {
-					addTag.Eval(ctx, p, keys, key, ttl.Milliseconds())
+					p.Eval(ctx, addTag.Source(), keys, key, ttl.Milliseconds())
 				} else {
-					addTag.EvalSha(ctx, p, keys, key, ttl.Milliseconds())
+					p.EvalSha(ctx, addTag.Hash(), keys, key, ttl.Milliseconds())
 				}
 			}
 			return nil
@@ -74,12 +77,8 @@ func (c *Cache) PurgeTag(ctx context.Context, tag string) (int64, error) {
 	var n int64
 	var cursor uint64
 	for {
-		pairs, next, err := rdb.ZScan(ctx, tk, cursor, "", 500).Result()
-		if err == nil {
-			var d int64
-			d, err = purgeMembers(ctx, rdb, tk, pairs)
-			n += d
-		}
+		next, d, err := c.purgeTagPage(ctx, rdb, tk, cursor)
+		n += d
 		if err != nil {
 			c.stats.purged.Add(n)
 			return n, fmt.Errorf("httpcache: purge tag %q: %w", tag, err)
@@ -90,6 +89,21 @@ func (c *Cache) PurgeTag(ctx context.Context, tag string) (int64, error) {
 	}
 	c.stats.purged.Add(n)
 	return n, nil
+}
+
+// purgeTagPage reads one ZSCAN page of the tag set tk at cursor and purges
+// its members, each Redis call bounded by Timeout.
+func (c *Cache) purgeTagPage(ctx context.Context, rdb redis.UniversalClient, tk string, cursor uint64) (next uint64, n int64, err error) {
+	rctx, cancel := call.Context(ctx, c.opts.Timeout)
+	pairs, next, err := rdb.ZScan(rctx, tk, cursor, "", 500).Result()
+	cancel()
+	if err != nil {
+		return 0, 0, err
+	}
+	rctx, cancel = call.Context(ctx, c.opts.Timeout)
+	defer cancel()
+	n, err = purgeMembers(rctx, rdb, tk, pairs)
+	return next, n, err
 }
 
 // purgeMembers unlinks the entry keys of one ZSCAN page (member, score

@@ -52,8 +52,14 @@ func HTTPCacheWithConfig(cfg HTTPCacheConfig) echo.MiddlewareFunc {
 			if cfg.Skipper(c) {
 				return next(c)
 			}
-			run := &cacheRun{c: c, next: next}
-			hc.Serve(c.Response(), c.Request(), run, (*cacheBackground)(run))
+			r := c.Request()
+			for _, name := range c.ParamNames() { // route parameters, as net/http's ServeMux sets them
+				r.SetPathValue(name, c.Param(name))
+			}
+			if r.Pattern == "" {
+				r.Pattern = c.Path()
+			}
+			hc.Serve(c.Response(), r, &cacheRun{c: c, next: next})
 			return nil
 		}
 	}
@@ -101,13 +107,11 @@ func (run *cacheRun) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// cacheBackground is the background handler: Detach, called during the
-// request only when a revalidation starts, copies the route into a fresh
-// context, since c is recycled once the request ends.
-type cacheBackground cacheRun
-
-func (b *cacheBackground) Detach() http.Handler {
-	c, next := b.c, b.next
+// Detach is called by the cache during the request, only when a background
+// revalidation starts (see httpcache.Cache.Serve): it copies the route into
+// a handler on a fresh context, since c is recycled once the request ends.
+func (run *cacheRun) Detach() http.Handler {
+	c, next := run.c, run.next
 	e, path := c.Echo(), c.Path()
 	names := append([]string(nil), c.ParamNames()...)
 	values := append([]string(nil), c.ParamValues()...)
@@ -120,9 +124,4 @@ func (b *cacheBackground) Detach() http.Handler {
 			ec.Error(err)
 		}
 	})
-}
-
-// ServeHTTP is valid only during the request (the cache calls Detach).
-func (b *cacheBackground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b.Detach().ServeHTTP(w, r)
 }

@@ -192,7 +192,7 @@ func TestHTTPCacheNilPanics(t *testing.T) {
 func TestHTTPCacheIgnoreQueryAfterEarlyQueryParam(t *testing.T) {
 	t.Parallel()
 	c, err := httpcache.New(core.NewFromRedis(redistest.Standalone(t)), httpcache.Options{
-		Namespace: redistest.Prefix(t), IgnoreQuery: []string{"utm"},
+		Namespace: redistest.Prefix(t), Keys: httpcache.KeyOptions{IgnoreQuery: []string{"utm"}},
 	})
 	if err != nil {
 		t.Fatal(err)

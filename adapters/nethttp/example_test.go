@@ -57,7 +57,7 @@ func ExampleRateLimit() {
 func ExampleHTTPCache() {
 	c, stop := exampleRedis()
 	defer stop()
-	cache, err := httpcache.New(c, httpcache.Options{Hosts: []string{"example.com"}, CanonicalHost: "example.com"})
+	cache, err := httpcache.New(c, httpcache.Options{Keys: httpcache.KeyOptions{Hosts: []string{"example.com"}, CanonicalHost: "example.com"}})
 	if err != nil {
 		panic(err)
 	}

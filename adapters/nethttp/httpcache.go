@@ -34,7 +34,7 @@ func HTTPCacheWithOptions(opts HTTPCacheOptions) func(http.Handler) http.Handler
 				next.ServeHTTP(w, r)
 				return
 			}
-			c.Serve(w, r, next, nil)
+			c.Serve(w, r, next)
 		})
 	}
 }

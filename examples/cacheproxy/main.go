@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/examples/internal/redisconn"
 	"github.com/rediskit/rediskit/httpcache"
 )
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(addr str
 	if err != nil {
 		return fmt.Errorf("cacheproxy: %w", err)
 	}
-	srv := &http.Server{Handler: cache.Middleware(proxy), ReadHeaderTimeout: 10 * time.Second, ErrorLog: logger}
+	srv := &http.Server{Handler: nethttp.HTTPCache(cache)(proxy), ReadHeaderTimeout: 10 * time.Second, ErrorLog: logger}
 	logger.Printf("listening on http://%s, origin %s", ln.Addr(), target)
 	if ready != nil {
 		ready(ln.Addr().String())

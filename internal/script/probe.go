@@ -68,6 +68,12 @@ var probes = map[string]func(k string) []any{
 	"zremrangebyrank": func(k string) []any { return []any{"zremrangebyrank", k, 0, -2} },
 	"zrevrange":       func(k string) []any { return []any{"zrevrange", k, 0, -1} },
 	"zscore":          func(k string) []any { return []any{"zscore", k, "a"} },
+
+	// httpcache: its Vary and tag scripts, and PurgeTag.
+	"hkeys":            func(k string) []any { return []any{"hkeys", k} },
+	"type":             func(k string) []any { return []any{"type", k} },
+	"zremrangebyscore": func(k string) []any { return []any{"zremrangebyscore", k, 1, 0} },
+	"zscan":            func(k string) []any { return []any{"zscan", k, 0} },
 }
 
 // Probe is the start-up permission check of a feature: it runs every

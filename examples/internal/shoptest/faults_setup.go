@@ -36,7 +36,7 @@ import (
 // keeps their defaults): one memo call, one limiter call and one response
 // cache call, 550 ms in all, plus slack for the origin's 50 ms, the cache's
 // occasional generation re-read (one more 250 ms call) and -race.
-const requestBound = memo.DefaultTimeout + ratelimit.DefaultTimeout + httpcache.DefaultRedisTimeout +
+const requestBound = memo.DefaultTimeout + ratelimit.DefaultTimeout + httpcache.DefaultTimeout +
 	1450*time.Millisecond
 
 // namespace is the key prefix of the service in every fault scenario; each
