@@ -18,17 +18,29 @@ import (
 // timeout or the request's remaining budget.
 var ErrTimeout = errors.New("no answer from redis within the call timeout or request budget")
 
-// Context returns the context for one Redis call made with ctx: its deadline
-// is the earlier of now+timeout and the end of ctx's request budget; it is
-// cancelled with ctx (pass context.WithoutCancel(ctx) for work that must
-// outlive its caller: the budget still applies). A spent budget gives a
-// context that is already done.
+// Context returns the context for one Redis call made with ctx: its timeout
+// is the feature's timeout, or what is left of ctx's request budget when
+// that is less; the cancel func also takes the call's wait off the budget,
+// so call it as soon as the call ends. The context is cancelled with ctx
+// (pass context.WithoutCancel(ctx) for work that must outlive its caller:
+// the budget still applies; budget.Without removes it). A spent budget gives
+// a context that is already done.
 func Context(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	deadline := time.Now().Add(timeout)
-	if end, ok := budget.Deadline(ctx); ok && end.Before(deadline) {
-		deadline = end
+	b := budget.From(ctx)
+	if b == nil {
+		return context.WithTimeout(ctx, timeout)
 	}
-	return context.WithDeadline(ctx, deadline)
+	timeout = min(timeout, b.Left())
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	spent := false
+	return cctx, func() {
+		cancel()
+		if !spent {
+			spent = true
+			b.Spend(time.Since(start))
+		}
+	}
 }
 
 // Do runs op with Context(ctx, timeout). go-redis honours context deadlines

@@ -36,28 +36,41 @@ func TestContextDeadline(t *testing.T) {
 	}
 }
 
-func TestContextSpentBudget(t *testing.T) {
+// The budget counts only the time spent waiting on Redis: time between calls
+// (the handler's) is not taken off, each call's wait is, once.
+func TestContextSpendsWaitOnly(t *testing.T) {
 	t.Parallel()
-	ctx := budget.With(context.Background(), time.Nanosecond)
-	for { // poll until the budget has passed (one nanosecond)
-		if end, _ := budget.Deadline(ctx); time.Now().After(end) {
-			break
-		}
-	}
+	ctx := budget.With(context.Background(), time.Second)
+	b := budget.From(ctx)
 	cctx, cancel := Context(ctx, time.Second)
+	<-time.After(20 * time.Millisecond) // the call "waits" 20 ms
+	cancel()
+	cancel() // a second cancel spends nothing more
+	<-cctx.Done()
+	afterCall := b.Left()
+	if afterCall > 980*time.Millisecond || afterCall < 900*time.Millisecond {
+		t.Fatalf("got %v left after a 20ms call, want about 980ms", afterCall)
+	}
+	<-time.After(30 * time.Millisecond) // handler time: not Redis wait
+	if got := b.Left(); got != afterCall {
+		t.Fatalf("got %v left after time outside calls, want %v unchanged", got, afterCall)
+	}
+	b.Spend(afterCall) // spent: the next call is done at once
+	cctx, cancel = Context(ctx, time.Second)
 	defer cancel()
 	if err := cctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("got %v, want a context already past its deadline", err)
+		t.Fatalf("got %v on a spent budget, want a context already past its deadline", err)
+	}
+	if free, cancel := Context(budget.Without(ctx), 50*time.Millisecond); free.Err() != nil {
+		t.Fatalf("got %v without the budget, want a live context", free.Err())
+	} else {
+		cancel()
 	}
 }
 
 func TestDo(t *testing.T) {
 	t.Parallel()
-	block := func(ctx context.Context) (int, error) {
-		<-ctx.Done()
-		time.Sleep(50 * time.Millisecond)
-		return 0, ctx.Err()
-	}
+	block := func(ctx context.Context) (int, error) { <-ctx.Done(); time.Sleep(50 * time.Millisecond); return 0, ctx.Err() }
 	fast := func(context.Context) (int, error) { return 7, nil }
 	tests := []struct {
 		name    string
