@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/window"
 )
 
 // txBatcher coalesces concurrent fixed-window increments on a standalone
@@ -142,14 +142,14 @@ func (b *txBatcher) exec(batch []*txReq) {
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range live {
 			var expire *redis.Cmd
-			incrs[i], expire = core.QueueIncrementWindow(ctx, p, r.key, 1, r.ttl)
+			incrs[i], expire = window.Queue(ctx, p, r.key, 1, r.ttl)
 			if i == 0 {
 				pexpire = expire
 			}
 		}
 		return nil
 	})
-	if err != nil && core.ExpireNXUnsupported(pexpire.Err()) {
+	if err != nil && window.NXUnsupported(pexpire.Err()) {
 		b.unsupported.Store(true)
 		err = errUnsupported
 	}
