@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rediskit/rediskit/internal/budget"
 	"github.com/rediskit/rediskit/internal/window"
 )
 
@@ -59,16 +60,23 @@ func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration) *txBatcher {
 	return &txBatcher{rdb: rdb, slack: timeout / 10}
 }
 
-// incr queues an increment of key by 1 and waits for it at most timeout.
-// errUnsupported reports a server without PEXPIRE NX: nothing was changed.
+// incr queues an increment of key by 1 and waits for it at most timeout,
+// or less when ctx's request budget ends sooner (the bound of call.Context,
+// computed here without a context: a timer is cheaper). errUnsupported
+// reports a server without PEXPIRE NX: nothing was changed.
 func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, timeout time.Duration) (int64, error) {
-	deadline := time.Now().Add(timeout)
+	now := time.Now()
+	deadline := now.Add(timeout)
+	if end, ok := budget.Deadline(ctx); ok && end.Before(deadline) {
+		deadline = end
+	}
+	wait := deadline.Sub(now)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	r := &txReq{key: key, ttl: ttl, deadline: deadline, done: make(chan struct{})}
 	b.mu.Lock()
-	if len(b.queue) >= MaxQueued {
+	if len(b.queue) >= maxQueued {
 		b.mu.Unlock()
 		return 0, ErrOverloaded
 	}
@@ -79,14 +87,14 @@ func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, tim
 	}
 	b.mu.Unlock()
 
-	t := time.NewTimer(timeout)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-r.done:
 		return r.count, r.err
 	case <-t.C:
 		r.abandoned.Store(true)
-		return 0, timeoutErr(timeout, context.DeadlineExceeded)
+		return 0, timeoutErr(wait, context.DeadlineExceeded)
 	case <-ctx.Done():
 		r.abandoned.Store(true)
 		return 0, ctx.Err()
