@@ -17,8 +17,8 @@ import (
 
 	"github.com/rediskit/rediskit/clientip"
 	"github.com/rediskit/rediskit/core"
-	"github.com/rediskit/rediskit/internal/rlhttp"
 	"github.com/rediskit/rediskit/internal/redistest"
+	"github.com/rediskit/rediskit/internal/rlhttp"
 	"github.com/rediskit/rediskit/ratelimit"
 )
 
@@ -217,7 +217,9 @@ func TestGuardCostOutsideTheLimit(t *testing.T) {
 					denied, deniedErr = append(denied, res), err
 					w.WriteHeader(http.StatusTooManyRequests)
 				},
-				ErrorHandler: func(_ http.ResponseWriter, _ *http.Request, err error) { t.Errorf("ErrorHandler(%v): want no call", err) },
+				ErrorHandler: func(_ http.ResponseWriter, _ *http.Request, err error) {
+					t.Errorf("ErrorHandler(%v): want no call", err)
+				},
 			})
 			w, reached := serve(guard, request("192.0.2.1:1"))
 			if w.Code != http.StatusTooManyRequests || reached || len(denied) != 1 || denied[0] != tc.want ||

@@ -102,8 +102,8 @@ func TestMultiConcurrent(t *testing.T) {
 		checkTTLs(t, tc.RDB, tc.Prefix)
 		clk := midWindow(time.Hour)
 		opts := ratelimit.Options{
-			Policies: []ratelimit.Policy{{Name: "minute", Limit: 10, Window: time.Minute}, {Name: "hour", Limit: 1000, Window: time.Hour}},
-			Namespace:   tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now, DenyCacheSize: -1,
+			Policies:  []ratelimit.Policy{{Name: "minute", Limit: 10, Window: time.Minute}, {Name: "hour", Limit: 1000, Window: time.Hour}},
+			Namespace: tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now, DenyCacheSize: -1,
 		}
 		m, err := ratelimit.NewMulti(core.NewFromRedis(tc.RDB), opts)
 		if err != nil {
