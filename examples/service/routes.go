@@ -8,7 +8,6 @@ import (
 
 	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/examples/internal/shop"
-	"github.com/rediskit/rediskit/ratelimit"
 	"github.com/rediskit/rediskit/viewcount"
 )
 
@@ -20,10 +19,7 @@ func newHandler(svc *shop.Service) (http.Handler, error) {
 		return nil, err
 	}
 	cached := nethttp.HTTPCache(svc.Cache)
-	limited := nethttp.RateLimitWithOptions(nethttp.RateLimitOptions{
-		HTTPOptions: svc.LimitOptions(),
-		Key:         ratelimit.KeyByIP(svc.IPs),
-	})
+	limited := nethttp.RateLimitWithOptions(nethttp.RateLimitOptions{GuardOptions: svc.LimitOptions()})
 	counted := nethttp.ViewCount(tracker)
 	h := &handlers{svc: svc}
 
