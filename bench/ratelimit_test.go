@@ -119,7 +119,7 @@ func rlLimiter(b *testing.B, rdb *redis.Client, script, gcra bool) func(context.
 	var err error
 	switch {
 	case gcra:
-		l, err = ratelimit.NewGCRA(c, ratelimit.GCRAOptions{Rate: 1_000_000_000, Period: time.Hour, Timeout: 5 * time.Second})
+		l, err = ratelimit.NewGCRA(c, ratelimit.Options{Limit: 1_000_000_000, Window: time.Hour, Timeout: 5 * time.Second})
 	case script:
 		// A cost of 2 takes the Lua path the cluster and Redis < 7 use.
 		fw, e := ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: 1_000_000_000, Window: time.Hour, Timeout: 5 * time.Second})
@@ -138,7 +138,7 @@ func rlLimiter(b *testing.B, rdb *redis.Client, script, gcra bool) func(context.
 }
 
 // costTwo makes every Allow an AllowN(2).
-type costTwo struct{ *ratelimit.FixedWindow }
+type costTwo struct{ *ratelimit.RedisLimiter }
 
 func (c costTwo) Allow(ctx context.Context, key string) (ratelimit.Result, error) {
 	return c.AllowN(ctx, key, 2)

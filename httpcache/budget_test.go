@@ -41,7 +41,7 @@ func TestRequestBudget(t *testing.T) {
 	}
 	var budgeted atomic.Int64
 	h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if end, ok := budget.Deadline(r.Context()); ok && time.Until(end) <= short {
+		if b := budget.From(r.Context()); b != nil && b.Left() <= short {
 			budgeted.Add(1)
 		}
 		w.Header().Set("Cache-Control", "max-age=60")

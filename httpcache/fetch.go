@@ -252,7 +252,7 @@ func (t *txn) revalidateInBackground(e *entry) {
 	if d, ok := bg.(detacher); ok {
 		bg = d.Detach()
 	}
-	ctx, cancel := context.WithTimeout(withoutBudget(context.WithoutCancel(t.r.Context())), c.opts.RevalidateTimeout)
+	ctx, cancel := context.WithTimeout(budget.Without(context.WithoutCancel(t.r.Context())), c.opts.RevalidateTimeout)
 	bt := &txn{c: c, r: t.r.Clone(ctx), next: bg, host: t.host, key: t.key, slot: t.slot, gen: t.gen}
 	go func() {
 		defer cancel()
@@ -264,27 +264,4 @@ func (t *txn) revalidateInBackground(e *entry) {
 		}()
 		bt.fetchOwn(e)
 	}()
-}
-
-// budgetKey is the context key of the request budget (internal/budget),
-// learnt once by watching which key budget.Deadline asks a context for.
-var budgetKey = func() any {
-	var p keyProbe
-	budget.Deadline(&p)
-	return p.key
-}()
-
-type keyProbe struct {
-	context.Context
-	key any
-}
-
-func (p *keyProbe) Value(k any) any { p.key = k; return nil }
-
-// withoutBudget returns ctx without the request budget it may carry.
-func withoutBudget(ctx context.Context) context.Context {
-	if _, ok := budget.Deadline(ctx); !ok {
-		return ctx
-	}
-	return context.WithValue(ctx, budgetKey, nil)
 }

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/budget"
+	"github.com/rediskit/rediskit/internal/window"
 )
 
 // txBatcher coalesces concurrent fixed-window increments on a standalone
@@ -59,16 +60,25 @@ func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration) *txBatcher {
 	return &txBatcher{rdb: rdb, slack: timeout / 10}
 }
 
-// incr queues an increment of key by 1 and waits for it at most timeout.
-// errUnsupported reports a server without PEXPIRE NX: nothing was changed.
+// incr queues an increment of key by 1 and waits for it at most timeout,
+// or less when ctx's request budget has less left, and takes its wait off
+// the budget (the bound of call.Context, computed here without a context: a
+// timer is cheaper). errUnsupported reports a server without PEXPIRE NX:
+// nothing was changed.
 func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, timeout time.Duration) (int64, error) {
-	deadline := time.Now().Add(timeout)
+	now := time.Now()
+	wait := timeout
+	if bud := budget.From(ctx); bud != nil {
+		wait = min(wait, bud.Left())
+		defer func() { bud.Spend(time.Since(now)) }()
+	}
+	deadline := now.Add(wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	r := &txReq{key: key, ttl: ttl, deadline: deadline, done: make(chan struct{})}
 	b.mu.Lock()
-	if len(b.queue) >= MaxQueued {
+	if len(b.queue) >= maxQueued {
 		b.mu.Unlock()
 		return 0, ErrOverloaded
 	}
@@ -79,14 +89,14 @@ func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, tim
 	}
 	b.mu.Unlock()
 
-	t := time.NewTimer(timeout)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-r.done:
 		return r.count, r.err
 	case <-t.C:
 		r.abandoned.Store(true)
-		return 0, timeoutErr(timeout, context.DeadlineExceeded)
+		return 0, timeoutErr(wait, context.DeadlineExceeded)
 	case <-ctx.Done():
 		r.abandoned.Store(true)
 		return 0, ctx.Err()
@@ -142,14 +152,14 @@ func (b *txBatcher) exec(batch []*txReq) {
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range live {
 			var expire *redis.Cmd
-			incrs[i], expire = core.QueueIncrementWindow(ctx, p, r.key, 1, r.ttl)
+			incrs[i], expire = window.Queue(ctx, p, r.key, 1, r.ttl)
 			if i == 0 {
 				pexpire = expire
 			}
 		}
 		return nil
 	})
-	if err != nil && core.ExpireNXUnsupported(pexpire.Err()) {
+	if err != nil && window.NXUnsupported(pexpire.Err()) {
 		b.unsupported.Store(true)
 		err = errUnsupported
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/ratelimit"
@@ -35,24 +34,30 @@ func TestClusterDownGoesThroughFailurePolicy(t *testing.T) {
 	}
 	srvs[0].Stop()
 	redistest.WaitClusterState(t, addrs[1], "fail")
-	for name, l := range lims {
+	for name := range lims {
 		for _, failClosed := range []bool{false, true} {
 			var reported, clusterDown atomic.Int64
-			h := nethttp.RateLimitWithOptions(nethttp.RateLimitOptions{
-				HTTPOptions: ratelimit.HTTPOptions{Limiter: l, FailClosed: failClosed,
-					OnError: func(_ *http.Request, err error) {
-						reported.Add(1)
-						if strings.Contains(err.Error(), "CLUSTERDOWN") {
-							clusterDown.Add(1)
-						}
-					}},
-			})(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+			onError := func(ctx context.Context, err error) {
+				if core.RequestFromContext(ctx) == nil {
+					t.Errorf("%s: OnError without the request in its ctx", name)
+				}
+				reported.Add(1)
+				if strings.Contains(err.Error(), "CLUSTERDOWN") {
+					clusterDown.Add(1)
+				}
+			}
+			l := kindsOpts(t, rdb, "rl", midWindow(time.Hour), 100*time.Millisecond, onError)[name]
+			g, err := ratelimit.NewGuard(ratelimit.GuardOptions{Limiter: l, FailClosed: failClosed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 			for i := range 6 { // ids spread over every master's slots
 				r := httptest.NewRequest("GET", "/", nil)
 				r.RemoteAddr = fmt.Sprintf("192.0.2.%d:1234", i+1)
 				w := httptest.NewRecorder()
 				start := time.Now()
-				h.ServeHTTP(w, r)
+				g.Serve(w, r, ok)
 				want := map[bool]int{false: 200, true: 503}[failClosed]
 				if w.Code != want || time.Since(start) > time.Second {
 					t.Fatalf("%s failClosed=%v: got %d after %v, want %d", name, failClosed, w.Code, time.Since(start), want)
@@ -62,6 +67,9 @@ func TestClusterDownGoesThroughFailurePolicy(t *testing.T) {
 			if reported.Load() != 6 || clusterDown.Load() == 0 {
 				t.Fatalf("%s failClosed=%v: got %d errors reported (%d CLUSTERDOWN), want 6 (some CLUSTERDOWN)",
 					name, failClosed, reported.Load(), clusterDown.Load())
+			}
+			if st := l.(*ratelimit.RedisLimiter).Stats(); st.Errors != 6 {
+				t.Fatalf("%s failClosed=%v: Stats: got %+v, want 6 errors", name, failClosed, st)
 			}
 		}
 	}
@@ -77,9 +85,9 @@ func TestSlotMigrationKeepsExactCounts(t *testing.T) {
 	checkTTLs(t, rdb, "rl")
 	ctx := context.Background()
 	clk := midWindow(time.Hour)
-	mk := func() *ratelimit.FixedWindow {
+	mk := func() *ratelimit.RedisLimiter {
 		l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: 1_000_000, Window: time.Hour,
-			Prefix: "rl", Now: clk.Now, Timeout: 10 * time.Second})
+			Namespace: "rl", Now: clk.Now, Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

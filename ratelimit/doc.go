@@ -3,11 +3,13 @@
 //
 // # Limiters
 //
-// All limiters implement Limiter (Allow, AllowN, Peek, Reset) and return a
-// Result (Allowed, Limit, Remaining, ResetAfter, RetryAfter). They are safe
-// for concurrent use, need no Close and never panic.
+// NewFixedWindow, NewGCRA and NewMulti build a *RedisLimiter from one
+// Options; it implements Limiter (Allow, AllowN, Peek, Reset), returns a
+// Result (Allowed, Limit, Remaining, ResetAfter, RetryAfter), and adds
+// Check (the start-up probe) and Stats (counters). It is safe for
+// concurrent use, needs no Close and never panics.
 //
-//   - FixedWindow: at most Limit units per Window, windows aligned to the
+//   - NewFixedWindow: at most Limit units per Window, windows aligned to the
 //     epoch. Exact: with limit L, exactly L requests pass per window however
 //     many arrive at once, from however many processes. Each decision is one
 //     round trip. On a standalone Redis (a *redis.Client), concurrent Allow
@@ -22,12 +24,12 @@
 //     every later one then use the script. Either way a counter and its TTL
 //     change atomically: no key ever lives without a TTL, and a counter
 //     found without one (written by other code) is given one.
-//   - GCRA: a smooth rate with bursts, the algorithm of
-//     github.com/go-redis/redis_rate/v10, with this package's keys and
-//     timeouts.
-//   - Multi: several fixed windows (say 10 per second and 1,000 per hour)
-//     decided all or nothing in one Lua script; a denied request consumes
-//     none of them.
+//   - NewGCRA: a smooth rate (Limit per Window) with bursts (Burst), the
+//     algorithm of github.com/go-redis/redis_rate/v10, with this package's
+//     keys and timeouts.
+//   - NewMulti: several fixed windows, Options.Policies (say 10 per second
+//     and 1,000 per hour), decided all or nothing in one Lua script; a
+//     denied request consumes none of them.
 //
 // A denial that leaves no units is remembered in a local deny cache until
 // the window resets (GCRA: until RetryAfter), so an abusive client costs no
@@ -38,34 +40,38 @@
 //
 // # Keys
 //
-// Keys are built with core.MakeKey under Options.Prefix (default
+// Keys are built with core.MakeKey under Options.Namespace (default
 // "ratelimit"); the client's key appears once, wrapped in a {hash tag} so
 // all of its counters live in one cluster slot:
 //
-//	<prefix>:fw:{<key>}:<policy>:<window ms>:<window number>      FixedWindow
-//	<prefix>:multi:{<key>}:<policy>:<window ms>:<window number>   Multi, per policy
-//	<prefix>:gcra:{<key>}:<policy>:<period ms>                    GCRA
+//	<namespace>:fw:{<key>}:<policy>:<window ms>:<window number>      NewFixedWindow
+//	<namespace>:multi:{<key>}:<policy>:<window ms>:<window number>   NewMulti, per policy
+//	<namespace>:gcra:{<key>}:<policy>:<window ms>                    NewGCRA
 //
-// Two limiters of one kind with the same Prefix, policy name and window
-// (GCRA: Period) share state: that is how the processes of a service share
-// a limit. Limiters meant to be independent, such as per-route limits that
-// use the same window, need distinct Policy names (or Prefixes); with the
-// default policy name and prefix they would count together.
+// Two limiters of one kind with the same Namespace, policy name and window
+// share state: that is how the processes of a service share a limit.
+// Limiters meant to be independent, such as per-route limits that use the
+// same window, need distinct Policy names (or Namespaces); with the
+// default policy name and namespace they would count together.
 //
-// A key longer than 128 bytes or holding a brace is replaced by a hash. The
+// A key longer than 128 bytes, holding a brace or starting with '#' is
+// replaced by '#' and 32 hex digits of its SHA-256 (internal/keypart). The
 // window number is Now()/Window; counters expire a second after their window
 // ends (sooner for sub-second windows), so process clocks should agree (NTP).
 //
 // # Failure policy
 //
-// Each Redis call waits at most Options.Timeout (default 50 ms; go-redis'
-// auto-pipeliner ignores per-command contexts, so the bound is enforced by
-// the waiting caller). On a timeout or a Redis error a limiter returns the
-// error (wrapping ErrTimeout or the Redis error) and Allowed false; it never
-// guesses. The HTTP middleware then fails open by default (the request
-// proceeds) or, with FailClosed, answers 503, never 429; either way the
-// error goes to HTTPOptions.OnError, by default LogError (a Warn record
-// through slog.Default()). A timed-out command may still run later; it is never retried
+// Each Redis call waits at most Options.Timeout (default 50 ms), or less
+// when the ctx carries a request budget that ends sooner (see
+// core.Client.WithBudget; a Guard attaches it); go-redis' auto-pipeliner
+// ignores per-command contexts, so the bound is enforced by the waiting
+// caller. On a timeout or a Redis error a limiter returns the error
+// (wrapping ErrTimeout or the Redis error) and Allowed false; it never
+// guesses, and it passes the error to Options.OnError (by default a Warn
+// record through slog.Default(), at most one a second for the package) and
+// counts it in Stats. A Guard then fails open by default (the request
+// proceeds) or, with FailClosed, answers 503, never 429; it does not report
+// the error again. A timed-out command may still run later; it is never retried
 // by this package. A batched transaction is bounded by its callers: its
 // context ends a tenth of Timeout after the last of them stops waiting, so
 // go-redis' retries and backoff during an outage cannot keep the batcher
@@ -93,40 +99,43 @@
 // # Start-up check
 //
 // Call Check on each limiter at start-up: it runs every command the limiter
-// uses on a probe key under Prefix and returns an error naming a missing
-// ACL permission (Redis' NOPERM text). An ACL user for the limiter needs
-// key access to "<prefix>:*" and the commands GET, MGET, DEL, INCRBY,
-// PEXPIRE, PTTL, MULTI, EXEC, EVAL and EVALSHA (GCRA's script also calls
-// SET and TIME), for example
+// uses (those its Lua scripts call are read from the scripts themselves) on
+// probe keys under Namespace and returns an error naming a missing ACL
+// permission (Redis' NOPERM text). An ACL user for the limiter needs key
+// access to "<namespace>:*" and the commands GET, MGET, DEL, INCRBY,
+// PEXPIRE, PTTL, MULTI, EXEC, EVAL, EVALSHA and SCRIPT (GCRA's script also
+// calls SET and TIME), for example
 //
 //	user app on >secret ~ratelimit:* &* +@all -@dangerous -@admin
 //
-// Ids in keys are user input: an id longer than 128 bytes or holding '{' or
-// '}' is hashed, so it cannot pick another client's slot or grow keys; ids
+// Ids in keys are user input: an id longer than 128 bytes, holding '{' or
+// '}' or starting with '#' is hashed, so it cannot pick another client's slot or grow keys; ids
 // never reach a glob pattern.
 //
 // # HTTP
 //
-// KeyByIP (client IP through package clientip: RemoteAddr unless trusted
-// proxies are configured, IPv6 by /64), KeyByHeader (a digest of the value,
-// never the secret itself), KeyByUser, KeyByRoute and Combine build keys;
-// HTTPOptions.Check decides a request (a cost above the limit is a 429
-// denial, a cost below 1 a free request); SetHeaders writes the
-// draft-ietf-httpapi-ratelimit-headers-10 fields
+// A Guard (NewGuard(GuardOptions)) is the framework-neutral middleware; its
+// Serve(w, r, next) does everything: it attaches the limiter's request
+// budget, keys the request (Key: KeyByIP by default; KeyByHeader, a digest
+// of the value, never the secret itself; KeyByUser; KeyByRoute; Combine),
+// decides it with its Cost (a cost above the limit is a 429 denial, a cost
+// below 1 a free request), writes the draft-ietf-httpapi-ratelimit-headers-10
+// fields
 //
 //	RateLimit-Policy: "default";q=100;w=60
 //	RateLimit: "default";r=50;t=30
 //
-// (optionally the legacy X-RateLimit-* trio) and, on 429, Retry-After in
-// whole seconds rounded up (RetryAfterSeconds); ErrorBody is the JSON or
-// problem+json body and ErrorStatus the status (403 or 503) for a request
-// that cannot be decided. The middleware itself lives in adapters/nethttp
-// and adapters/echo.
+// (optionally the legacy X-RateLimit-* trio) and answers: next for an
+// allowed request, 429 with Retry-After in whole seconds rounded up for a
+// denied one, 403 when the client cannot be identified (ErrNoKey), 503 for
+// a limiter failure with FailClosed; the bodies are JSON (or
+// problem+json) with Cache-Control: no-store, or what DenyHandler and
+// ErrorHandler write. adapters/nethttp and adapters/echo translate it.
 //
 // # Observability
 //
-// Options.OnDecision receives every decision: key, allowed, remaining,
-// error, latency and whether the deny cache answered. The middleware's
-// failures go to HTTPOptions.OnError (default LogError): none is dropped
-// silently.
+// Stats returns cumulative counters (allowed, denied, denied locally,
+// errors). Options.OnDecision receives every decision: key, allowed,
+// remaining, error, latency and whether the deny cache answered. Failures
+// go to Options.OnError: none is dropped silently.
 package ratelimit

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -39,7 +40,7 @@ func ExampleNewMulti() {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rdb.Close()
 
-	m, err := ratelimit.NewMulti(core.NewFromRedis(rdb), ratelimit.MultiOptions{Policies: []ratelimit.Policy{
+	m, err := ratelimit.NewMulti(core.NewFromRedis(rdb), ratelimit.Options{Policies: []ratelimit.Policy{
 		{Name: "second", Limit: 2, Window: time.Second},
 		{Name: "hour", Limit: 1000, Window: time.Hour},
 	}})
@@ -55,15 +56,31 @@ func ExampleNewMulti() {
 	// true second 0
 }
 
-func ExampleSetHeaders() {
-	h := http.Header{}
-	ratelimit.SetHeaders(h, ratelimit.Result{Allowed: true, Limit: 100, Remaining: 50,
-		ResetAfter: 30 * time.Second, Window: time.Minute}, false)
-	fmt.Println(h.Get("RateLimit-Policy"))
-	fmt.Println(h.Get("RateLimit"))
+func ExampleGuard() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+
+	minuteStart := func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) } // a fixed clock, for the output
+	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: 1, Window: time.Minute, Now: minuteStart})
+	if err != nil {
+		panic(err)
+	}
+	g, err := ratelimit.NewGuard(ratelimit.GuardOptions{Limiter: l}) // keyed by client IP
+	if err != nil {
+		panic(err)
+	}
+	hello := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "hello") })
+	for range 2 {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		w := httptest.NewRecorder()
+		g.Serve(w, r, hello)
+		fmt.Print(w.Code, " ", w.Header().Get("RateLimit-Policy"), " ", w.Body.String())
+	}
 	// Output:
-	// "default";q=100;w=60
-	// "default";r=50;t=30
+	// 200 "default";q=1;w=60 hello
+	// 429 "default";q=1;w=60 {"error":"rate_limited","message":"rate limit exceeded","retry_after":60}
 }
 
 func ExampleKeyByIP() {

@@ -7,12 +7,16 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/internal/call"
+	"github.com/rediskit/rediskit/internal/script"
 )
 
 // executor runs single commands through go-redis' deferred auto-pipeliner,
 // so concurrent decisions share pipelines, and bounds the caller's wait by a
-// timeout. The auto-pipeliner ignores per-command contexts once a command is
-// queued, so the bound is enforced here, on the waiting side
+// timeout (call.Context: the earlier of the timeout and the request
+// budget). The auto-pipeliner ignores per-command contexts once a command
+// is queued, so the bound is enforced here, on the waiting side
 // (AutoFuture.WaitContext): a timed-out command may still run later.
 type executor struct {
 	rdb     redis.UniversalClient
@@ -35,9 +39,10 @@ func newExecutor(rdb redis.UniversalClient, timeout time.Duration) *executor {
 	return e
 }
 
-// do runs cmd and waits at most e.timeout (or until ctx is done).
+// do runs cmd and waits at most e.timeout, or until ctx is done or its
+// request budget spent (call.Context).
 func (e *executor) do(ctx context.Context, cmd redis.Cmder) error {
-	tctx, cancel := context.WithTimeout(ctx, e.timeout)
+	tctx, cancel := call.Context(ctx, e.timeout)
 	defer cancel()
 	var err error
 	if e.ap == nil {
@@ -54,21 +59,15 @@ func (e *executor) do(ctx context.Context, cmd redis.Cmder) error {
 // applied), so a retry can never count a hit twice. A MOVED or ASK
 // redirection is still followed: Redis did not run the command then.
 func (e *executor) doOnce(ctx context.Context, cmd redis.Cmder) error {
-	return e.do(ctx, noRetry{cmd})
+	return e.do(ctx, call.NoRetry{Cmder: cmd})
 }
-
-// noRetry marks a command go-redis must send at most once (go-redis honours
-// Cmder.NoRetry on single commands, pipelines and its auto-pipeliner).
-type noRetry struct{ redis.Cmder }
-
-func (noRetry) NoRetry() bool { return true }
 
 // wrap turns our own deadline into ErrTimeout and prefixes Redis errors.
 func (e *executor) wrap(ctx context.Context, err error) error {
 	switch {
 	case err == nil || errors.Is(err, redis.Nil):
 		return err
-	case ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || isTimeout(err)):
+	case ctx.Err() == nil && call.IsTimeout(err):
 		return timeoutErr(e.timeout, err)
 	default:
 		return wrapRedis(err)
@@ -86,31 +85,22 @@ func wrapRedis(err error) error {
 	if errors.Is(err, errUnsupported) || errors.Is(err, ErrTimeout) {
 		return err
 	}
-	if isTimeout(err) {
+	if call.IsTimeout(err) {
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return fmt.Errorf("ratelimit: redis: %w", err)
 }
 
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-// script is a Lua script run by EVALSHA, falling back to EVAL when the
-// server does not have it (first use, restart, another cluster node).
-type script struct {
-	src string
-	s   *redis.Script
-}
-
-func newScript(src string) script { return script{src: src, s: redis.NewScript(src)} }
-
-func (e *executor) run(ctx context.Context, sc script, keys []string, args ...any) (*redis.Cmd, error) {
-	cmd := redis.NewCmd(ctx, scriptArgs("evalsha", sc.s.Hash(), keys, args)...)
+// run runs sc by EVALSHA through the auto-pipeliner, falling back to EVAL
+// when the server does not have it (first use, restart, another cluster
+// node); both are sent at most once. (script.Run cannot be used here: it
+// reads the reply of a command the pipeliner may still hold after a
+// timeout.)
+func (e *executor) run(ctx context.Context, sc *script.Script, keys []string, args ...any) (*redis.Cmd, error) {
+	cmd := redis.NewCmd(ctx, scriptArgs("evalsha", sc.Hash(), keys, args)...)
 	err := e.doOnce(ctx, cmd)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = redis.NewCmd(ctx, scriptArgs("eval", sc.src, keys, args)...)
+		cmd = redis.NewCmd(ctx, scriptArgs("eval", sc.Source(), keys, args)...)
 		err = e.doOnce(ctx, cmd)
 	}
 	return cmd, err

@@ -1,12 +1,19 @@
 package ratelimit
 
-import "github.com/rediskit/rediskit/core"
+import "github.com/rediskit/rediskit/internal/window"
 
-// ForceScript makes l decide every request with the Lua script, as it does
-// on a cluster or a server before Redis 7.
-func ForceScript(l *FixedWindow) { l.batch = nil }
+// ForceScript makes l, a fixed window, decide every request with the Lua
+// script, as it does on a cluster or a server before Redis 7.
+func ForceScript(l *RedisLimiter) { l.alg.(*fixedWindow).batch = nil }
 
-// Batched reports whether l uses the batched MULTI path for Allow.
-func Batched(l *FixedWindow) bool { return l.batch != nil && !l.batch.unsupported.Load() }
+// Batched reports whether l, a fixed window, uses the batched MULTI path
+// for Allow.
+func Batched(l *RedisLimiter) bool {
+	f := l.alg.(*fixedWindow)
+	return f.batch != nil && !f.batch.unsupported.Load()
+}
 
-var IsUnsupportedNX = core.ExpireNXUnsupported
+var IsUnsupportedNX = window.NXUnsupported
+
+// SetHeaders is setHeaders, for the header tests.
+var SetHeaders = setHeaders

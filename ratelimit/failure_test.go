@@ -26,8 +26,8 @@ func limiters(t *testing.T, rdb redis.UniversalClient) map[string]ratelimit.Limi
 	fw, err1 := ratelimit.NewFixedWindow(c, ratelimit.Options{})
 	fs, err2 := ratelimit.NewFixedWindow(c, ratelimit.Options{})
 	ratelimit.ForceScript(fs)
-	g, err3 := ratelimit.NewGCRA(c, ratelimit.GCRAOptions{})
-	m, err4 := ratelimit.NewMulti(c, ratelimit.MultiOptions{Policies: []ratelimit.Policy{{Name: "a", Limit: 1, Window: time.Second}}})
+	g, err3 := ratelimit.NewGCRA(c, ratelimit.Options{})
+	m, err4 := ratelimit.NewMulti(c, ratelimit.Options{Policies: []ratelimit.Policy{{Name: "a", Limit: 1, Window: time.Second}}})
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestSlowRedisTimesOut(t *testing.T) {
 	p := faultproxy.New(t, redistest.StandaloneTarget(t).Addrs[0])
 	rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	checkTTLs(t, rdb0, ratelimit.DefaultPrefix) // the limiters' default prefix
+	checkTTLs(t, rdb0, ratelimit.DefaultNamespace) // the limiters' default prefix
 	lims := limiters(t, rdb)
 	ctx := context.Background()
 	for name, l := range lims {
@@ -96,7 +96,7 @@ func TestSlowRedisTimesOut(t *testing.T) {
 func TestRecoversRightAfterOutage(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
-	checkTTLs(t, srv.Client(t, nil), ratelimit.DefaultPrefix)
+	checkTTLs(t, srv.Client(t, nil), ratelimit.DefaultNamespace)
 	// kinds: the limiters to check with each client. With slow go-redis
 	// retries only the batched path is bounded by this package: the
 	// auto-pipeliner (script and GCRA paths) runs its own retries.
@@ -152,10 +152,11 @@ func TestRecoversRightAfterOutage(t *testing.T) {
 	}
 }
 
-// Without an OnError hook, a limiter failure the middleware fails open on is
-// still visible: a Warn record through slog.Default() naming the method and
-// route pattern, never the path, query or the API key. Not parallel: it
-// replaces slog.Default().
+// Without an OnError hook, a limiter failure a Guard fails open (or
+// closed) on is still visible: a Warn record through slog.Default() naming
+// the method and route pattern, never the path, query or the API key; at
+// most one per second for the package, counting the suppressed ones. Not
+// parallel: it replaces slog.Default().
 func TestDefaultOnErrorLogs(t *testing.T) {
 	logs := logcapture.Start(t)
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
@@ -165,29 +166,39 @@ func TestDefaultOnErrorLogs(t *testing.T) {
 	}
 	srv.Stop()
 	const secret = "sk-do-not-log"
-	r := httptest.NewRequest(http.MethodGet, "/items/42?token=q-do-not-log", nil)
-	r.Pattern = "GET /items/{id}"
-	r.Header.Set("X-Api-Key", secret)
-	key, err := ratelimit.KeyByHeader("X-Api-Key")(r)
-	if err != nil {
-		t.Fatal(err)
+	newRequest := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/items/42?token=q-do-not-log", nil)
+		r.Pattern = "GET /items/{id}"
+		r.Header.Set("X-Api-Key", secret)
+		return r
 	}
-	for _, failClosed := range []bool{false, true} {
-		opts := ratelimit.HTTPOptions{Limiter: l, FailClosed: failClosed}
-		if v := opts.Check(r, key); v.Err == nil || v.Status != map[bool]int{false: 0, true: 503}[failClosed] {
-			t.Fatalf("FailClosed=%v: got %+v, want a failure with status 0 (open) or 503 (closed)", failClosed, v)
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	for _, failClosed := range []bool{false, true, true} {
+		g, err := ratelimit.NewGuard(ratelimit.GuardOptions{Limiter: l, FailClosed: failClosed, Key: ratelimit.KeyByHeader("X-Api-Key")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		g.Serve(w, newRequest(), next)
+		if want := map[bool]int{false: 200, true: 503}[failClosed]; w.Code != want {
+			t.Fatalf("FailClosed=%v: got %d, want %d", failClosed, w.Code, want)
 		}
 	}
 	got := logs.String()
-	if n := strings.Count(got, `level=WARN msg="ratelimit: limiter failed" method=GET err=`); n != 2 {
-		t.Errorf("log: got %d Warn records, want 2 (one per failure):\n%s", n, got)
+	// Three failures within a second: the first is logged, the others
+	// counted in the next record's "suppressed".
+	if n := strings.Count(got, `level=WARN msg="ratelimit: redis failure" err=`); n != 1 {
+		t.Errorf("log: got %d Warn records, want 1 (one per second):\n%s", n, got)
 	}
-	if !strings.Contains(got, `pattern="GET /items/{id}"`) {
-		t.Errorf("log: got %q, want the route pattern", got)
+	if !strings.Contains(got, `method=GET pattern="GET /items/{id}"`) {
+		t.Errorf("log: got %q, want the method and route pattern", got)
 	}
 	for _, leak := range []string{secret, "do-not-log", "/items/42"} {
 		if strings.Contains(got, leak) {
 			t.Errorf("log: got %q, want no %q", got, leak)
 		}
+	}
+	if st := l.Stats(); st.Errors != 3 {
+		t.Errorf("Stats: got %+v, want 3 errors", st)
 	}
 }

@@ -7,92 +7,84 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/core"
 )
 
-// FixedWindow is a fixed-window counter limiter: at most Limit units per
-// window per key, windows aligned to multiples of Window since the Unix
-// epoch. It is safe for concurrent use and needs no Close.
+// fixedWindow is the fixed-window counter: at most Limit units per window
+// per key, windows aligned to multiples of Window since the Unix epoch.
 //
 // A decision is one round trip. On a standalone Redis 7+, Allow rides a
 // shared transaction MULTI{INCRBY; PEXPIRE NX} batched with concurrent
 // decisions; AllowN with n > 1, clusters and older servers use one Lua
 // script that increments only when the cost fits. Either way the count and
 // its TTL change atomically, so no counter lives without a TTL.
-type FixedWindow struct {
+type fixedWindow struct {
 	opts  Options
 	exec  *executor
 	batch *txBatcher // nil on a cluster or a non-standard client
 	deny  *denyCache
 }
 
-var _ Limiter = (*FixedWindow)(nil)
-
-// NewFixedWindow returns a fixed-window limiter over c. It checks opts (see
-// Options for the defaults) and does not dial Redis.
-func NewFixedWindow(c *core.Client, opts Options) (*FixedWindow, error) {
+// NewFixedWindow returns a fixed-window limiter over c: at most
+// opts.Limit units per opts.Window per key, windows aligned to multiples of
+// Window since the Unix epoch. Exact: with limit L, exactly L units pass
+// per window however many requests arrive at once, from however many
+// processes. It checks opts (see Options for the defaults; Burst and
+// Policies must be zero) and does not dial Redis.
+func NewFixedWindow(c *core.Client, opts Options) (*RedisLimiter, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil core.Client", ErrInvalidOptions)
 	}
-	if err := opts.fill(); err != nil {
+	if err := opts.fillSingle(false); err != nil {
 		return nil, err
 	}
-	l := &FixedWindow{opts: opts, exec: newExecutor(c.Redis(), opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}
+	f := &fixedWindow{opts: opts, exec: newExecutor(c.Redis(), opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}
 	if _, ok := c.Redis().(*redis.Client); ok {
-		l.batch = newTxBatcher(c.Redis(), opts.Timeout)
+		f.batch = newTxBatcher(c.Redis(), opts.Timeout)
 	}
-	return l, nil
+	return newRedisLimiter(c, &opts, f), nil
 }
 
-// window returns the current window number, the Redis key, the time left in
-// the window and the counter's TTL (the rest of the window plus a grace of
-// up to a second for late requests and clock skew).
-func (l *FixedWindow) window(key string) (rkey string, left, ttl time.Duration, err error) {
+// window returns the Redis key, the time left in the current window and
+// the counter's TTL (the rest of the window plus a grace of up to a second
+// for late requests and clock skew).
+func (f *fixedWindow) window(key string) (rkey string, left, ttl time.Duration, err error) {
 	tag, err := hashTag(key)
 	if err != nil {
 		return "", 0, 0, err
 	}
-	now := l.opts.Now().UnixNano()
-	w := now / int64(l.opts.Window)
-	left = time.Duration((w+1)*int64(l.opts.Window) - now)
-	ttl = left + min(l.opts.Window, time.Second)
-	return windowKey(l.opts.Prefix, "fw", tag, w, l.opts.Policy, durationMS(l.opts.Window)), left, ttl, nil
+	now := f.opts.Now().UnixNano()
+	w := now / int64(f.opts.Window)
+	left = time.Duration((w+1)*int64(f.opts.Window) - now)
+	ttl = left + min(f.opts.Window, time.Second)
+	return windowKey(f.opts.Namespace, "fw", tag, w, f.opts.Policy, durationMS(f.opts.Window)), left, ttl, nil
 }
 
-// Allow is AllowN(ctx, key, 1).
-func (l *FixedWindow) Allow(ctx context.Context, key string) (Result, error) {
-	return l.AllowN(ctx, key, 1)
-}
-
-// AllowN consumes n units of key's current window if they all fit, and none
-// otherwise. Once a key has no units left, further calls are answered from
-// the local deny cache until its window ends, without Redis.
-func (l *FixedWindow) AllowN(ctx context.Context, key string, n int) (res Result, err error) {
-	start := time.Now()
-	defer func() { report(l.opts.OnDecision, key, res, err, start) }()
-	res = Result{Limit: l.opts.Limit, Policy: l.opts.Policy, Window: l.opts.Window}
-	rkey, left, ttl, err := l.window(key)
+func (f *fixedWindow) allowN(ctx context.Context, key string, n int) (Result, error) {
+	res := Result{Limit: f.opts.Limit, Policy: f.opts.Policy, Window: f.opts.Window}
+	rkey, left, ttl, err := f.window(key)
 	if err != nil {
 		return res, err
 	}
 	res.ResetAfter = left
-	if n < 1 || n > l.opts.Limit {
-		return res, fmt.Errorf("%w: cost %d outside [1, %d]", ErrInvalidCost, n, l.opts.Limit)
+	if n < 1 || n > f.opts.Limit {
+		return res, fmt.Errorf("%w: cost %d outside [1, %d]", ErrInvalidCost, n, f.opts.Limit)
 	}
-	if d, _ := l.deny.until(rkey, l.opts.Now()); d > 0 {
+	if d, _ := f.deny.until(rkey, f.opts.Now()); d > 0 {
 		res.RetryAfter, res.Local = d, true
 		return res, nil
 	}
-	count, allowed, err := l.increment(ctx, rkey, n, ttl)
+	count, allowed, err := f.increment(ctx, rkey, n, ttl)
 	if err != nil {
 		return res, err
 	}
-	res.Remaining = max(0, l.opts.Limit-int(count))
+	res.Remaining = max(0, f.opts.Limit-int(count))
 	res.Allowed = allowed
 	if !allowed {
 		res.RetryAfter = left
 		if res.Remaining == 0 {
-			l.deny.deny(rkey, l.opts.Now(), left, 0)
+			f.deny.deny(rkey, f.opts.Now(), left, 0)
 		}
 	}
 	return res, nil
@@ -102,14 +94,14 @@ func (l *FixedWindow) AllowN(ctx context.Context, key string, n int) (res Result
 // The batched path counts denied single units too (the count only passes
 // the limit once the window is used up, so nothing is lost); the script
 // path changes nothing on a denial.
-func (l *FixedWindow) increment(ctx context.Context, rkey string, n int, ttl time.Duration) (int64, bool, error) {
-	if n == 1 && l.batch != nil && !l.batch.unsupported.Load() {
-		count, err := l.batch.incr(ctx, rkey, ttl, l.opts.Timeout)
+func (f *fixedWindow) increment(ctx context.Context, rkey string, n int, ttl time.Duration) (int64, bool, error) {
+	if n == 1 && f.batch != nil && !f.batch.unsupported.Load() {
+		count, err := f.batch.incr(ctx, rkey, ttl, f.opts.Timeout)
 		if !errors.Is(err, errUnsupported) {
-			return count, count <= int64(l.opts.Limit), err
+			return count, count <= int64(f.opts.Limit), err
 		}
 	}
-	counts, denied, err := runCounter(ctx, l.exec, []string{rkey}, n, []int{l.opts.Limit}, []time.Duration{ttl})
+	counts, denied, err := runCounter(ctx, f.exec, []string{rkey}, n, []int{f.opts.Limit}, []time.Duration{ttl})
 	if err != nil {
 		return 0, false, err
 	}
@@ -141,20 +133,16 @@ func runCounter(ctx context.Context, e *executor, keys []string, n int, limits [
 	return vals[1:], int(vals[0]), nil
 }
 
-// Peek reports key's current window without consuming anything: Allowed
-// tells whether one more unit would fit.
-func (l *FixedWindow) Peek(ctx context.Context, key string) (res Result, err error) {
-	start := time.Now()
-	defer func() { report(l.opts.OnDecision, key, res, err, start) }()
-	res = Result{Limit: l.opts.Limit, Policy: l.opts.Policy, Window: l.opts.Window}
-	rkey, left, _, err := l.window(key)
+func (f *fixedWindow) peek(ctx context.Context, key string) (Result, error) {
+	res := Result{Limit: f.opts.Limit, Policy: f.opts.Policy, Window: f.opts.Window}
+	rkey, left, _, err := f.window(key)
 	if err != nil {
 		return res, err
 	}
 	res.ResetAfter = left
 	cmd := redis.NewStringCmd(ctx, "get", rkey)
 	var count int64
-	switch err = l.exec.do(ctx, cmd); {
+	switch err = f.exec.do(ctx, cmd); {
 	case errors.Is(err, redis.Nil):
 	case err != nil:
 		return res, err
@@ -163,7 +151,7 @@ func (l *FixedWindow) Peek(ctx context.Context, key string) (res Result, err err
 			return res, fmt.Errorf("ratelimit: counter %q: %w", rkey, err)
 		}
 	}
-	res.Remaining = max(0, l.opts.Limit-int(count))
+	res.Remaining = max(0, f.opts.Limit-int(count))
 	res.Allowed = res.Remaining > 0
 	if !res.Allowed {
 		res.RetryAfter = left
@@ -171,14 +159,11 @@ func (l *FixedWindow) Peek(ctx context.Context, key string) (res Result, err err
 	return res, nil
 }
 
-// Reset deletes key's counter for the current window and its local deny
-// entry. Other processes' deny caches keep their entries until the window
-// ends.
-func (l *FixedWindow) Reset(ctx context.Context, key string) error {
-	rkey, _, _, err := l.window(key)
+func (f *fixedWindow) reset(ctx context.Context, key string) error {
+	rkey, _, _, err := f.window(key)
 	if err != nil {
 		return err
 	}
-	l.deny.forget(rkey)
-	return l.exec.do(ctx, redis.NewIntCmd(ctx, "del", rkey))
+	f.deny.forget(rkey)
+	return f.exec.do(ctx, redis.NewIntCmd(ctx, "del", rkey))
 }

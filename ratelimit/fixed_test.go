@@ -40,7 +40,7 @@ func forEachPath(t *testing.T, fn func(t *testing.T, tc redistest.Case, script b
 	}
 }
 
-func newFixed(t *testing.T, rdb redis.UniversalClient, opts ratelimit.Options, script bool) *ratelimit.FixedWindow {
+func newFixed(t *testing.T, rdb redis.UniversalClient, opts ratelimit.Options, script bool) *ratelimit.RedisLimiter {
 	t.Helper()
 	if opts.Timeout == 0 {
 		opts.Timeout = 10 * time.Second // -race on a busy machine; the default is tested apart
@@ -59,11 +59,11 @@ func TestFixedWindowExactUnderConcurrency(t *testing.T) {
 	forEachPath(t, func(t *testing.T, tc redistest.Case, script bool) {
 		clk := midWindow(time.Minute)
 		// Four processes: separate clients, separate limiters, one Redis.
-		var lims []*ratelimit.FixedWindow
+		var lims []*ratelimit.RedisLimiter
 		for range 4 {
 			rdb := redistest.NewClient(t, tc.Target)
 			lims = append(lims, newFixed(t, rdb, ratelimit.Options{Limit: 100, Window: time.Minute,
-				Prefix: tc.Prefix, Now: clk.Now, DenyCacheSize: -1}, script))
+				Namespace: tc.Prefix, Now: clk.Now, DenyCacheSize: -1}, script))
 		}
 		var allowed, denied atomic.Int64
 		var wg sync.WaitGroup
@@ -93,7 +93,7 @@ func TestFixedWindowExactUnderConcurrency(t *testing.T) {
 func TestFixedWindowSequence(t *testing.T) {
 	forEachPath(t, func(t *testing.T, tc redistest.Case, script bool) {
 		clk := midWindow(time.Minute)
-		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 3, Window: time.Minute, Prefix: tc.Prefix,
+		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 3, Window: time.Minute, Namespace: tc.Prefix,
 			Policy: "per-minute", Now: clk.Now}, script)
 		ctx := context.Background()
 		left := windowStart(time.Minute).Add(time.Minute).Sub(clk.Now())
@@ -113,6 +113,9 @@ func TestFixedWindowSequence(t *testing.T) {
 				t.Errorf("request %d: got %+v, want %+v", i+1, got, w)
 			}
 		}
+		if st := l.Stats(); st != (ratelimit.Stats{Allowed: 3, Denied: 2, LocalDenied: 1}) {
+			t.Errorf("Stats: got %+v, want 3 allowed, 2 denied of which 1 locally", st)
+		}
 		// Rollover: the next window starts from zero.
 		clk.Add(time.Minute)
 		got, err := l.Allow(ctx, "k")
@@ -127,7 +130,7 @@ func TestFixedWindowAllowNConsumesNothingWhenDenied(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		checkTTLs(t, tc.RDB, tc.Prefix)
 		clk := midWindow(time.Hour)
-		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 10, Window: time.Hour, Prefix: tc.Prefix, Now: clk.Now}, false)
+		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 10, Window: time.Hour, Namespace: tc.Prefix, Now: clk.Now}, false)
 		ctx := context.Background()
 		steps := []struct {
 			n             int
@@ -155,7 +158,7 @@ func TestFixedWindowAllowNConsumesNothingWhenDenied(t *testing.T) {
 func TestFixedWindowRepairsKeyWithoutTTL(t *testing.T) {
 	forEachPath(t, func(t *testing.T, tc redistest.Case, script bool) {
 		clk := midWindow(time.Minute)
-		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 10, Window: time.Minute, Prefix: tc.Prefix, Now: clk.Now}, script)
+		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 10, Window: time.Minute, Namespace: tc.Prefix, Now: clk.Now}, script)
 		ctx := context.Background()
 		w := clk.Now().UnixNano() / int64(time.Minute)
 		for _, c := range []struct {
@@ -184,7 +187,7 @@ func TestFixedWindowPeekAndReset(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		checkTTLs(t, tc.RDB, tc.Prefix)
 		clk := midWindow(time.Minute)
-		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 2, Window: time.Minute, Prefix: tc.Prefix, Now: clk.Now}, false)
+		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 2, Window: time.Minute, Namespace: tc.Prefix, Now: clk.Now}, false)
 		ctx := context.Background()
 		peek := func(wantAllowed bool, wantRemaining int) {
 			t.Helper()
@@ -217,7 +220,7 @@ func TestDenyCacheSkipsRedis(t *testing.T) {
 		var hook cmdCounter
 		tc.RDB.AddHook(&hook)
 		clk := midWindow(time.Minute)
-		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 5, Window: time.Minute, Prefix: tc.Prefix, Now: clk.Now}, script)
+		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 5, Window: time.Minute, Namespace: tc.Prefix, Now: clk.Now}, script)
 		ctx := context.Background()
 		if _, err := l.Allow(ctx, "warm"); err != nil { // loads the script, discovers the cluster
 			t.Fatal(err)
@@ -255,7 +258,7 @@ func TestOnDecision(t *testing.T) {
 	checkTTLs(t, rdb, prefix)
 	var mu sync.Mutex
 	var got []ratelimit.Decision
-	l := newFixed(t, rdb, ratelimit.Options{Limit: 1, Window: time.Minute, Prefix: prefix, Now: midWindow(time.Minute).Now,
+	l := newFixed(t, rdb, ratelimit.Options{Limit: 1, Window: time.Minute, Namespace: prefix, Now: midWindow(time.Minute).Now,
 		OnDecision: func(d ratelimit.Decision) { mu.Lock(); got = append(got, d); mu.Unlock() }}, false)
 	for range 3 {
 		if _, err := l.Allow(context.Background(), "k"); err != nil {
@@ -281,7 +284,7 @@ func TestLongAndBracedKeysAreHashed(t *testing.T) {
 	t.Parallel()
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		checkTTLs(t, tc.RDB, tc.Prefix)
-		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 1, Window: time.Minute, Prefix: tc.Prefix,
+		l := newFixed(t, tc.RDB, ratelimit.Options{Limit: 1, Window: time.Minute, Namespace: tc.Prefix,
 			Now: midWindow(time.Minute).Now}, false)
 		ctx := context.Background()
 		long := string(make([]byte, 5000))
@@ -316,7 +319,7 @@ func TestUnsupportedNXFallsBackToScript(t *testing.T) {
 	rdb.AddHook(refuse)
 	prefix := redistest.Prefix(t)
 	checkTTLs(t, rdb, prefix)
-	l := newFixed(t, rdb, ratelimit.Options{Limit: 2, Window: time.Minute, Prefix: prefix, Now: midWindow(time.Minute).Now}, false)
+	l := newFixed(t, rdb, ratelimit.Options{Limit: 2, Window: time.Minute, Namespace: prefix, Now: midWindow(time.Minute).Now}, false)
 	if !ratelimit.Batched(l) {
 		t.Fatal("got script path on a standalone server, want batched")
 	}

@@ -40,18 +40,18 @@ func FuzzSetHeaders(f *testing.F) {
 		for _, legacy := range []bool{false, true} {
 			h := http.Header{}
 			ratelimit.SetHeaders(h, res, legacy)
-			if v := h.Get(ratelimit.HeaderRateLimitPolicy); !policyRE.MatchString(v) {
+			if v := h.Get("RateLimit-Policy"); !policyRE.MatchString(v) {
 				t.Fatalf("RateLimit-Policy %q does not match %s", v, policyRE)
 			}
-			if v := h.Get(ratelimit.HeaderRateLimit); !rateLimRE.MatchString(v) {
+			if v := h.Get("RateLimit"); !rateLimRE.MatchString(v) {
 				t.Fatalf("RateLimit %q does not match %s", v, rateLimRE)
 			}
-			for _, name := range []string{ratelimit.HeaderLegacyLimit, ratelimit.HeaderLegacyRemaining, ratelimit.HeaderLegacyReset} {
+			for _, name := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} {
 				if v := h.Values(name); (len(v) == 1) != legacy || (legacy && !nonNegInt.MatchString(v[0])) {
 					t.Fatalf("legacy=%v: %s = %q, want a non-negative integer only with legacy", legacy, name, v)
 				}
 			}
-			ra := h.Values(ratelimit.HeaderRetryAfter)
+			ra := h.Values("Retry-After")
 			ok := len(ra) == 1
 			if ok == allowed {
 				t.Fatalf("allowed=%v: Retry-After present=%v", allowed, ok)

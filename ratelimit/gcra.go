@@ -8,88 +8,56 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/core"
 )
 
-// GCRAOptions configures NewGCRA: Rate units per Period, with bursts of up
-// to Burst. The zero value is 100 per minute with a burst of 100; the other
-// fields have the defaults of Options.
-type GCRAOptions struct {
-	Rate          int           // units per Period; default 100
-	Period        time.Duration // default 1 minute
-	Burst         int           // default Rate
-	Prefix        string
-	Policy        string
-	Timeout       time.Duration
-	DenyCacheSize int
-	OnDecision    func(Decision)
-	Now           func() time.Time // only the deny cache uses it; Redis' clock drives GCRA
-}
-
-// GCRA is a smooth rate limiter (the generic cell rate algorithm of
-// github.com/go-redis/redis_rate/v10) behind the Limiter interface: one Lua
-// script per decision, auto-pipelined, keys under the same prefix as the
-// other limiters (prefix:gcra:{id}:policy:periodms). Its Results report
-// Limit = Burst, the most units available at once, which Remaining counts
-// against; Window is Period. It is safe for concurrent use.
-type GCRA struct {
-	opts  GCRAOptions
+// gcra is a smooth rate limiter (the generic cell rate algorithm of
+// github.com/go-redis/redis_rate/v10): one Lua script per decision,
+// auto-pipelined, keys under the same namespace as the other limiters
+// (namespace:gcra:{id}:policy:periodms).
+type gcra struct {
+	opts  Options
 	rl    *redis_rate.Limiter
 	limit redis_rate.Limit
 	deny  *denyCache
 	exec  *executor
 }
 
-var _ Limiter = (*GCRA)(nil)
-
-// NewGCRA returns a GCRA limiter over c.
-func NewGCRA(c *core.Client, opts GCRAOptions) (*GCRA, error) {
+// NewGCRA returns a smooth rate limiter over c: opts.Limit units per
+// opts.Window, with bursts of up to opts.Burst (default Limit), the
+// generic cell rate algorithm of github.com/go-redis/redis_rate/v10 with
+// this package's keys and timeouts. Its Results report Limit = Burst, the
+// most units available at once, which Remaining counts against; Window is
+// the rate's period. Policies must be zero.
+func NewGCRA(c *core.Client, opts Options) (*RedisLimiter, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil core.Client", ErrInvalidOptions)
 	}
-	if opts.Rate == 0 {
-		opts.Rate = DefaultLimit
-	}
-	if opts.Period == 0 {
-		opts.Period = DefaultWindow
-	}
-	if opts.Burst == 0 {
-		opts.Burst = opts.Rate
-	}
-	if opts.Rate < 0 || opts.Burst < 0 || opts.Period < time.Millisecond {
-		return nil, fmt.Errorf("%w: want rate, burst >= 1 and period >= 1ms, got %d per %v, burst %d",
-			ErrInvalidOptions, opts.Rate, opts.Period, opts.Burst)
-	}
-	if err := fillCommon(&opts.Prefix, &opts.Policy, &opts.Timeout, &opts.DenyCacheSize, &opts.Now); err != nil {
+	if err := opts.fillSingle(true); err != nil {
 		return nil, err
 	}
 	e := newExecutor(c.Redis(), opts.Timeout)
-	return &GCRA{
+	g := &gcra{
 		opts:  opts,
 		rl:    redis_rate.NewLimiter(rediser{e}),
-		limit: redis_rate.Limit{Rate: opts.Rate, Period: opts.Period, Burst: opts.Burst},
+		limit: redis_rate.Limit{Rate: opts.Limit, Period: opts.Window, Burst: opts.Burst},
 		deny:  newDenyCache(opts.DenyCacheSize),
 		exec:  e,
-	}, nil
+	}
+	return newRedisLimiter(c, &opts, g), nil
 }
 
-func (g *GCRA) key(key string) (string, error) {
+func (g *gcra) key(key string) (string, error) {
 	tag, err := hashTag(key)
 	if err != nil {
 		return "", err
 	}
-	return core.MakeKey(g.opts.Prefix, "gcra", tag, g.opts.Policy, durationMS(g.opts.Period)), nil
+	return core.MakeKey(g.opts.Namespace, "gcra", tag, g.opts.Policy, durationMS(g.opts.Window)), nil
 }
 
-// Allow is AllowN(ctx, key, 1).
-func (g *GCRA) Allow(ctx context.Context, key string) (Result, error) { return g.AllowN(ctx, key, 1) }
-
-// AllowN consumes n units if they are available now, and none otherwise.
-// After a denial of one unit, calls are answered locally until RetryAfter.
-func (g *GCRA) AllowN(ctx context.Context, key string, n int) (res Result, err error) {
-	start := time.Now()
-	defer func() { report(g.opts.OnDecision, key, res, err, start) }()
-	res = Result{Limit: g.opts.Burst, Policy: g.opts.Policy, Window: g.opts.Period}
+func (g *gcra) allowN(ctx context.Context, key string, n int) (Result, error) {
+	res := Result{Limit: g.opts.Burst, Policy: g.opts.Policy, Window: g.opts.Window}
 	if n < 1 || n > g.opts.Burst {
 		return res, fmt.Errorf("%w: cost %d outside [1, %d]", ErrInvalidCost, n, g.opts.Burst)
 	}
@@ -112,21 +80,18 @@ func (g *GCRA) AllowN(ctx context.Context, key string, n int) (res Result, err e
 	return res, nil
 }
 
-func (g *GCRA) result(r *redis_rate.Result) Result {
+func (g *gcra) result(r *redis_rate.Result) Result {
 	res := Result{Allowed: r.Allowed > 0, Limit: g.opts.Burst, Remaining: max(0, r.Remaining),
-		ResetAfter: max(0, r.ResetAfter), Policy: g.opts.Policy, Window: g.opts.Period}
+		ResetAfter: max(0, r.ResetAfter), Policy: g.opts.Policy, Window: g.opts.Window}
 	if !res.Allowed {
 		res.RetryAfter = max(time.Millisecond, r.RetryAfter)
 	}
 	return res
 }
 
-// Peek reports whether one unit is available now, without consuming any
-// (a zero-cost GCRA step).
-func (g *GCRA) Peek(ctx context.Context, key string) (res Result, err error) {
-	start := time.Now()
-	defer func() { report(g.opts.OnDecision, key, res, err, start) }()
-	res = Result{Limit: g.opts.Burst, Policy: g.opts.Policy, Window: g.opts.Period}
+// peek is a zero-cost GCRA step.
+func (g *gcra) peek(ctx context.Context, key string) (Result, error) {
+	res := Result{Limit: g.opts.Burst, Policy: g.opts.Policy, Window: g.opts.Window}
 	rkey, err := g.key(key)
 	if err != nil {
 		return res, err
@@ -141,14 +106,13 @@ func (g *GCRA) Peek(ctx context.Context, key string) (res Result, err error) {
 	if !res.Allowed {
 		// One unit frees when the theoretical arrival time is within
 		// Burst-1 emission intervals of now.
-		emission := g.opts.Period / time.Duration(g.opts.Rate)
+		emission := g.opts.Window / time.Duration(g.opts.Limit)
 		res.RetryAfter = max(time.Millisecond, res.ResetAfter-emission*time.Duration(g.opts.Burst-1))
 	}
 	return res, nil
 }
 
-// Reset forgets key's state.
-func (g *GCRA) Reset(ctx context.Context, key string) error {
+func (g *gcra) reset(ctx context.Context, key string) error {
 	rkey, err := g.key(key)
 	if err != nil {
 		return err

@@ -5,16 +5,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/rediskit/rediskit/clientip"
+	"github.com/rediskit/rediskit/internal/rlhttp"
 )
 
 // KeyFunc returns the rate-limit key of a request. An error (wrapping
-// ErrNoKey when the request cannot be identified) makes the middleware
-// answer 403 through its error handler.
+// ErrNoKey when the request cannot be identified; a Guard wraps any other
+// error with it) makes a Guard answer 403.
 type KeyFunc func(*http.Request) (string, error)
 
 // KeyByIP keys requests by client IP as resolved by r: the TCP peer, or with
@@ -98,162 +98,163 @@ func Combine(fns ...KeyFunc) KeyFunc {
 	}
 }
 
-// HTTPOptions is the framework-neutral part of the rate-limit middleware;
-// the adapters in adapters/nethttp and adapters/echo embed it.
-type HTTPOptions struct {
+// GuardOptions configures NewGuard.
+type GuardOptions struct {
 	// Limiter decides requests. Required unless LimiterFor always returns
 	// one.
 	Limiter Limiter
 	// LimiterFor picks a limiter per request (per-route limits); a nil
 	// result falls back to Limiter.
 	LimiterFor func(*http.Request) Limiter
+	// Key identifies the client. Default: KeyByIP(nil), the TCP peer
+	// address (IPv6 by /64), ignoring forwarding headers; pass a KeyByIP
+	// with a clientip.Resolver that lists your proxies to use them. An
+	// error is answered with 403 (ErrorHandler).
+	Key KeyFunc
 	// Cost is the number of units a request consumes (AllowN). Default 1.
 	// A cost below 1 lets the request through without counting it (a free
 	// request). A cost above the limit can never fit: the request is denied
 	// (429, Retry-After the time until the window resets) without counting
-	// anything; it is not a limiter failure, so neither FailClosed nor
-	// OnError applies, and Verdict.Err wraps ErrLimited and ErrInvalidCost.
+	// anything; it is not a limiter failure, so FailClosed does not apply,
+	// and the DenyHandler's error wraps ErrLimited and ErrInvalidCost.
 	Cost func(*http.Request) int
 	// FailClosed answers 503 Service Unavailable (never 429) when the
 	// limiter fails (Redis down, slow beyond its Timeout). Default false:
-	// fail open, the request proceeds. Either way OnError is told.
+	// fail open, the request proceeds. Either way the limiter reports the
+	// failure to its OnError (a RedisLimiter does; a Limiter of your own
+	// reports its failures itself).
 	FailClosed bool
-	// OnError is called with every limiter failure. Default: LogError, a
-	// Warn record through slog.Default() per failure; set a func that
-	// counts or samples instead to keep an outage from logging once per
-	// request.
-	OnError func(*http.Request, error)
 	// LegacyHeaders adds X-RateLimit-Limit, X-RateLimit-Remaining and
 	// X-RateLimit-Reset (seconds until reset) to the RateLimit headers.
 	LegacyHeaders bool
-	// ProblemJSON writes error bodies as application/problem+json (RFC
+	// ProblemJSON writes the error bodies as application/problem+json (RFC
 	// 9457) instead of application/json.
 	ProblemJSON bool
+	// DenyHandler answers a denied request. The rate-limit headers,
+	// Retry-After included, are already set; res is the limiter's answer
+	// and err wraps ErrLimited (and ErrInvalidCost when the request's cost
+	// exceeds the limit). Default: 429 with the JSON body
+	//
+	//	{"error":"rate_limited","message":"rate limit exceeded","retry_after":30}
+	//
+	// (or its problem+json form) and Cache-Control: no-store.
+	DenyHandler func(w http.ResponseWriter, r *http.Request, res Result, err error)
+	// ErrorHandler answers a request that cannot be decided: err wraps
+	// ErrNoKey when Key failed (default 403 Forbidden), else it is the
+	// limiter's failure under FailClosed (default 503 Service
+	// Unavailable). The default bodies are like DenyHandler's, with
+	// "forbidden" or "unavailable".
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
-// Validate reports a configuration the middleware cannot serve with.
-func (o *HTTPOptions) Validate() error {
-	if o.Limiter == nil && o.LimiterFor == nil {
-		return fmt.Errorf("%w: HTTPOptions needs a Limiter or LimiterFor", ErrInvalidOptions)
+// Guard is the framework-neutral rate-limit middleware: adapters/nethttp
+// and adapters/echo translate it. It is safe for concurrent use.
+type Guard struct {
+	opts GuardOptions
+}
+
+// NewGuard returns a Guard, or an error wrapping ErrInvalidOptions when
+// opts has neither Limiter nor LimiterFor.
+func NewGuard(opts GuardOptions) (*Guard, error) {
+	if opts.Limiter == nil && opts.LimiterFor == nil {
+		return nil, fmt.Errorf("%w: GuardOptions needs a Limiter or LimiterFor", ErrInvalidOptions)
 	}
-	return nil
+	if opts.Key == nil {
+		opts.Key = KeyByIP(nil)
+	}
+	return &Guard{opts: opts}, nil
 }
 
-// Verdict is the outcome of Check for one request.
-type Verdict struct {
-	// Status is 0 when the request proceeds (allowed, not counted, or
-	// failed open), else 429 or 503.
-	Status int
-	// Result is the limiter's answer; valid when Decided.
-	Result  Result
-	Decided bool
-	// Err is the limiter failure, if any, or for a request whose cost
-	// exceeds the limit (Status 429) an error wrapping ErrLimited and
-	// ErrInvalidCost.
-	Err error
-}
-
-// Check decides req under key. It never panics and never returns 429 for a
-// failure: a failure yields Status 0 (fail open) or 503 (fail closed). A
-// cost above the limit yields 429 (see Cost).
-func (o *HTTPOptions) Check(req *http.Request, key string) Verdict {
-	lim := o.Limiter
-	if o.LimiterFor != nil {
-		if l := o.LimiterFor(req); l != nil {
+// Serve decides r and answers it: an allowed request gets the RateLimit
+// headers and goes to next; a denied one gets them with Retry-After and the
+// DenyHandler's answer (429); a request whose key cannot be found gets the
+// ErrorHandler's (403); a limiter failure proceeds to next (fail open) or
+// gets the ErrorHandler's answer (503, fail closed), never 429. With a
+// RedisLimiter, Serve first attaches its client's request budget
+// (core.Client.WithBudget) to r's context, and next gets the request with
+// that context, so the whole request shares one budget.
+func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	lim := g.opts.Limiter
+	if g.opts.LimiterFor != nil {
+		if l := g.opts.LimiterFor(r); l != nil {
 			lim = l
 		}
 	}
+	rl, _ := lim.(*RedisLimiter)
+	if rl != nil {
+		if ctx := rl.c.WithBudget(r.Context()); ctx != r.Context() {
+			r = r.WithContext(ctx)
+		}
+	}
+	key, err := g.opts.Key(r)
+	if err != nil {
+		if !errors.Is(err, ErrNoKey) {
+			err = fmt.Errorf("%w: %w", ErrNoKey, err)
+		}
+		g.fail(w, r, err)
+		return
+	}
 	n := 1
-	if o.Cost != nil {
-		n = o.Cost(req)
+	if g.opts.Cost != nil {
+		n = g.opts.Cost(r)
 	}
 	if n < 1 || lim == nil {
-		return Verdict{}
+		next.ServeHTTP(w, r)
+		return
 	}
-	res, err := lim.AllowN(req.Context(), key, n)
-	if errors.Is(err, ErrInvalidCost) {
-		return tooCostly(res, err)
+	var res Result
+	if rl != nil {
+		res, err = rl.decide(r.Context(), key, n, r)
+	} else {
+		res, err = lim.AllowN(r.Context(), key, n)
 	}
-	if err != nil {
-		if o.OnError != nil {
-			o.OnError(req, err)
+	switch {
+	case errors.Is(err, ErrInvalidCost):
+		res = tooCostly(res)
+		err = fmt.Errorf("%w: %w", ErrLimited, err)
+	case err != nil:
+		if g.opts.FailClosed {
+			g.fail(w, r, err)
 		} else {
-			LogError(req, err)
+			next.ServeHTTP(w, r)
 		}
-		if o.FailClosed {
-			return Verdict{Status: http.StatusServiceUnavailable, Err: err}
-		}
-		return Verdict{Err: err}
+		return
+	case res.Allowed:
+		setHeaders(w.Header(), res, g.opts.LegacyHeaders)
+		next.ServeHTTP(w, r)
+		return
+	default:
+		err = ErrLimited
 	}
-	v := Verdict{Result: res, Decided: true}
-	if !res.Allowed {
-		v.Status = http.StatusTooManyRequests
+	setHeaders(w.Header(), res, g.opts.LegacyHeaders)
+	if g.opts.DenyHandler != nil {
+		g.opts.DenyHandler(w, r, res, err)
+		return
 	}
-	return v
+	rlhttp.Body{Status: http.StatusTooManyRequests, Problem: g.opts.ProblemJSON, RetryAfter: rlhttp.RetryAfter(res.RetryAfter)}.Write(w)
 }
 
-// LogError is the default HTTPOptions.OnError: it logs err through
-// slog.Default() at Warn level as "ratelimit: limiter failed", with the
-// request's method and route pattern (never its path, query or headers,
-// which may hold secrets). err names the Redis key, where an id is the
-// KeyFunc's key (KeyByHeader's is a digest).
-func LogError(req *http.Request, err error) {
-	attrs := []slog.Attr{slog.String("method", req.Method), slog.Any("err", err)}
-	if req.Pattern != "" {
-		attrs = append(attrs, slog.String("pattern", req.Pattern))
+// fail answers a request that cannot be decided.
+func (g *Guard) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if g.opts.ErrorHandler != nil {
+		g.opts.ErrorHandler(w, r, err)
+		return
 	}
-	slog.LogAttrs(req.Context(), slog.LevelWarn, "ratelimit: limiter failed", attrs...)
+	status := http.StatusServiceUnavailable
+	if errors.Is(err, ErrNoKey) {
+		status = http.StatusForbidden
+	}
+	rlhttp.Body{Status: status, Problem: g.opts.ProblemJSON}.Write(w)
 }
 
 // tooCostly is the denial of a request whose cost can never fit: res
 // describes the policy, and the client may retry (with a smaller cost) when
 // the window resets.
-func tooCostly(res Result, err error) Verdict {
+func tooCostly(res Result) Result {
 	res.Allowed, res.Remaining, res.Local = false, 0, false
 	res.RetryAfter = res.ResetAfter
 	if res.RetryAfter <= 0 {
 		res.RetryAfter = res.Window
 	}
-	return Verdict{Status: http.StatusTooManyRequests, Result: res, Decided: true,
-		Err: fmt.Errorf("%w: %w", ErrLimited, err)}
+	return res
 }
-
-// WriteHeaders sets the rate-limit headers of v on h (nothing when the
-// limiter did not decide). See SetHeaders.
-func (o *HTTPOptions) WriteHeaders(h http.Header, v Verdict) {
-	if v.Decided {
-		SetHeaders(h, v.Result, o.LegacyHeaders)
-	}
-}
-
-// WriteError writes the JSON (or problem+json) response for a non-zero
-// status: 429 with Retry-After, 503, or 403 for a key error.
-func (o *HTTPOptions) WriteError(w http.ResponseWriter, status int, v Verdict) {
-	body := ErrorBody{Status: status, Problem: o.ProblemJSON}
-	if status == http.StatusTooManyRequests && v.Decided {
-		body.RetryAfter = RetryAfterSeconds(v.Result)
-	}
-	w.Header().Set("Content-Type", body.ContentType())
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	b, _ := body.MarshalJSON()
-	_, _ = w.Write(append(b, '\n'))
-}
-
-// RetryAfterSeconds is the Retry-After of a denied res in whole seconds:
-// RetryAfter rounded up, at least 1, the value SetHeaders writes.
-func RetryAfterSeconds(res Result) int { return int(min(ceilSeconds(res.RetryAfter), maxSFInt)) }
-
-// ErrorStatus is the status the adapters answer for a request they cannot
-// decide: 403 Forbidden when the client cannot be identified (err wraps
-// ErrNoKey), else 503 Service Unavailable (the limiter failed closed).
-func ErrorStatus(err error) int {
-	if IsKeyError(err) {
-		return http.StatusForbidden
-	}
-	return http.StatusServiceUnavailable
-}
-
-// IsKeyError reports whether err came from a KeyFunc that could not
-// identify the client.
-func IsKeyError(err error) bool { return errors.Is(err, ErrNoKey) }

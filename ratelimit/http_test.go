@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/clientip"
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
+	"github.com/rediskit/rediskit/internal/rlhttp"
 	"github.com/rediskit/rediskit/ratelimit"
 )
 
@@ -146,34 +149,36 @@ func TestSetHeaders(t *testing.T) {
 	}
 }
 
-func TestErrorBody(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		body ratelimit.ErrorBody
-		want string
-	}{
-		{ratelimit.ErrorBody{Status: 429, RetryAfter: 30}, `{"error":"rate_limited","message":"rate limit exceeded","retry_after":30}`},
-		{ratelimit.ErrorBody{Status: 429, RetryAfter: 30, Problem: true}, `{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"rate limit exceeded","retry_after":30}`},
-		{ratelimit.ErrorBody{Status: 503}, `{"error":"unavailable","message":"rate limiter unavailable"}`},
-		{ratelimit.ErrorBody{Status: 403, Problem: true}, `{"type":"about:blank","title":"Forbidden","status":403,"detail":"cannot identify the client"}`},
-	}
-	for _, c := range cases {
-		got, _ := c.body.MarshalJSON()
-		if string(got) != c.want {
-			t.Errorf("%+v: got %s, want %s", c.body, got, c.want)
-		}
-	}
-}
-
 func hexDigest(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
-// A cost above the limit can never fit: Check denies it (429, Retry-After
+// serve runs one request through g and returns the recorder and whether
+// next was reached.
+func serve(g *ratelimit.Guard, r *http.Request) (*httptest.ResponseRecorder, bool) {
+	w := httptest.NewRecorder()
+	reached := false
+	g.Serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		reached = true
+		w.WriteHeader(http.StatusOK)
+	}))
+	return w, reached
+}
+
+func newGuard(t *testing.T, opts ratelimit.GuardOptions) *ratelimit.Guard {
+	t.Helper()
+	g, err := ratelimit.NewGuard(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// A cost above the limit can never fit: a Guard denies it (429, Retry-After
 // at the window's reset) without counting it, whatever the failure policy,
-// and without calling OnError; a cost below 1 proceeds uncounted.
-func TestCheckCostOutsideTheLimit(t *testing.T) {
+// and without reporting an error; a cost below 1 proceeds uncounted.
+func TestGuardCostOutsideTheLimit(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.Standalone(t)
 	prefix := redistest.Prefix(t)
@@ -181,10 +186,11 @@ func TestCheckCostOutsideTheLimit(t *testing.T) {
 	clk := midWindow(time.Hour)
 	left := windowStart(time.Hour).Add(time.Hour).Sub(clk.Now())
 	c := core.NewFromRedis(rdb)
-	fw, err1 := ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: 3, Window: time.Hour, Prefix: prefix, Policy: "fw", Now: clk.Now})
-	m, err2 := ratelimit.NewMulti(c, ratelimit.MultiOptions{Prefix: prefix, Now: clk.Now,
+	noError := func(_ context.Context, err error) { t.Errorf("OnError(%v): want no call", err) }
+	fw, err1 := ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: 3, Window: time.Hour, Namespace: prefix, Policy: "fw", Now: clk.Now, OnError: noError})
+	m, err2 := ratelimit.NewMulti(c, ratelimit.Options{Namespace: prefix, Now: clk.Now, OnError: noError,
 		Policies: []ratelimit.Policy{{Name: "hour", Limit: 5, Window: time.Hour}, {Name: "min", Limit: 3, Window: time.Minute}}})
-	g, err3 := ratelimit.NewGCRA(c, ratelimit.GCRAOptions{Rate: 3, Period: time.Hour, Prefix: prefix, Policy: "g", Now: clk.Now})
+	g, err3 := ratelimit.NewGCRA(c, ratelimit.Options{Limit: 3, Window: time.Hour, Namespace: prefix, Policy: "g", Now: clk.Now, OnError: noError})
 	if err := errors.Join(err1, err2, err3); err != nil {
 		t.Fatal(err)
 	}
@@ -201,18 +207,29 @@ func TestCheckCostOutsideTheLimit(t *testing.T) {
 	for _, tc := range cases {
 		for _, closed := range []bool{false, true} {
 			cost := 4
-			o := ratelimit.HTTPOptions{Limiter: tc.lim, FailClosed: closed, Cost: func(*http.Request) int { return cost },
-				OnError: func(_ *http.Request, err error) { t.Errorf("%s: OnError(%v): want no call", tc.name, err) }}
 			key := fmt.Sprintf("%s-%v", tc.name, closed)
-			v := o.Check(request("192.0.2.1:1"), key)
-			if v.Status != http.StatusTooManyRequests || !v.Decided || v.Result != tc.want ||
-				!errors.Is(v.Err, ratelimit.ErrLimited) || !errors.Is(v.Err, ratelimit.ErrInvalidCost) {
-				t.Errorf("%s closed=%v cost 4: got %+v, want 429 with %+v and an error wrapping ErrLimited and ErrInvalidCost",
-					tc.name, closed, v, tc.want)
+			var denied []ratelimit.Result
+			var deniedErr error
+			guard := newGuard(t, ratelimit.GuardOptions{Limiter: tc.lim, FailClosed: closed,
+				Cost: func(*http.Request) int { return cost },
+				Key:  func(*http.Request) (string, error) { return key, nil },
+				DenyHandler: func(w http.ResponseWriter, _ *http.Request, res ratelimit.Result, err error) {
+					denied, deniedErr = append(denied, res), err
+					w.WriteHeader(http.StatusTooManyRequests)
+				},
+				ErrorHandler: func(_ http.ResponseWriter, _ *http.Request, err error) {
+					t.Errorf("ErrorHandler(%v): want no call", err)
+				},
+			})
+			w, reached := serve(guard, request("192.0.2.1:1"))
+			if w.Code != http.StatusTooManyRequests || reached || len(denied) != 1 || denied[0] != tc.want ||
+				!errors.Is(deniedErr, ratelimit.ErrLimited) || !errors.Is(deniedErr, ratelimit.ErrInvalidCost) {
+				t.Errorf("%s closed=%v cost 4: got %d (next reached %v), denied %+v, %v, want 429 with %+v and an error wrapping ErrLimited and ErrInvalidCost",
+					tc.name, closed, w.Code, reached, denied, deniedErr, tc.want)
 			}
 			for _, cost = range []int{0, -1} {
-				if v := o.Check(request("192.0.2.1:1"), key); v.Status != 0 || v.Decided || v.Err != nil {
-					t.Errorf("%s cost %d: got %+v, want to proceed undecided", tc.name, cost, v)
+				if w, reached := serve(guard, request("192.0.2.1:1")); w.Code != 200 || !reached || w.Header().Get("RateLimit") != "" {
+					t.Errorf("%s cost %d: got %d, RateLimit %q, want to proceed undecided", tc.name, cost, w.Code, w.Header().Get("RateLimit"))
 				}
 			}
 			if res, err := tc.lim.Peek(context.Background(), key); err != nil || res.Remaining != 3 {
@@ -222,26 +239,111 @@ func TestCheckCostOutsideTheLimit(t *testing.T) {
 	}
 }
 
-func TestRetryAfterSecondsAndErrorStatus(t *testing.T) {
+// TestGuardAnswers checks the default answers: 429 with Retry-After and
+// the JSON (or problem+json) body, 403 for a key error (whatever the
+// KeyFunc's error), 503 when failing closed; all with Cache-Control:
+// no-store.
+func TestGuardAnswers(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t, redistest.ServerOptions{})
+	rdb := srv.Client(t, &redis.Options{MaxRetries: -1})
+	prefix := redistest.Prefix(t)
+	clk := midWindow(time.Hour)
+	left := rlhttp.RetryAfter(windowStart(time.Hour).Add(time.Hour).Sub(clk.Now()))
+	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: 1, Window: time.Hour,
+		Namespace: prefix, Now: clk.Now, Timeout: 5 * time.Second, OnError: func(context.Context, error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	badKey := func(*http.Request) (string, error) { return "", errors.New("no session") }
+	cases := []struct {
+		name    string
+		opts    ratelimit.GuardOptions
+		status  int
+		body    string
+		problem bool
+	}{
+		{"allowed", ratelimit.GuardOptions{Limiter: l}, 200, "", false},
+		{"denied", ratelimit.GuardOptions{Limiter: l}, 429,
+			fmt.Sprintf(`{"error":"rate_limited","message":"rate limit exceeded","retry_after":%d}`, left), false},
+		{"denied, problem", ratelimit.GuardOptions{Limiter: l, ProblemJSON: true}, 429,
+			fmt.Sprintf(`{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"rate limit exceeded","retry_after":%d}`, left), true},
+		{"key error", ratelimit.GuardOptions{Limiter: l, Key: badKey}, 403,
+			`{"error":"forbidden","message":"cannot identify the client"}`, false},
+		{"key error, problem", ratelimit.GuardOptions{Limiter: l, Key: badKey, ProblemJSON: true}, 403,
+			`{"type":"about:blank","title":"Forbidden","status":403,"detail":"cannot identify the client"}`, true},
+	}
+	for _, c := range cases {
+		w, reached := serve(newGuard(t, c.opts), request("192.0.2.1:1"))
+		if w.Code != c.status || reached != (c.status == 200) {
+			t.Errorf("%s: got %d (next reached %v), want %d", c.name, w.Code, reached, c.status)
+		}
+		if c.status == 200 {
+			continue
+		}
+		want := map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}
+		if c.problem {
+			want["Content-Type"] = "application/problem+json"
+		}
+		for k, v := range want {
+			if got := w.Header().Get(k); got != v {
+				t.Errorf("%s: %s: got %q, want %q", c.name, k, got, v)
+			}
+		}
+		if got := w.Body.String(); got != c.body+"\n" {
+			t.Errorf("%s: body: got %s, want %s", c.name, got, c.body)
+		}
+	}
+	srv.Stop()
+	for _, closed := range []bool{false, true} {
+		w, reached := serve(newGuard(t, ratelimit.GuardOptions{Limiter: l, FailClosed: closed}), request("192.0.2.2:1"))
+		want, body := 200, ""
+		if closed {
+			want, body = 503, `{"error":"unavailable","message":"rate limiter unavailable"}`+"\n"
+		}
+		if w.Code != want || reached == closed || w.Body.String() != body || w.Header().Get("RateLimit") != "" {
+			t.Errorf("closed=%v: got %d %q (next reached %v), RateLimit %q, want %d %q and no RateLimit header",
+				closed, w.Code, w.Body.String(), reached, w.Header().Get("RateLimit"), want, body)
+		}
+	}
+	if _, err := ratelimit.NewGuard(ratelimit.GuardOptions{}); !errors.Is(err, ratelimit.ErrInvalidOptions) {
+		t.Errorf("NewGuard without a limiter: got %v, want ErrInvalidOptions", err)
+	}
+}
+
+// TestGuardAttachesBudget: with a RedisLimiter, next gets a request whose
+// context carries the client's request budget, so every rediskit call of
+// the request shares it: a later call waits only what is left of it.
+func TestGuardAttachesBudget(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Standalone(t)
+	c := core.NewFromRedis(rdb).WithRequestBudget(time.Millisecond)
+	l, err := ratelimit.NewFixedWindow(c, ratelimit.Options{Namespace: redistest.Prefix(t), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGuard(t, ratelimit.GuardOptions{Limiter: l, Cost: func(*http.Request) int { return 0 }})
+	var got error
+	g.Serve(httptest.NewRecorder(), request("192.0.2.1:1"), http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Millisecond) // spend the budget
+		_, got = l.Peek(r.Context(), "k")
+	}))
+	if !errors.Is(got, ratelimit.ErrTimeout) {
+		t.Errorf("Peek with the request's context after its budget: got %v, want ErrTimeout", got)
+	}
+	if _, err := l.Peek(context.Background(), "k"); err != nil {
+		t.Errorf("Peek without a budget: got %v, want nil", err)
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		d    time.Duration
 		want int
 	}{{0, 1}, {time.Millisecond, 1}, {time.Second, 1}, {1001 * time.Millisecond, 2}, {time.Hour, 3600}} {
-		if got := ratelimit.RetryAfterSeconds(ratelimit.Result{RetryAfter: c.d}); got != c.want {
-			t.Errorf("RetryAfterSeconds(%v): got %d, want %d", c.d, got, c.want)
-		}
-	}
-	for _, c := range []struct {
-		err  error
-		want int
-	}{
-		{fmt.Errorf("%w: no header", ratelimit.ErrNoKey), http.StatusForbidden},
-		{ratelimit.ErrTimeout, http.StatusServiceUnavailable},
-		{errors.New("redis: connection refused"), http.StatusServiceUnavailable},
-	} {
-		if got := ratelimit.ErrorStatus(c.err); got != c.want {
-			t.Errorf("ErrorStatus(%v): got %d, want %d", c.err, got, c.want)
+		if got := rlhttp.RetryAfter(c.d); got != c.want {
+			t.Errorf("RetryAfter(%v): got %d, want %d", c.d, got, c.want)
 		}
 	}
 }

@@ -26,23 +26,23 @@ func TestLimitersShareStateOnlyWithSamePolicyAndWindow(t *testing.T) {
 	build := map[string]func(rdb redis.UniversalClient, prefix string, s spec, clk *clock) (ratelimit.Limiter, error){
 		"fixed": func(rdb redis.UniversalClient, prefix string, s spec, clk *clock) (ratelimit.Limiter, error) {
 			return ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: 10, Window: s.window,
-				Prefix: prefix, Policy: s.policy, Now: clk.Now, Timeout: 10 * time.Second})
+				Namespace: prefix, Policy: s.policy, Now: clk.Now, Timeout: 10 * time.Second})
 		},
 		"fixed-script": func(rdb redis.UniversalClient, prefix string, s spec, clk *clock) (ratelimit.Limiter, error) {
 			l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: 10, Window: s.window,
-				Prefix: prefix, Policy: s.policy, Now: clk.Now, Timeout: 10 * time.Second})
+				Namespace: prefix, Policy: s.policy, Now: clk.Now, Timeout: 10 * time.Second})
 			if l != nil {
 				ratelimit.ForceScript(l)
 			}
 			return l, err
 		},
 		"multi": func(rdb redis.UniversalClient, prefix string, s spec, clk *clock) (ratelimit.Limiter, error) {
-			return ratelimit.NewMulti(core.NewFromRedis(rdb), ratelimit.MultiOptions{Prefix: prefix, Now: clk.Now,
+			return ratelimit.NewMulti(core.NewFromRedis(rdb), ratelimit.Options{Namespace: prefix, Now: clk.Now,
 				Timeout: 10 * time.Second, Policies: []ratelimit.Policy{{Name: s.policy, Limit: 10, Window: s.window}}})
 		},
 		"gcra": func(rdb redis.UniversalClient, prefix string, s spec, clk *clock) (ratelimit.Limiter, error) {
-			return ratelimit.NewGCRA(core.NewFromRedis(rdb), ratelimit.GCRAOptions{Rate: 10, Period: s.window,
-				Prefix: prefix, Policy: s.policy, Now: clk.Now, Timeout: 10 * time.Second})
+			return ratelimit.NewGCRA(core.NewFromRedis(rdb), ratelimit.Options{Limit: 10, Window: s.window,
+				Namespace: prefix, Policy: s.policy, Now: clk.Now, Timeout: 10 * time.Second})
 		},
 	}
 	cases := []struct {
@@ -120,7 +120,7 @@ func TestKeyByHeaderHidesTheValue(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	var mu sync.Mutex
 	var seen []string
-	l := newFixed(t, rdb, ratelimit.Options{Prefix: prefix, Now: midWindow(time.Minute).Now,
+	l := newFixed(t, rdb, ratelimit.Options{Namespace: prefix, Now: midWindow(time.Minute).Now,
 		OnDecision: func(d ratelimit.Decision) { mu.Lock(); seen = append(seen, d.Key); mu.Unlock() }}, false)
 	if _, err := l.Allow(context.Background(), k); err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestDenyCacheSizeIsABound(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	checkTTLs(t, rdb, prefix)
 	const size = 3
-	l := newFixed(t, rdb, ratelimit.Options{Limit: 1, Window: time.Hour, Prefix: prefix, DenyCacheSize: size,
+	l := newFixed(t, rdb, ratelimit.Options{Limit: 1, Window: time.Hour, Namespace: prefix, DenyCacheSize: size,
 		Now: midWindow(time.Hour).Now}, false)
 	ctx := context.Background()
 	ids := make([]string, 40)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/report"
 )
 
 // Limiter decides whether a request identified by key may proceed. All
@@ -18,7 +21,7 @@ import (
 //
 // On a Redis failure or timeout the call returns a non-nil error wrapping
 // ErrTimeout or the Redis error, and a Result with Allowed false; the caller
-// (the middleware) applies its failure policy.
+// (a Guard) applies its failure policy.
 type Limiter interface {
 	Allow(ctx context.Context, key string) (Result, error)
 	AllowN(ctx context.Context, key string, n int) (Result, error)
@@ -62,6 +65,17 @@ type Decision struct {
 	Local     bool          // answered by the local deny cache
 }
 
+// Stats holds a limiter's cumulative counters since it was made, for
+// dashboards. Allowed and Denied count the decisions of Allow and AllowN
+// (a cost outside the limit, ErrInvalidCost, is neither); Peek and Reset
+// count only their failures.
+type Stats struct {
+	Allowed     uint64 // decisions that allowed
+	Denied      uint64 // decisions that denied, LocalDenied included
+	LocalDenied uint64 // denials answered by the local deny cache, without Redis
+	Errors      uint64 // Redis failures and timeouts returned (each also passed to OnError)
+}
+
 // Sentinel errors; match them with errors.Is.
 var (
 	// ErrInvalidOptions reports a bad configuration given to a constructor.
@@ -74,102 +88,157 @@ var (
 	// windows, ResetAfter), with Allowed false and Remaining 0.
 	ErrInvalidCost = errors.New("ratelimit: invalid cost")
 	// ErrTimeout reports a Redis call that did not answer within
-	// Options.Timeout.
+	// Options.Timeout (or the request budget, see core.Client.WithBudget).
 	ErrTimeout = errors.New("ratelimit: redis call timed out")
-	// ErrOverloaded reports a decision refused because too many are already
-	// queued for Redis (Redis is stalled); it is handled like a Redis error.
+	// ErrOverloaded reports a decision refused because too many (50,000)
+	// are already queued for one Redis batch (Redis is stalled); it is
+	// handled like a Redis error.
 	ErrOverloaded = errors.New("ratelimit: too many decisions waiting for redis")
-	// ErrLimited is the error the adapters attach to a 429 response.
+	// ErrLimited is the error a Guard passes to its DenyHandler (and the
+	// Echo adapter attaches to its 429 error).
 	ErrLimited = errors.New("ratelimit: rate limit exceeded")
 	// ErrNoKey reports a request a KeyFunc cannot identify (no client IP, a
-	// missing header, no user).
+	// missing header, no user); a Guard answers it with 403.
 	ErrNoKey = errors.New("ratelimit: cannot identify the client")
 )
 
-// Defaults applied to zero Options fields.
+// Defaults of Options.
 const (
-	DefaultLimit         = 100
-	DefaultWindow        = time.Minute
-	DefaultPrefix        = "ratelimit"
-	DefaultPolicy        = "default"
-	DefaultTimeout       = 50 * time.Millisecond
-	DefaultDenyCacheSize = 100_000
-	// MaxQueued bounds the decisions waiting for one Redis batch; beyond it a
-	// call fails fast with ErrOverloaded instead of piling up.
-	MaxQueued = 50_000
+	// DefaultNamespace is the Namespace of Options whose Namespace is empty.
+	DefaultNamespace = "ratelimit"
+	// DefaultTimeout is the Timeout of Options whose Timeout is zero.
+	DefaultTimeout = 50 * time.Millisecond
 )
 
-// Options configures NewFixedWindow. The zero value is 100 requests per
-// minute under the "ratelimit" prefix with a 50 ms Redis timeout.
+const (
+	defaultLimit         = 100
+	defaultWindow        = time.Minute
+	defaultPolicy        = "default"
+	defaultDenyCacheSize = 100_000
+	// maxQueued bounds the decisions waiting for one Redis batch; beyond it
+	// a call fails fast with ErrOverloaded instead of piling up.
+	maxQueued = 50_000
+)
+
+// Options configures NewFixedWindow, NewGCRA and NewMulti. The zero value
+// is, for NewFixedWindow and NewGCRA, 100 units per minute under the
+// "ratelimit" namespace with a 50 ms Redis timeout; NewMulti needs
+// Policies. A field that does not apply to the limiter being built must be
+// left zero (ErrInvalidOptions otherwise).
 type Options struct {
-	// Limit is the number of units allowed per window. Default 100.
+	// Limit is the number of units allowed per Window (GCRA: the rate,
+	// Limit units per Window). Default 100. Not for NewMulti.
 	Limit int
-	// Window is the window length, at least 1 ms. Default 1 minute.
+	// Window is the window length (GCRA: the period of the rate), at least
+	// 1 ms. Default 1 minute. Not for NewMulti.
 	Window time.Duration
-	// Prefix namespaces every Redis key. Default "ratelimit".
-	Prefix string
+	// Burst is, for NewGCRA only, the most units available at once.
+	// Default Limit.
+	Burst int
+	// Policies are, for NewMulti only (and required there), the limits
+	// checked together, all or nothing. Names must be unique.
+	Policies []Policy
 	// Policy names the policy in the RateLimit headers and in the Redis
 	// keys: letters, digits, '_', '-' and '.'. Default "default". Limiters
-	// with the same Prefix, Policy and Window share their counters.
+	// of one kind with the same Namespace, Policy and Window share their
+	// counters. Not for NewMulti (each Policy has its Name).
 	Policy string
+	// Namespace starts every Redis key (checked with core.CheckNamespace).
+	// Default "ratelimit".
+	Namespace string
 	// Timeout bounds each Redis call (the wait for its answer). Default
 	// 50 ms: a slow Redis costs a request at most this much before the
-	// failure policy applies.
+	// failure policy applies. The request budget a ctx carries (see
+	// core.Client.WithBudget) can make it shorter.
 	Timeout time.Duration
 	// DenyCacheSize is the most keys the local deny cache holds. Default
 	// 100,000; negative disables the cache.
 	DenyCacheSize int
+	// OnError receives every Redis failure and timeout the limiter returns,
+	// once (a Guard does not report them again); when the limiter decided
+	// for a Guard, core.RequestFromContext(ctx) is the request. Default: a
+	// Warn record through slog.Default(), at most one per second, counting
+	// the ones it suppressed.
+	OnError core.ErrorHandler
 	// OnDecision, when set, is called after every decision. It must be fast
 	// and must not block.
 	OnDecision func(Decision)
 	// Now is the clock, for tests. Default time.Now. Window boundaries are
 	// computed from it, so the clocks of all processes sharing a limiter
-	// should agree (NTP); a skew of s shifts a process's windows by s.
+	// should agree (NTP); a skew of s shifts a process's windows by s. GCRA
+	// uses Redis' clock and Now only for its deny cache.
 	Now func() time.Time
 }
 
+// Policy is one limit of a Multi limiter: Limit units per Window.
+type Policy struct {
+	Name   string        // header policy name and key part; letters, digits, '_', '-', '.'
+	Limit  int           // units per window, positive
+	Window time.Duration // at least 1 ms
+}
+
+// defaultOnError is the OnError of every limiter without one: one report
+// for the package, so an outage logs once a second whatever the number of
+// limiters.
+var defaultOnError = report.Default("ratelimit")
+
+// fill applies the defaults shared by every limiter and checks them.
 func (o *Options) fill() error {
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if err := core.CheckNamespace(o.Namespace); err != nil {
+		return fmt.Errorf("%w: namespace: %w", ErrInvalidOptions, err)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Timeout < 0 {
+		return fmt.Errorf("%w: timeout must be positive, got %v", ErrInvalidOptions, o.Timeout)
+	}
+	if o.DenyCacheSize == 0 {
+		o.DenyCacheSize = defaultDenyCacheSize
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.OnError == nil {
+		o.OnError = defaultOnError
+	}
+	return nil
+}
+
+// fillSingle applies the defaults of the single-policy limiters
+// (NewFixedWindow, NewGCRA) and checks them.
+func (o *Options) fillSingle(gcra bool) error {
+	if len(o.Policies) > 0 {
+		return fmt.Errorf("%w: Policies are for NewMulti", ErrInvalidOptions)
+	}
+	if !gcra && o.Burst != 0 {
+		return fmt.Errorf("%w: Burst is for NewGCRA", ErrInvalidOptions)
+	}
 	if o.Limit == 0 {
-		o.Limit = DefaultLimit
+		o.Limit = defaultLimit
 	}
 	if o.Window == 0 {
-		o.Window = DefaultWindow
+		o.Window = defaultWindow
 	}
-	if o.Limit < 0 {
-		return fmt.Errorf("%w: limit must be positive, got %d", ErrInvalidOptions, o.Limit)
+	if o.Burst == 0 {
+		o.Burst = o.Limit
+	}
+	if o.Limit < 0 || o.Burst < 0 {
+		return fmt.Errorf("%w: limit and burst must be positive, got %d and %d", ErrInvalidOptions, o.Limit, o.Burst)
 	}
 	if o.Window < time.Millisecond {
 		return fmt.Errorf("%w: window must be at least 1ms, got %v", ErrInvalidOptions, o.Window)
 	}
-	return fillCommon(&o.Prefix, &o.Policy, &o.Timeout, &o.DenyCacheSize, &o.Now)
-}
-
-func fillCommon(prefix, policy *string, timeout *time.Duration, denySize *int, now *func() time.Time) error {
-	if *prefix == "" {
-		*prefix = DefaultPrefix
+	if o.Policy == "" {
+		o.Policy = defaultPolicy
 	}
-	if err := core.CheckNamespace(*prefix); err != nil {
-		return fmt.Errorf("%w: prefix: %w", ErrInvalidOptions, err)
+	if !validToken(o.Policy) {
+		return fmt.Errorf("%w: policy name %q: want letters, digits, '_', '-' or '.'", ErrInvalidOptions, o.Policy)
 	}
-	if *policy == "" {
-		*policy = DefaultPolicy
-	}
-	if !validToken(*policy) {
-		return fmt.Errorf("%w: policy name %q: want letters, digits, '_', '-' or '.'", ErrInvalidOptions, *policy)
-	}
-	if *timeout == 0 {
-		*timeout = DefaultTimeout
-	}
-	if *timeout < 0 {
-		return fmt.Errorf("%w: timeout must be positive, got %v", ErrInvalidOptions, *timeout)
-	}
-	if *denySize == 0 {
-		*denySize = DefaultDenyCacheSize
-	}
-	if *now == nil {
-		*now = time.Now
-	}
-	return nil
+	return o.fill()
 }
 
 func validToken(s string) bool {
@@ -185,11 +254,128 @@ func validToken(s string) bool {
 	return true
 }
 
-// report calls the hook, if any.
-func report(hook func(Decision), key string, res Result, err error, start time.Time) {
-	if hook == nil {
+// RedisLimiter is a Limiter whose state lives in Redis, shared by every
+// process that builds one with the same Namespace and policy: a fixed
+// window (NewFixedWindow), a GCRA (NewGCRA) or several fixed windows at
+// once (NewMulti). It is safe for concurrent use, needs no Close and never
+// panics. Every Redis failure it returns also goes to Options.OnError, and
+// is counted in Stats.
+type RedisLimiter struct {
+	c          *core.Client
+	alg        algorithm
+	onError    core.ErrorHandler
+	onDecision func(Decision)
+
+	allowed, denied, local, errs atomic.Uint64
+}
+
+var _ Limiter = (*RedisLimiter)(nil)
+
+// algorithm is the Redis side of one kind of limiter.
+type algorithm interface {
+	allowN(ctx context.Context, key string, n int) (Result, error)
+	peek(ctx context.Context, key string) (Result, error)
+	reset(ctx context.Context, key string) error
+	check(ctx context.Context) error
+}
+
+func newRedisLimiter(c *core.Client, opts *Options, alg algorithm) *RedisLimiter {
+	return &RedisLimiter{c: c, alg: alg, onError: opts.OnError, onDecision: opts.OnDecision}
+}
+
+// Allow is AllowN(ctx, key, 1).
+func (l *RedisLimiter) Allow(ctx context.Context, key string) (Result, error) {
+	return l.decide(ctx, key, 1, nil)
+}
+
+// AllowN consumes n units of key's quota if they all fit, and none
+// otherwise. Once a key has no units left, further calls are answered from
+// the local deny cache (FixedWindow, Multi: until the window ends; GCRA:
+// after a denial of one unit, until RetryAfter), without Redis.
+func (l *RedisLimiter) AllowN(ctx context.Context, key string, n int) (Result, error) {
+	return l.decide(ctx, key, n, nil)
+}
+
+// decide is AllowN; r, when not nil, is the request a failure is reported
+// with.
+func (l *RedisLimiter) decide(ctx context.Context, key string, n int, r *http.Request) (Result, error) {
+	var start time.Time
+	if l.onDecision != nil {
+		start = time.Now()
+	}
+	res, err := l.alg.allowN(ctx, key, n)
+	switch {
+	case err != nil:
+		l.failed(ctx, r, err)
+	case res.Allowed:
+		l.allowed.Add(1)
+	default:
+		l.denied.Add(1)
+		if res.Local {
+			l.local.Add(1)
+		}
+	}
+	l.decided(key, res, err, start)
+	return res, err
+}
+
+// Peek reports key's current state without consuming anything: Allowed
+// tells whether one more unit would fit (Multi: under every policy; the
+// Result describes the tightest one).
+func (l *RedisLimiter) Peek(ctx context.Context, key string) (Result, error) {
+	var start time.Time
+	if l.onDecision != nil {
+		start = time.Now()
+	}
+	res, err := l.alg.peek(ctx, key)
+	l.failed(ctx, nil, err)
+	l.decided(key, res, err, start)
+	return res, err
+}
+
+// Reset forgets key's usage: its current counters (GCRA: its state) in
+// Redis and its local deny entry. Other processes' deny caches keep their
+// entries until they expire.
+func (l *RedisLimiter) Reset(ctx context.Context, key string) error {
+	err := l.alg.reset(ctx, key)
+	l.failed(ctx, nil, err)
+	return err
+}
+
+// Check runs, once, every Redis command the limiter uses (those its Lua
+// scripts call included) on probe keys under its Namespace that expire
+// within seconds and are deleted at the end, so a missing ACL permission or
+// an unreachable server is reported at start-up instead of on the first
+// request. The error ("ratelimit: check: …") wraps Redis' own, which for a
+// missing permission is a NOPERM error naming the command. Check consumes
+// no client's quota and reports nothing to OnError.
+func (l *RedisLimiter) Check(ctx context.Context) error {
+	if err := l.alg.check(ctx); err != nil {
+		return checkError{err}
+	}
+	return nil
+}
+
+// Stats returns the limiter's counters.
+func (l *RedisLimiter) Stats() Stats {
+	return Stats{Allowed: l.allowed.Load(), Denied: l.denied.Load(), LocalDenied: l.local.Load(), Errors: l.errs.Load()}
+}
+
+// failed counts and reports err when it is a Redis failure (not the
+// caller's mistake: an empty key, an impossible cost).
+func (l *RedisLimiter) failed(ctx context.Context, r *http.Request, err error) {
+	if err == nil || errors.Is(err, ErrInvalidCost) || errors.Is(err, ErrInvalidKey) {
 		return
 	}
-	hook(Decision{Key: key, Allowed: res.Allowed && err == nil, Remaining: res.Remaining, Err: err,
+	l.errs.Add(1)
+	l.onError(report.WithRequest(ctx, r), err)
+}
+
+// decided calls the OnDecision hook, if any.
+func (l *RedisLimiter) decided(key string, res Result, err error, start time.Time) {
+	if l.onDecision == nil {
+		return
+	}
+	l.onDecision(Decision{Key: key, Allowed: res.Allowed && err == nil, Remaining: res.Remaining, Err: err,
 		Latency: time.Since(start), Local: res.Local})
 }

@@ -10,45 +10,30 @@ import (
 	"github.com/rediskit/rediskit/core"
 )
 
-// Policy is one limit of a Multi limiter: Limit units per Window.
-type Policy struct {
-	Name   string        // header policy name and key part; letters, digits, '_', '-', '.'
-	Limit  int           // units per window, positive
-	Window time.Duration // at least 1 ms
-}
-
-// MultiOptions configures NewMulti. Policies is required; the other fields
-// have the defaults of Options.
-type MultiOptions struct {
-	Policies      []Policy
-	Prefix        string
-	Timeout       time.Duration
-	DenyCacheSize int
-	OnDecision    func(Decision)
-	Now           func() time.Time
-}
-
-// Multi checks several fixed-window limits (for example 10 per second and
-// 1,000 per hour) on each request, all or nothing, in one round trip: one
-// Lua script over counters that share the key's {id} hash tag, so it is
-// cluster-safe. A denied request consumes none of them. The Result describes
-// the denying policy, or on success the one with the fewest units left. It
-// is safe for concurrent use.
-type Multi struct {
-	opts MultiOptions
+// multi checks several fixed-window limits on each request, all or
+// nothing, in one round trip: one Lua script over counters that share the
+// key's {id} hash tag, so it is cluster-safe.
+type multi struct {
+	opts Options
 	exec *executor
 	deny *denyCache
 }
 
-var _ Limiter = (*Multi)(nil)
-
-// NewMulti returns a multi-limit limiter over c. Policy names must be unique.
-func NewMulti(c *core.Client, opts MultiOptions) (*Multi, error) {
+// NewMulti returns a limiter over c that checks several fixed-window limits
+// (opts.Policies, for example 10 per second and 1,000 per hour) on each
+// request, all or nothing, in one round trip; a denied request consumes
+// none of them. The Result describes the denying policy, or on success the
+// one with the fewest units left. Policy names must be unique; Limit,
+// Window, Burst and Policy must be zero.
+func NewMulti(c *core.Client, opts Options) (*RedisLimiter, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil core.Client", ErrInvalidOptions)
 	}
 	if len(opts.Policies) == 0 {
 		return nil, fmt.Errorf("%w: no policies", ErrInvalidOptions)
+	}
+	if opts.Limit != 0 || opts.Window != 0 || opts.Burst != 0 || opts.Policy != "" {
+		return nil, fmt.Errorf("%w: NewMulti takes its limits from Policies: leave Limit, Window, Burst and Policy zero", ErrInvalidOptions)
 	}
 	seen := map[string]bool{}
 	for _, p := range opts.Policies {
@@ -62,15 +47,15 @@ func NewMulti(c *core.Client, opts MultiOptions) (*Multi, error) {
 		seen[p.Name] = true
 	}
 	opts.Policies = append([]Policy(nil), opts.Policies...)
-	policy := DefaultPolicy
-	if err := fillCommon(&opts.Prefix, &policy, &opts.Timeout, &opts.DenyCacheSize, &opts.Now); err != nil {
+	if err := opts.fill(); err != nil {
 		return nil, err
 	}
-	return &Multi{opts: opts, exec: newExecutor(c.Redis(), opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}, nil
+	m := &multi{opts: opts, exec: newExecutor(c.Redis(), opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}
+	return newRedisLimiter(c, &opts, m), nil
 }
 
 // windows computes each policy's key, time left and TTL.
-func (m *Multi) windows(key string) (tag string, keys []string, left, ttls []time.Duration, err error) {
+func (m *multi) windows(key string) (tag string, keys []string, left, ttls []time.Duration, err error) {
 	if tag, err = hashTag(key); err != nil {
 		return "", nil, nil, nil, err
 	}
@@ -81,20 +66,15 @@ func (m *Multi) windows(key string) (tag string, keys []string, left, ttls []tim
 		w := now / int64(p.Window)
 		left[i] = time.Duration((w+1)*int64(p.Window) - now)
 		ttls[i] = left[i] + min(p.Window, time.Second)
-		keys[i] = windowKey(m.opts.Prefix, "multi", tag, w, p.Name, durationMS(p.Window))
+		keys[i] = windowKey(m.opts.Namespace, "multi", tag, w, p.Name, durationMS(p.Window))
 	}
 	return tag, keys, left, ttls, nil
 }
 
-// Allow is AllowN(ctx, key, 1).
-func (m *Multi) Allow(ctx context.Context, key string) (Result, error) { return m.AllowN(ctx, key, 1) }
-
-// AllowN consumes n units from every policy if n fits under all of them,
+// allowN consumes n units from every policy if n fits under all of them,
 // and nothing otherwise.
-func (m *Multi) AllowN(ctx context.Context, key string, n int) (res Result, err error) {
-	start := time.Now()
-	defer func() { report(m.opts.OnDecision, key, res, err, start) }()
-	res = m.result(0, 0, 0)
+func (m *multi) allowN(ctx context.Context, key string, n int) (Result, error) {
+	res := m.result(0, 0, 0)
 	tag, keys, left, ttls, err := m.windows(key)
 	if err != nil {
 		return res, err
@@ -105,7 +85,7 @@ func (m *Multi) AllowN(ctx context.Context, key string, n int) (res Result, err 
 				fmt.Errorf("%w: cost %d outside [1, %d] of policy %q", ErrInvalidCost, n, p.Limit, p.Name)
 		}
 	}
-	denyKey := core.MakeKey(m.opts.Prefix, "multi", tag)
+	denyKey := core.MakeKey(m.opts.Namespace, "multi", tag)
 	if d, i := m.deny.until(denyKey, m.opts.Now()); d > 0 {
 		// The policy that denied, used up until its window ends.
 		res = m.result(i, int64(m.opts.Policies[i].Limit), d)
@@ -135,13 +115,13 @@ func (m *Multi) AllowN(ctx context.Context, key string, n int) (res Result, err 
 }
 
 // result describes policy i with count used.
-func (m *Multi) result(i int, count int64, left time.Duration) Result {
+func (m *multi) result(i int, count int64, left time.Duration) Result {
 	p := m.opts.Policies[i]
 	return Result{Limit: p.Limit, Remaining: max(0, p.Limit-int(count)), ResetAfter: left, Policy: p.Name, Window: p.Window}
 }
 
 // tightest returns the policy with the fewest units left.
-func (m *Multi) tightest(counts []int64, left []time.Duration) Result {
+func (m *multi) tightest(counts []int64, left []time.Duration) Result {
 	best := m.result(0, counts[0], left[0])
 	for i := 1; i < len(counts); i++ {
 		if r := m.result(i, counts[i], left[i]); r.Remaining < best.Remaining {
@@ -151,11 +131,9 @@ func (m *Multi) tightest(counts []int64, left []time.Duration) Result {
 	return best
 }
 
-// Peek reports the tightest policy without consuming anything.
-func (m *Multi) Peek(ctx context.Context, key string) (res Result, err error) {
-	start := time.Now()
-	defer func() { report(m.opts.OnDecision, key, res, err, start) }()
-	res = m.result(0, 0, 0)
+// peek reports the tightest policy without consuming anything.
+func (m *multi) peek(ctx context.Context, key string) (Result, error) {
+	res := m.result(0, 0, 0)
 	_, keys, left, _, err := m.windows(key)
 	if err != nil {
 		return res, err
@@ -185,14 +163,14 @@ func (m *Multi) Peek(ctx context.Context, key string) (res Result, err error) {
 	return res, nil
 }
 
-// Reset deletes key's current counters of every policy and its local deny
+// reset deletes key's current counters of every policy and its local deny
 // entry.
-func (m *Multi) Reset(ctx context.Context, key string) error {
+func (m *multi) reset(ctx context.Context, key string) error {
 	tag, keys, _, _, err := m.windows(key)
 	if err != nil {
 		return err
 	}
-	m.deny.forget(core.MakeKey(m.opts.Prefix, "multi", tag))
+	m.deny.forget(core.MakeKey(m.opts.Namespace, "multi", tag))
 	args := make([]any, 0, len(keys)+1)
 	args = append(args, "del")
 	for _, k := range keys {

@@ -14,10 +14,10 @@ import (
 )
 
 // newMulti returns a Multi limiter over tc with the given policies and clock.
-func newMulti(t *testing.T, tc redistest.Case, clk *clock, policies []ratelimit.Policy) *ratelimit.Multi {
+func newMulti(t *testing.T, tc redistest.Case, clk *clock, policies []ratelimit.Policy) *ratelimit.RedisLimiter {
 	t.Helper()
-	m, err := ratelimit.NewMulti(core.NewFromRedis(tc.RDB), ratelimit.MultiOptions{
-		Policies: policies, Prefix: tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now,
+	m, err := ratelimit.NewMulti(core.NewFromRedis(tc.RDB), ratelimit.Options{
+		Policies: policies, Namespace: tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -101,9 +101,9 @@ func TestMultiConcurrent(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		checkTTLs(t, tc.RDB, tc.Prefix)
 		clk := midWindow(time.Hour)
-		opts := ratelimit.MultiOptions{
-			Policies: []ratelimit.Policy{{Name: "minute", Limit: 10, Window: time.Minute}, {Name: "hour", Limit: 1000, Window: time.Hour}},
-			Prefix:   tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now, DenyCacheSize: -1,
+		opts := ratelimit.Options{
+			Policies:  []ratelimit.Policy{{Name: "minute", Limit: 10, Window: time.Minute}, {Name: "hour", Limit: 1000, Window: time.Hour}},
+			Namespace: tc.Prefix, Timeout: 10 * time.Second, Now: clk.Now, DenyCacheSize: -1,
 		}
 		m, err := ratelimit.NewMulti(core.NewFromRedis(tc.RDB), opts)
 		if err != nil {
@@ -144,7 +144,7 @@ func TestNewMultiValidates(t *testing.T) {
 		{{Name: "", Limit: 1, Window: time.Second}},
 		{{Name: "a", Limit: 0, Window: time.Second}},
 	} {
-		if _, err := ratelimit.NewMulti(c, ratelimit.MultiOptions{Policies: ps}); !errors.Is(err, ratelimit.ErrInvalidOptions) {
+		if _, err := ratelimit.NewMulti(c, ratelimit.Options{Policies: ps}); !errors.Is(err, ratelimit.ErrInvalidOptions) {
 			t.Errorf("NewMulti(%v): got %v, want ErrInvalidOptions", ps, err)
 		}
 	}
@@ -154,8 +154,8 @@ func TestGCRA(t *testing.T) {
 	t.Parallel()
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
 		checkTTLs(t, tc.RDB, tc.Prefix)
-		g, err := ratelimit.NewGCRA(core.NewFromRedis(tc.RDB), ratelimit.GCRAOptions{
-			Rate: 1, Period: time.Hour, Burst: 3, Prefix: tc.Prefix, Policy: "smooth", Timeout: 10 * time.Second})
+		g, err := ratelimit.NewGCRA(core.NewFromRedis(tc.RDB), ratelimit.Options{
+			Limit: 1, Window: time.Hour, Burst: 3, Namespace: tc.Prefix, Policy: "smooth", Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,7 @@ func TestPrefixRejected(t *testing.T) {
 	// No command is sent: options are checked before any Redis call.
 	c := core.NewFromRedis(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}))
 	for _, prefix := range []string{":x", "a{b}", "rl*", "a b"} {
-		_, err := ratelimit.NewFixedWindow(c, ratelimit.Options{Prefix: prefix})
+		_, err := ratelimit.NewFixedWindow(c, ratelimit.Options{Namespace: prefix})
 		if !errors.Is(err, ratelimit.ErrInvalidOptions) || !errors.Is(err, core.ErrInvalidKey) {
 			t.Errorf("Prefix %q: got %v, want ErrInvalidOptions wrapping core.ErrInvalidKey", prefix, err)
 		}

@@ -1,5 +1,15 @@
 package ratelimit
 
+import (
+	"context"
+	"errors"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/internal/script"
+)
+
 // counterScript is the all-or-nothing windowed counter: KEYS are counters
 // (sharing one {id} hash tag), ARGV[1] the cost n, ARGV[1+i] the limit of
 // KEYS[i] and ARGV[1+#KEYS+i] its TTL in ms. If n fits under every limit it
@@ -9,7 +19,7 @@ package ratelimit
 // request never creates a key. It returns {denied, count1, count2, ...}.
 // This is the path for costs above 1, several limits, clusters and Redis
 // before 7 (no PEXPIRE NX); it works on Redis 2.6 and later.
-var counterScript = newScript(`
+var counterScript = script.New(`
 local n = tonumber(ARGV[1])
 local k = #KEYS
 local counts = {}
@@ -34,3 +44,76 @@ for i = 1, k do
 end
 return out
 `)
+
+// gcraScript is the script redis_rate runs for AllowN (GCRA's decisions and
+// Peek), read from redis_rate itself (see redisRateScript), so that Check
+// probes the commands the library version in use really calls.
+var gcraScript = script.New(redisRateScript())
+
+// redisRateScript returns the source of the Lua script redis_rate's AllowN
+// runs: it makes one AllowN against a scripter that answers EVALSHA with
+// NOSCRIPT, so that go-redis falls back to EVAL, which carries the source.
+// Nothing is sent anywhere.
+func redisRateScript() string {
+	var s captureScripter
+	_, _ = redis_rate.NewLimiter(&s).AllowN(context.Background(), "k", redis_rate.PerSecond(1), 1)
+	if s.src == "" {
+		panic("ratelimit: cannot read redis_rate's GCRA script")
+	}
+	return s.src
+}
+
+// captureScripter records the source of the first script EVAL'd through it
+// and fails every call.
+type captureScripter struct{ src string }
+
+var errCaptured = errors.New("captured")
+
+func (s *captureScripter) failed(ctx context.Context, err error) *redis.Cmd {
+	cmd := redis.NewCmd(ctx)
+	cmd.SetErr(err)
+	return cmd
+}
+
+func (s *captureScripter) Eval(ctx context.Context, src string, _ []string, _ ...any) *redis.Cmd {
+	if s.src == "" {
+		s.src = src
+	}
+	return s.failed(ctx, errCaptured)
+}
+
+func (s *captureScripter) EvalSha(ctx context.Context, _ string, _ []string, _ ...any) *redis.Cmd {
+	return s.failed(ctx, noScript{})
+}
+
+// noScript is Redis' NOSCRIPT error (a redis.Error).
+type noScript struct{}
+
+func (noScript) Error() string { return "NOSCRIPT No matching script." }
+func (noScript) RedisError()   {}
+
+func (s *captureScripter) EvalRO(ctx context.Context, src string, keys []string, args ...any) *redis.Cmd {
+	return s.Eval(ctx, src, keys, args...)
+}
+
+func (s *captureScripter) EvalShaRO(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	return s.EvalSha(ctx, sha, keys, args...)
+}
+
+func (s *captureScripter) ScriptExists(ctx context.Context, _ ...string) *redis.BoolSliceCmd {
+	cmd := redis.NewBoolSliceCmd(ctx)
+	cmd.SetErr(errCaptured)
+	return cmd
+}
+
+func (s *captureScripter) ScriptLoad(ctx context.Context, _ string) *redis.StringCmd {
+	cmd := redis.NewStringCmd(ctx)
+	cmd.SetErr(errCaptured)
+	return cmd
+}
+
+func (s *captureScripter) Del(ctx context.Context, _ ...string) *redis.IntCmd {
+	cmd := redis.NewIntCmd(ctx)
+	cmd.SetErr(errCaptured)
+	return cmd
+}

@@ -115,7 +115,7 @@ func TestServeBudgetAndMissingItem(t *testing.T) {
 	}
 	var budgets int
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if end, ok := budget.Deadline(r.Context()); ok && time.Until(end) > 50*time.Second {
+		if b := budget.From(r.Context()); b != nil && b.Left() > 50*time.Second {
 			budgets++
 		}
 		if strings.HasSuffix(r.URL.Path, "/missing") {

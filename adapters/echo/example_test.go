@@ -48,15 +48,10 @@ func ExampleRateLimiterWithConfig() {
 	cfg := echoadapter.DefaultRateLimiterConfig
 	cfg.Limiter = limiter
 	cfg.LegacyHeaders = true
-	// Per client IP and route: the clientip.Resolver given to KeyByIP would
-	// list trusted proxies (nil: the TCP peer only).
-	cfg.IdentifierExtractor = func(c echo.Context) (string, error) {
-		ip, err := ratelimit.KeyByIP(nil)(c.Request())
-		if err != nil {
-			return "", err
-		}
-		return ip + "|route:" + c.Path(), nil
-	}
+	// Per client IP and route (Echo's c.Path(), which the middleware copies
+	// to the request's Pattern): the clientip.Resolver given to KeyByIP
+	// would list trusted proxies (nil: the TCP peer only).
+	cfg.Key = ratelimit.Combine(ratelimit.KeyByIP(nil), ratelimit.KeyByRoute(nil))
 	e := echo.New()
 	e.Use(echoadapter.RateLimiterWithConfig(cfg))
 	e.GET("/search", func(c echo.Context) error { return c.String(http.StatusOK, "results") })

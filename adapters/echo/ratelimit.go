@@ -3,20 +3,23 @@ package echoadapter
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/rediskit/rediskit/internal/rlhttp"
 	"github.com/rediskit/rediskit/ratelimit"
 )
 
 // RateLimiterConfig configures RateLimiterWithConfig. Its field names follow
 // Echo's own middleware.RateLimiterConfig; the embedded
-// ratelimit.HTTPOptions holds the limiter, cost, per-route limits, failure
-// policy, headers and body format.
+// ratelimit.GuardOptions holds the limiter, key, cost, per-route limits,
+// failure policy, headers and body format. (Its DenyHandler and
+// ErrorHandler, net/http-shaped, are not used: set the Echo-shaped ones
+// below.)
 type RateLimiterConfig struct {
-	ratelimit.HTTPOptions
+	ratelimit.GuardOptions
 
 	// Skipper, when it returns true, lets a request through uncounted.
 	// Default: never skip. (The func types are those of Echo's middleware
@@ -24,13 +27,19 @@ type RateLimiterConfig struct {
 	Skipper func(c echo.Context) bool
 	// BeforeFunc runs before each counted request.
 	BeforeFunc func(c echo.Context)
-	// IdentifierExtractor identifies the client. Default: the TCP peer
+	// IdentifierExtractor, when set, identifies the client instead of Key,
+	// for identifiers only the echo.Context holds (c.Get values); it costs
+	// a context per request. Default: Key, itself by default the TCP peer
 	// address (IPv6 by /64) through ratelimit.KeyByIP(nil); never Echo's
-	// RealIP, which believes any X-Forwarded-For. Use KeyFuncExtractor to
-	// plug in a ratelimit.KeyFunc with trusted proxies.
+	// RealIP, which believes any X-Forwarded-For. Route parameters and
+	// the route (c.Path()) are copied to the request, so
+	// ratelimit.KeyByRoute(nil) and Request.PathValue work as under
+	// net/http.
 	IdentifierExtractor func(c echo.Context) (string, error)
-	// ErrorHandler answers when IdentifierExtractor fails (default 403) or
-	// the limiter fails closed (default 503, never 429).
+	// ErrorHandler answers when the client cannot be identified (err wraps
+	// ratelimit.ErrNoKey; default 403) or the limiter fails closed
+	// (default 503, never 429). Default: an *echo.HTTPError with the JSON
+	// body and Internal err.
 	ErrorHandler func(c echo.Context, err error) error
 	// DenyHandler answers a denied request; err wraps ratelimit.ErrLimited
 	// (and ratelimit.ErrInvalidCost when the request's cost exceeds the
@@ -50,7 +59,9 @@ func RateLimiter(l ratelimit.Limiter) echo.MiddlewareFunc {
 	return RateLimiterWithConfig(cfg)
 }
 
-// KeyFuncExtractor adapts a ratelimit.KeyFunc to an IdentifierExtractor.
+// KeyFuncExtractor adapts a ratelimit.KeyFunc to an IdentifierExtractor
+// (for Echo's own middleware.RateLimiter with a Store; in RateLimiterConfig
+// set Key instead).
 func KeyFuncExtractor(fn ratelimit.KeyFunc) func(c echo.Context) (string, error) {
 	return func(c echo.Context) (string, error) { return fn(c.Request()) }
 }
@@ -61,22 +72,59 @@ func RouteExtractor(c echo.Context) (string, error) {
 	return ratelimit.KeyByRoute(func(*http.Request) string { return c.Path() })(c.Request())
 }
 
-// RateLimiterWithConfig returns the rate-limit middleware, answering exactly
-// as the net/http adapter does. It panics on an invalid configuration.
+// echoContextKey carries the echo.Context to an IdentifierExtractor.
+type echoContextKey struct{}
+
+// RateLimiterWithConfig returns the rate-limit middleware: ratelimit.Guard's
+// Serve, answering exactly as the net/http adapter does, with Echo-style
+// errors. It panics on an invalid configuration.
 func RateLimiterWithConfig(cfg RateLimiterConfig) echo.MiddlewareFunc {
-	if err := cfg.Validate(); err != nil {
-		panic("echoadapter: RateLimiterWithConfig: " + err.Error())
-	}
 	if cfg.Skipper == nil {
 		cfg.Skipper = DefaultRateLimiterConfig.Skipper
 	}
-	if cfg.IdentifierExtractor == nil {
-		cfg.IdentifierExtractor = KeyFuncExtractor(ratelimit.KeyByIP(nil))
+	opts := cfg.GuardOptions
+	if opts.Key == nil {
+		opts.Key = ratelimit.KeyByIP(nil)
 	}
-	if cfg.ErrorHandler == nil {
-		cfg.ErrorHandler = func(c echo.Context, err error) error {
-			return httpError(c, &cfg.HTTPOptions, ratelimit.ErrorStatus(err), 0, err)
+	key := opts.Key
+	if cfg.IdentifierExtractor != nil {
+		opts.Key = func(r *http.Request) (string, error) {
+			c, _ := r.Context().Value(echoContextKey{}).(echo.Context)
+			if c == nil {
+				return "", ratelimit.ErrNoKey
+			}
+			return cfg.IdentifierExtractor(c)
 		}
+	}
+	opts.DenyHandler = func(w http.ResponseWriter, r *http.Request, res ratelimit.Result, err error) {
+		x := w.(*echoCall)
+		if cfg.DenyHandler == nil {
+			x.err = httpError(x.c, cfg.ProblemJSON, http.StatusTooManyRequests, rlhttp.RetryAfter(res.RetryAfter), err)
+			return
+		}
+		var id string
+		if cfg.IdentifierExtractor != nil {
+			id, _ = cfg.IdentifierExtractor(x.c)
+		} else {
+			id, _ = key(r)
+		}
+		x.err = cfg.DenyHandler(x.c, id, err)
+	}
+	opts.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
+		x := w.(*echoCall)
+		if cfg.ErrorHandler != nil {
+			x.err = cfg.ErrorHandler(x.c, err)
+			return
+		}
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, ratelimit.ErrNoKey) {
+			status = http.StatusForbidden
+		}
+		x.err = httpError(x.c, cfg.ProblemJSON, status, 0, err)
+	}
+	g, err := ratelimit.NewGuard(opts)
+	if err != nil {
+		panic("echoadapter: RateLimiterWithConfig: " + err.Error())
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -86,47 +134,52 @@ func RateLimiterWithConfig(cfg RateLimiterConfig) echo.MiddlewareFunc {
 			if cfg.BeforeFunc != nil {
 				cfg.BeforeFunc(c)
 			}
-			id, err := cfg.IdentifierExtractor(c)
-			if err != nil {
-				if !errors.Is(err, ratelimit.ErrNoKey) {
-					err = errors.Join(ratelimit.ErrNoKey, err)
-				}
-				return cfg.ErrorHandler(c, err)
+			r := requestOf(c)
+			if cfg.IdentifierExtractor != nil {
+				r = r.WithContext(context.WithValue(r.Context(), echoContextKey{}, c))
 			}
-			v := cfg.Check(c.Request(), id)
-			cfg.WriteHeaders(c.Response().Header(), v)
-			switch v.Status {
-			case 0:
-				return next(c)
-			case http.StatusTooManyRequests:
-				return deny(c, &cfg, id, v)
-			default:
-				return cfg.ErrorHandler(c, v.Err)
-			}
+			x := &echoCall{ResponseWriter: c.Response(), c: c, next: next}
+			g.Serve(x, r, x)
+			return x.err
 		}
 	}
 }
 
-// deny answers a denied request through cfg.DenyHandler, by default with a
-// 429 *echo.HTTPError.
-func deny(c echo.Context, cfg *RateLimiterConfig, id string, v ratelimit.Verdict) error {
-	err := ratelimit.ErrLimited
-	if v.Err != nil { // a cost above the limit
-		err = v.Err
+// requestOf returns c's request with Echo's route parameters as path
+// values and c.Path() as its Pattern (when empty), as net/http's ServeMux
+// sets them.
+func requestOf(c echo.Context) *http.Request {
+	r := c.Request()
+	for _, name := range c.ParamNames() {
+		r.SetPathValue(name, c.Param(name))
 	}
-	if cfg.DenyHandler != nil {
-		return cfg.DenyHandler(c, id, err)
+	if r.Pattern == "" {
+		r.Pattern = c.Path()
 	}
-	return httpError(c, &cfg.HTTPOptions, http.StatusTooManyRequests, ratelimit.RetryAfterSeconds(v.Result), err)
+	return r
 }
 
-// httpError returns an *echo.HTTPError whose Message renders as the shared
-// ratelimit.ErrorBody; Echo's error handler keeps the Content-Type set here.
-func httpError(c echo.Context, o *ratelimit.HTTPOptions, status, retryAfter int, err error) error {
-	body := ratelimit.ErrorBody{Status: status, Problem: o.ProblemJSON, RetryAfter: retryAfter}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, body.ContentType())
-	h.Set("Cache-Control", "no-store")
+// echoCall is one request through the middleware: the ResponseWriter the
+// Guard writes headers to (Echo's response), the next handler it calls,
+// and what the Echo middleware returns.
+type echoCall struct {
+	http.ResponseWriter
+	c    echo.Context
+	next echo.HandlerFunc
+	err  error
+}
+
+// ServeHTTP runs the next Echo handler with the Guard's request.
+func (x *echoCall) ServeHTTP(_ http.ResponseWriter, r *http.Request) {
+	x.c.SetRequest(r)
+	x.err = x.next(x.c)
+}
+
+// httpError returns an *echo.HTTPError whose Message renders the rate
+// limiter's JSON body; Echo's error handler keeps the Content-Type set here.
+func httpError(c echo.Context, problem bool, status, retryAfter int, err error) error {
+	body := rlhttp.Body{Status: status, Problem: problem, RetryAfter: retryAfter}
+	body.SetHeaders(c.Response().Header())
 	return &echo.HTTPError{Code: status, Message: body, Internal: err}
 }
 
@@ -134,9 +187,10 @@ func httpError(c echo.Context, o *ratelimit.HTTPOptions, status, retryAfter int,
 // it implements middleware.RateLimiterStore (Allow(identifier) (bool,
 // error)). Echo's middleware answers a store error with its DenyHandler,
 // whose default is 429; so the Store fails open by default (Allow returns
-// true and reports the error to OnError). With FailClosed it returns the
-// error; then set StoreDenyHandler as DenyHandler to answer 503 instead of
-// 429. A Store is safe for concurrent use.
+// true). With FailClosed it returns the error; then set StoreDenyHandler as
+// DenyHandler to answer 503 instead of 429. Either way the limiter reports
+// the failure to its own OnError (a ratelimit.RedisLimiter does). A Store
+// is safe for concurrent use.
 //
 // Echo's default IdentifierExtractor is c.RealIP(), which believes any
 // X-Forwarded-For a client sends: every request can claim a fresh bucket.
@@ -155,11 +209,6 @@ type Store struct {
 	// FailClosed makes Allow return the limiter's error (Echo then calls
 	// its DenyHandler) instead of allowing the request. Default false.
 	FailClosed bool
-	// OnError is called with every limiter failure, either way. Default:
-	// a Warn record "echoadapter: rate limiter store failed" with the error
-	// through slog.Default() (the identifier is not logged: a custom
-	// IdentifierExtractor may return a secret).
-	OnError func(identifier string, err error)
 }
 
 var _ middleware.RateLimiterStore = (*Store)(nil)
@@ -172,11 +221,6 @@ func NewStore(l ratelimit.Limiter) *Store { return &Store{Limiter: l} }
 func (s *Store) Allow(identifier string) (bool, error) {
 	res, err := s.Limiter.Allow(context.Background(), identifier)
 	if err != nil {
-		if s.OnError != nil {
-			s.OnError(identifier, err)
-		} else {
-			slog.Warn("echoadapter: rate limiter store failed", "err", err)
-		}
 		if s.FailClosed {
 			return false, err
 		}

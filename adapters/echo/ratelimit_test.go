@@ -1,6 +1,7 @@
 package echoadapter_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,10 +19,15 @@ import (
 	"github.com/rediskit/rediskit/ratelimit"
 )
 
-func newLimiter(t *testing.T, rdb redis.UniversalClient, limit int) *ratelimit.FixedWindow {
+func newLimiter(t *testing.T, rdb redis.UniversalClient, limit int) *ratelimit.RedisLimiter {
+	t.Helper()
+	return newLimiterOnError(t, rdb, limit, nil)
+}
+
+func newLimiterOnError(t *testing.T, rdb redis.UniversalClient, limit int, onError core.ErrorHandler) *ratelimit.RedisLimiter {
 	t.Helper()
 	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: limit, Window: time.Hour,
-		Prefix: redistest.Prefix(t), Timeout: 5 * time.Second})
+		Namespace: redistest.Prefix(t), Timeout: 5 * time.Second, OnError: onError})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +122,8 @@ func TestStore(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
 	rdb := srv.Client(t, &redis.Options{MaxRetries: -1})
-	l := newLimiter(t, rdb, 2)
+	var reported error
+	l := newLimiterOnError(t, rdb, 2, func(_ context.Context, err error) { reported = err })
 	// The interface of Echo's middleware.RateLimiterStore.
 	var store interface{ Allow(string) (bool, error) } = echoadapter.NewStore(l)
 	var got []bool
@@ -131,8 +138,7 @@ func TestStore(t *testing.T) {
 		t.Errorf("got %v, want [true true false]", got)
 	}
 	srv.Stop()
-	var reported error
-	open := &echoadapter.Store{Limiter: l, OnError: func(_ string, err error) { reported = err }}
+	open := &echoadapter.Store{Limiter: l}
 	if ok, err := open.Allow("192.0.2.2"); !ok || err != nil || reported == nil {
 		t.Errorf("fail open: got %v, %v (reported %v), want true, nil, reported", ok, err, reported)
 	}

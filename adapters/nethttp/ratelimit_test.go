@@ -1,6 +1,7 @@
 package nethttp_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -25,7 +26,7 @@ import (
 // mwConfig is what a case configures; each adapter maps it to its own
 // config type, so one table checks that both answer alike.
 type mwConfig struct {
-	opts ratelimit.HTTPOptions
+	opts ratelimit.GuardOptions
 	key  ratelimit.KeyFunc
 	skip func(*http.Request) bool
 }
@@ -35,12 +36,14 @@ var adapters = []struct {
 	build func(mwConfig) http.Handler
 }{
 	{"nethttp", func(c mwConfig) http.Handler {
-		mw := nethttp.RateLimitWithOptions(nethttp.RateLimitOptions{HTTPOptions: c.opts, Key: c.key, Skipper: c.skip})
+		opts := c.opts
+		opts.Key = c.key
+		mw := nethttp.RateLimitWithOptions(nethttp.RateLimitOptions{GuardOptions: opts, Skipper: c.skip})
 		return mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	}},
 	{"echo", func(c mwConfig) http.Handler {
 		cfg := echoadapter.DefaultRateLimiterConfig
-		cfg.HTTPOptions = c.opts
+		cfg.GuardOptions = c.opts
 		if c.key != nil {
 			cfg.IdentifierExtractor = echoadapter.KeyFuncExtractor(c.key)
 		}
@@ -71,7 +74,7 @@ type step struct {
 func limiter(t *testing.T, rdb redis.UniversalClient, prefix string, limit int) ratelimit.Limiter {
 	t.Helper()
 	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: limit, Window: time.Hour,
-		Prefix: prefix, Now: hour(), Timeout: 5 * time.Second})
+		Namespace: prefix, Now: hour(), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +105,7 @@ func TestRateLimitAdaptersAgree(t *testing.T) {
 		steps []step
 	}{
 		{"allowed then denied", func(p string) mwConfig {
-			return mwConfig{opts: ratelimit.HTTPOptions{Limiter: limiter(t, rdb, p, 2)}}
+			return mwConfig{opts: ratelimit.GuardOptions{Limiter: limiter(t, rdb, p, 2)}}
 		}, []step{
 			{"GET", "/", "192.0.2.1:1", "", 200, map[string]string{"RateLimit-Policy": `"default";q=2;w=3600`, "RateLimit": `"default";r=1;t=3540`, "Retry-After": ""}, "ok"},
 			{"GET", "/", "192.0.2.1:2", "198.51.100.9", 200, map[string]string{"RateLimit": `"default";r=0;t=3540`}, "ok"},
@@ -111,7 +114,7 @@ func TestRateLimitAdaptersAgree(t *testing.T) {
 			{"GET", "/", "192.0.2.2:1", "", 200, map[string]string{"RateLimit": `"default";r=1;t=3540`}, "ok"},
 		}},
 		{"problem json and legacy headers", func(p string) mwConfig {
-			return mwConfig{opts: ratelimit.HTTPOptions{Limiter: limiter(t, rdb, p, 1), ProblemJSON: true, LegacyHeaders: true}}
+			return mwConfig{opts: ratelimit.GuardOptions{Limiter: limiter(t, rdb, p, 1), ProblemJSON: true, LegacyHeaders: true}}
 		}, []step{
 			{"GET", "/", "192.0.2.1:1", "", 200, map[string]string{"X-RateLimit-Limit": "1", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3540"}, "ok"},
 			{"GET", "/", "192.0.2.1:1", "", 429, map[string]string{"Content-Type": "application/problem+json", "Retry-After": "3540"},
@@ -120,7 +123,7 @@ func TestRateLimitAdaptersAgree(t *testing.T) {
 		{"skipper, cost and per-route limits", func(p string) mwConfig {
 			b := limiter(t, rdb, p+"-b", 5)
 			return mwConfig{
-				opts: ratelimit.HTTPOptions{Limiter: limiter(t, rdb, p, 3),
+				opts: ratelimit.GuardOptions{Limiter: limiter(t, rdb, p, 3),
 					Cost: func(r *http.Request) int {
 						if r.Method == http.MethodPost {
 							return 2
@@ -144,7 +147,7 @@ func TestRateLimitAdaptersAgree(t *testing.T) {
 			{"GET", "/health", "192.0.2.1:1", "", 200, map[string]string{"RateLimit": ""}, "ok"},
 		}},
 		{"cost above the limit is a 429, even failing closed", func(p string) mwConfig {
-			return mwConfig{opts: ratelimit.HTTPOptions{Limiter: limiter(t, rdb, p, 3), FailClosed: true,
+			return mwConfig{opts: ratelimit.GuardOptions{Limiter: limiter(t, rdb, p, 3), FailClosed: true,
 				Cost: func(r *http.Request) int { n, _ := strconv.Atoi(r.URL.Query().Get("cost")); return n }}}
 		}, []step{
 			{"GET", "/?cost=4", "192.0.2.1:1", "", 429, map[string]string{"RateLimit": `"default";r=0;t=3540`, "Retry-After": "3540"}, denied429},
@@ -156,7 +159,7 @@ func TestRateLimitAdaptersAgree(t *testing.T) {
 			// policy names tell the limiters apart.
 			api := policyLimiter(t, rdb, "api", 5)
 			login := policyLimiter(t, rdb, "login", 2)
-			return mwConfig{opts: ratelimit.HTTPOptions{LimiterFor: func(r *http.Request) ratelimit.Limiter {
+			return mwConfig{opts: ratelimit.GuardOptions{LimiterFor: func(r *http.Request) ratelimit.Limiter {
 				if r.URL.Path == "/login" {
 					return login
 				}
@@ -169,7 +172,7 @@ func TestRateLimitAdaptersAgree(t *testing.T) {
 			{"GET", "/api", "192.0.2.1:1", "", 200, map[string]string{"RateLimit-Policy": `"api";q=5;w=3600`, "RateLimit": `"api";r=4;t=3540`}, "ok"},
 		}},
 		{"key error is 403", func(p string) mwConfig {
-			return mwConfig{opts: ratelimit.HTTPOptions{Limiter: limiter(t, rdb, p, 1)}, key: ratelimit.KeyByHeader("X-Api-Key")}
+			return mwConfig{opts: ratelimit.GuardOptions{Limiter: limiter(t, rdb, p, 1)}, key: ratelimit.KeyByHeader("X-Api-Key")}
 		}, []step{
 			{"GET", "/", "192.0.2.1:1", "", 403, map[string]string{"Content-Type": "application/json", "RateLimit": ""},
 				`{"error":"forbidden","message":"cannot identify the client"}` + "\n"},
@@ -220,7 +223,7 @@ func TestRateLimitRandomXFF(t *testing.T) {
 	for _, a := range adapters {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
-			h := a.build(mwConfig{opts: ratelimit.HTTPOptions{Limiter: limiter(t, rdb, redistest.Prefix(t), 100)}})
+			h := a.build(mwConfig{opts: ratelimit.GuardOptions{Limiter: limiter(t, rdb, redistest.Prefix(t), 100)}})
 			ok := 0
 			for range 1000 {
 				r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -239,22 +242,29 @@ func TestRateLimitRandomXFF(t *testing.T) {
 	}
 }
 
-// TestRateLimitRedisStopped: fail open lets requests through and reports
-// the error; fail closed answers 503, never 429.
+// TestRateLimitRedisStopped: fail open lets requests through and the
+// limiter reports the error (once: the middleware does not report it
+// again); fail closed answers 503, never 429.
 func TestRateLimitRedisStopped(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
 	rdb := srv.Client(t, &redis.Options{MaxRetries: -1})
-	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: 1})
+	var reported atomic.Int64
+	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: 1,
+		OnError: func(ctx context.Context, _ error) {
+			if core.RequestFromContext(ctx) == nil {
+				t.Error("OnError: got no request in ctx, want the request")
+			}
+			reported.Add(1)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop()
 	for _, a := range adapters {
 		for _, closed := range []bool{false, true} {
-			var reported atomic.Int64
-			h := a.build(mwConfig{opts: ratelimit.HTTPOptions{Limiter: l, FailClosed: closed,
-				OnError: func(*http.Request, error) { reported.Add(1) }}})
+			reported.Store(0)
+			h := a.build(mwConfig{opts: ratelimit.GuardOptions{Limiter: l, FailClosed: closed}})
 			want, body := 200, "ok"
 			if closed {
 				want, body = 503, `{"error":"unavailable","message":"rate limiter unavailable"}`+"\n"
@@ -269,9 +279,10 @@ func TestRateLimitRedisStopped(t *testing.T) {
 	}
 }
 
-// TestRateLimitDefaultOnErrorLogs: without OnError, each failure either
-// adapter fails open on is a Warn record through slog.Default(). Not
-// parallel: it replaces slog.Default().
+// TestRateLimitDefaultOnErrorLogs: without OnError, the failures either
+// adapter fails open on are Warn records through slog.Default(), at most
+// one per second, never with the query. Not parallel: it replaces
+// slog.Default().
 func TestRateLimitDefaultOnErrorLogs(t *testing.T) {
 	logs := logcapture.Start(t)
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
@@ -281,23 +292,27 @@ func TestRateLimitDefaultOnErrorLogs(t *testing.T) {
 	}
 	srv.Stop()
 	for _, a := range adapters {
-		h := a.build(mwConfig{opts: ratelimit.HTTPOptions{Limiter: l}})
+		h := a.build(mwConfig{opts: ratelimit.GuardOptions{Limiter: l}})
 		for i := range 2 {
 			checkStep(t, h, i, step{"GET", "/?token=do-not-log", "192.0.2.1:1", "", 200, map[string]string{"RateLimit": ""}, "ok"})
 		}
 	}
 	got := logs.String()
-	if n := strings.Count(got, `level=WARN msg="ratelimit: limiter failed" method=GET err=`); n != 4 {
-		t.Errorf("log: got %d Warn records, want 4 (2 per adapter):\n%s", n, got)
+	if n := strings.Count(got, `level=WARN msg="ratelimit: redis failure" err=`); n < 1 || n > 2 {
+		t.Errorf("log: got %d Warn records, want 1 (or 2 if a second passed) for 4 failures:\n%s", n, got)
 	}
 	if strings.Contains(got, "do-not-log") {
 		t.Errorf("log: got %q, want no query", got)
 	}
+	if st := l.Stats(); st.Errors != 4 {
+		t.Errorf("Stats: got %+v, want 4 errors", st)
+	}
 }
 
-// TestStoreDefaultOnErrorLogs: a Store without OnError logs each failure
-// through slog.Default() at Warn, without the identifier, fail open or
-// closed. Not parallel: it replaces slog.Default().
+// TestStoreDefaultOnErrorLogs: a Store leaves the report of a failure to
+// the limiter (no second record of its own) and never logs the
+// identifier, fail open or closed. Not parallel: it replaces
+// slog.Default().
 func TestStoreDefaultOnErrorLogs(t *testing.T) {
 	logs := logcapture.Start(t)
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
@@ -314,11 +329,14 @@ func TestStoreDefaultOnErrorLogs(t *testing.T) {
 		t.Errorf("fail closed: got %v, %v, want false and an error", ok, err)
 	}
 	got := logs.String()
-	if n := strings.Count(got, `level=WARN msg="echoadapter: rate limiter store failed" err=`); n != 2 {
-		t.Errorf("log: got %d Warn records, want 2:\n%s", n, got)
+	if strings.Contains(got, "echoadapter") {
+		t.Errorf("log: got %q, want no record of the Store's own", got)
 	}
 	if strings.Contains(got, id) {
 		t.Errorf("log: got %q, want no identifier", got)
+	}
+	if st := l.Stats(); st.Errors != 2 {
+		t.Errorf("Stats: got %+v, want 2 errors reported by the limiter", st)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 
 	echoadapter "github.com/rediskit/rediskit/adapters/echo"
 	"github.com/rediskit/rediskit/examples/internal/shop"
-	"github.com/rediskit/rediskit/ratelimit"
 )
 
 // newEcho routes the example's endpoints on Echo, each behind the rediskit
@@ -25,8 +24,7 @@ func newEcho(svc *shop.Service) (http.Handler, error) {
 
 	cached := echoadapter.HTTPCache(svc.Cache)
 	limitCfg := echoadapter.DefaultRateLimiterConfig
-	limitCfg.HTTPOptions = svc.LimitOptions()
-	limitCfg.IdentifierExtractor = echoadapter.KeyFuncExtractor(ratelimit.KeyByIP(svc.IPs))
+	limitCfg.GuardOptions = svc.LimitOptions()
 	limited := echoadapter.RateLimiterWithConfig(limitCfg)
 	counted := echoadapter.ViewCount(tracker) // the item is the :slug parameter
 	h := &handlers{svc: svc}

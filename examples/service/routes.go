@@ -8,7 +8,6 @@ import (
 
 	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/examples/internal/shop"
-	"github.com/rediskit/rediskit/ratelimit"
 )
 
 // newHandler routes the example's endpoints, each behind the rediskit
@@ -19,10 +18,7 @@ func newHandler(svc *shop.Service) (http.Handler, error) {
 		return nil, err
 	}
 	cached := nethttp.HTTPCache(svc.Cache)
-	limited := nethttp.RateLimitWithOptions(nethttp.RateLimitOptions{
-		HTTPOptions: svc.LimitOptions(),
-		Key:         ratelimit.KeyByIP(svc.IPs),
-	})
+	limited := nethttp.RateLimitWithOptions(nethttp.RateLimitOptions{GuardOptions: svc.LimitOptions()})
 	counted := nethttp.ViewCount(tracker)
 	h := &handlers{svc: svc}
 

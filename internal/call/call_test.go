@@ -70,7 +70,11 @@ func TestContextSpendsWaitOnly(t *testing.T) {
 
 func TestDo(t *testing.T) {
 	t.Parallel()
-	block := func(ctx context.Context) (int, error) { <-ctx.Done(); time.Sleep(50 * time.Millisecond); return 0, ctx.Err() }
+	block := func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		time.Sleep(50 * time.Millisecond)
+		return 0, ctx.Err()
+	}
 	fast := func(context.Context) (int, error) { return 7, nil }
 	tests := []struct {
 		name    string

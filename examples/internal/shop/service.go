@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -92,10 +91,11 @@ func New(c *core.Client, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	limiter, err := ratelimit.NewFixedWindow(c, ratelimit.Options{
-		Limit:   cfg.RateLimit,
-		Window:  cfg.RateWindow,
-		Prefix:  core.MakeKey(cfg.Namespace, "ratelimit"),
-		Timeout: cfg.LimiterTimeout,
+		Limit:     cfg.RateLimit,
+		Window:    cfg.RateWindow,
+		Namespace: core.MakeKey(cfg.Namespace, "ratelimit"),
+		Timeout:   cfg.LimiterTimeout,
+		OnError:   func(_ context.Context, err error) { s.Log.Warn("ratelimit", "err", err) },
 	})
 	if err != nil {
 		return nil, err
@@ -145,11 +145,12 @@ func withDefaults(cfg Config) Config {
 }
 
 // LimitOptions is the HTTP rate limiting of GET /api/limited: per client
-// IP under the trusted-proxy rules, failing open with the failure logged.
-func (s *Service) LimitOptions() ratelimit.HTTPOptions {
-	return ratelimit.HTTPOptions{
+// IP under the trusted-proxy rules, failing open (the limiter logs the
+// failure).
+func (s *Service) LimitOptions() ratelimit.GuardOptions {
+	return ratelimit.GuardOptions{
 		Limiter: s.limiter,
-		OnError: func(_ *http.Request, err error) { s.Log.Warn("ratelimit", "err", err) },
+		Key:     ratelimit.KeyByIP(s.IPs),
 	}
 }
 
