@@ -178,3 +178,29 @@ func TestFirstVisitorAndErrors(t *testing.T) {
 		t.Errorf("nil counter: got %v, want ErrInvalidOptions", err)
 	}
 }
+
+// TestTrackerEarlyHints: an informational status before the final one is
+// not the answer; the final status decides (Echo v4's Response does not pass
+// 1xx on, so this lives here rather than in the adapter table).
+func TestTrackerEarlyHints(t *testing.T) {
+	t.Parallel()
+	c := newCounter(t, redistest.Standalone(t), redistest.Prefix(t), viewcount.Options{})
+	tr, err := viewcount.NewTracker(c, viewcount.TrackerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path  string
+		final int
+		want  int64
+	}{{"/hints-404", http.StatusNotFound, 0}, {"/hints-200", http.StatusOK, 1}} {
+		tr.Serve(httptest.NewRecorder(), request("GET", tt.path, "203.0.113.7:1", browserUA),
+			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusEarlyHints)
+				w.WriteHeader(tt.final)
+			}))
+		if s, err := c.Counts(context.Background(), tt.path, 0); err != nil || s.Total != tt.want {
+			t.Errorf("%s: got total %d (err %v), want %d", tt.path, s.Total, err, tt.want)
+		}
+	}
+}

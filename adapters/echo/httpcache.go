@@ -49,15 +49,9 @@ func HTTPCacheWithConfig(cfg HTTPCacheConfig) echo.MiddlewareFunc {
 	hc := cfg.Cache
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			r := requestOf(c)
 			if cfg.Skipper(c) {
 				return next(c)
-			}
-			r := c.Request()
-			for _, name := range c.ParamNames() { // route parameters, as net/http's ServeMux sets them
-				r.SetPathValue(name, c.Param(name))
-			}
-			if r.Pattern == "" {
-				r.Pattern = c.Path()
 			}
 			hc.Serve(c.Response(), r, &cacheRun{c: c, next: next})
 			return nil

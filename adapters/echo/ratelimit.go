@@ -128,13 +128,13 @@ func RateLimiterWithConfig(cfg RateLimiterConfig) echo.MiddlewareFunc {
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			r := requestOf(c)
 			if cfg.Skipper(c) {
 				return next(c)
 			}
 			if cfg.BeforeFunc != nil {
 				cfg.BeforeFunc(c)
 			}
-			r := requestOf(c)
 			if cfg.IdentifierExtractor != nil {
 				r = r.WithContext(context.WithValue(r.Context(), echoContextKey{}, c))
 			}
@@ -143,20 +143,6 @@ func RateLimiterWithConfig(cfg RateLimiterConfig) echo.MiddlewareFunc {
 			return x.err
 		}
 	}
-}
-
-// requestOf returns c's request with Echo's route parameters as path
-// values and c.Path() as its Pattern (when empty), as net/http's ServeMux
-// sets them.
-func requestOf(c echo.Context) *http.Request {
-	r := c.Request()
-	for _, name := range c.ParamNames() {
-		r.SetPathValue(name, c.Param(name))
-	}
-	if r.Pattern == "" {
-		r.Pattern = c.Path()
-	}
-	return r
 }
 
 // echoCall is one request through the middleware: the ResponseWriter the

@@ -49,15 +49,9 @@ func ViewCountWithConfig(cfg ViewCountConfig) echo.MiddlewareFunc {
 	t := cfg.Tracker
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			r, res := requestOf(c), c.Response()
 			if cfg.Skipper(c) {
 				return next(c)
-			}
-			r, res := c.Request(), c.Response()
-			for _, name := range c.ParamNames() {
-				r.SetPathValue(name, c.Param(name))
-			}
-			if r.Pattern == "" {
-				r.Pattern = c.Path()
 			}
 			// Serve wraps the writer under res, so what the handler and
 			// Echo's error handler write through res is what it sees.
