@@ -264,10 +264,15 @@ func blackhole(t *testing.T, build Build) {
 		{"GET", "/healthz", "", nil, http.StatusOK},
 	}
 	var wg sync.WaitGroup
+	var slowestMu sync.Mutex
+	var slowest time.Duration
 	for range 2 { // twice, concurrently: shared loads and batches too
 		for _, rq := range reqs {
 			wg.Go(func() {
 				res, d, err := f.request(rq.method, rq.path, rq.body, rq.h)
+				slowestMu.Lock()
+				slowest = max(slowest, d)
+				slowestMu.Unlock()
 				switch {
 				case err != nil:
 					t.Errorf("%s %s: %v", rq.method, rq.path, err)
@@ -280,6 +285,7 @@ func blackhole(t *testing.T, build Build) {
 		}
 	}
 	wg.Wait()
+	t.Logf("slowest request while black-holed: %v (bound %v)", slowest.Round(time.Millisecond), requestBound)
 
 	// Views buffered during the black hole cannot be flushed: Close gives
 	// up when its ctx ends and reports them dropped.
