@@ -10,18 +10,20 @@ import (
 )
 
 // surfaceLimits caps the exported identifiers of each public package: a
-// test, so the API grows only on purpose. Counted are exported top-level
+// test, so the API grows only on purpose. Before the "one toolkit" refactor
+// the module exported 326 (ratelimit 68); the goal was at most 245 with
+// ratelimit at most 35. Counted are exported top-level
 // types, functions, constants and variables, and exported methods of
 // exported types; struct fields and interface methods are not.
 var surfaceLimits = map[string]int{
-	"core":             80,
-	"memo":             33,
-	"ratelimit":        68,
-	"httpcache":        49,
-	"viewcount":        61,
-	"clientip":         12,
+	"core":             69,
+	"memo":             26,
+	"ratelimit":        35,
+	"httpcache":        31,
+	"viewcount":        49,
+	"clientip":         9,
 	"adapters/nethttp": 9,
-	"adapters/echo":    18,
+	"adapters/echo":    17,
 }
 
 func TestPublicSurface(t *testing.T) {

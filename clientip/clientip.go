@@ -8,11 +8,11 @@ import (
 	"strings"
 )
 
-// Header names a Resolver can read; Options.Header accepts them in any letter case.
+// The header names a Resolver can read (Options.Header), in any letter case.
 const (
-	HeaderXForwardedFor = "X-Forwarded-For" // comma-separated addresses, client first; the default
-	HeaderForwarded     = "Forwarded"       // RFC 7239: the for= parameter of each element
-	HeaderXRealIP       = "X-Real-IP"       // an address set by the proxy; read like X-Forwarded-For
+	headerXForwardedFor = "X-Forwarded-For" // comma-separated addresses, client first; the default
+	headerForwarded     = "Forwarded"       // RFC 7239: the for= parameter of each element
+	headerXRealIP       = "X-Real-IP"       // an address set by the proxy; read like X-Forwarded-For
 )
 
 // ErrNoClientIP is returned when a request carries no usable peer address: RemoteAddr is empty or is not
@@ -55,16 +55,16 @@ type Resolver struct {
 
 // New returns a Resolver for opts. It reports an invalid trusted prefix or an unsupported header name.
 func New(opts Options) (*Resolver, error) {
-	r := &Resolver{header: http.CanonicalHeaderKey(HeaderXForwardedFor), kind: kindList}
+	r := &Resolver{header: http.CanonicalHeaderKey(headerXForwardedFor), kind: kindList}
 	switch h := opts.Header; {
-	case h == "" || strings.EqualFold(h, HeaderXForwardedFor):
-	case strings.EqualFold(h, HeaderXRealIP):
-		r.header = http.CanonicalHeaderKey(HeaderXRealIP)
-	case strings.EqualFold(h, HeaderForwarded):
-		r.header, r.kind = http.CanonicalHeaderKey(HeaderForwarded), kindForwarded
+	case h == "" || strings.EqualFold(h, headerXForwardedFor):
+	case strings.EqualFold(h, headerXRealIP):
+		r.header = http.CanonicalHeaderKey(headerXRealIP)
+	case strings.EqualFold(h, headerForwarded):
+		r.header, r.kind = http.CanonicalHeaderKey(headerForwarded), kindForwarded
 	default:
 		return nil, fmt.Errorf("clientip: unsupported header %q: want %s, %s or %s",
-			h, HeaderXForwardedFor, HeaderForwarded, HeaderXRealIP)
+			h, headerXForwardedFor, headerForwarded, headerXRealIP)
 	}
 	r.trusted = make([]netip.Prefix, 0, len(opts.TrustedProxies))
 	for _, p := range opts.TrustedProxies {

@@ -53,7 +53,7 @@ func ExampleResolver_Key() {
 func ExampleNew_forwarded() {
 	r, _ := clientip.New(clientip.Options{
 		TrustedProxies: clientip.MustParsePrefixes("203.0.113.0/24"),
-		Header:         clientip.HeaderForwarded,
+		Header:         "Forwarded",
 	})
 	req, _ := http.NewRequest(http.MethodGet, "/", nil)
 	req.RemoteAddr = "203.0.113.2:4242"

@@ -57,7 +57,7 @@ func NewFromRedis(rdb redis.UniversalClient) *Client {
 }
 
 func newClient(rdb redis.UniversalClient, owned bool) *Client {
-	c := &Client{rdb: rdb, cacheTTL: DefaultCacheTTL, maxValueBytes: DefaultMaxValueBytes, budget: DefaultRequestBudget, owned: owned, closed: new(atomic.Bool)}
+	c := &Client{rdb: rdb, cacheTTL: DefaultCacheTTL, maxValueBytes: defaultMaxValueBytes, budget: DefaultRequestBudget, owned: owned, closed: new(atomic.Bool)}
 	c.cluster, _ = rdb.(*redis.ClusterClient)
 	return c
 }
@@ -170,20 +170,4 @@ func ResetDefault() error {
 		return nil
 	}
 	return c.Close()
-}
-
-// AutoPipeline returns go-redis' auto-pipeliner for this client's connection:
-// commands issued concurrently through it are batched into shared pipelines,
-// several times the throughput of one round trip each under concurrency. The
-// instance is owned by the underlying go-redis client and shared; do not
-// Close it. Per-command contexts are not honoured once a command is queued
-// (see go-redis), so callers that need a deadline bound the wait themselves.
-func (c *Client) AutoPipeline() (*redis.AutoPipeliner, error) {
-	switch r := c.rdb.(type) {
-	case *redis.Client:
-		return r.AutoPipeline()
-	case *redis.ClusterClient:
-		return r.AutoPipeline()
-	}
-	return nil, fmt.Errorf("core: auto-pipelining needs a *redis.Client or *redis.ClusterClient, have %T", c.rdb)
 }

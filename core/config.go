@@ -22,12 +22,12 @@ const (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultPort          = 6379
+	defaultPort          = 6379
 	DefaultCacheTTL      = time.Hour
-	DefaultDialTimeout   = 5 * time.Second
-	DefaultReadTimeout   = 3 * time.Second
-	DefaultWriteTimeout  = 3 * time.Second
-	DefaultMaxValueBytes = 512 << 20 // Redis' own proto-max-bulk-len
+	defaultDialTimeout   = 5 * time.Second
+	defaultReadTimeout   = 3 * time.Second
+	defaultWriteTimeout  = 3 * time.Second
+	defaultMaxValueBytes = 512 << 20 // Redis' own proto-max-bulk-len
 	localHost            = "127.0.0.1"
 )
 
@@ -210,7 +210,7 @@ func (c Config) addr() string {
 		host = localHost
 	}
 	if port == 0 {
-		port = DefaultPort
+		port = defaultPort
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
@@ -296,8 +296,8 @@ func (c Config) newRedis() (redis.UniversalClient, error) {
 }
 
 func (c Config) timeouts() (dial, read, write time.Duration) {
-	return orDuration(c.DialTimeout, DefaultDialTimeout), orDuration(c.ReadTimeout, DefaultReadTimeout),
-		orDuration(c.WriteTimeout, DefaultWriteTimeout)
+	return orDuration(c.DialTimeout, defaultDialTimeout), orDuration(c.ReadTimeout, defaultReadTimeout),
+		orDuration(c.WriteTimeout, defaultWriteTimeout)
 }
 
 func (c Config) newCluster() (redis.UniversalClient, error) {

@@ -69,25 +69,3 @@ func checkKey(op, key string) error {
 	}
 	return nil
 }
-
-// CheckNamespace reports whether ns can prefix the keys of a feature: not
-// empty, at most 128 bytes, not starting with ":" (an empty service), and
-// free of whitespace, control characters, glob characters (* ? [ ] \) and
-// braces, so the namespace can neither widen a pattern nor pin every key to
-// one cluster slot. Errors match ErrInvalidKey.
-func CheckNamespace(ns string) error {
-	switch {
-	case ns == "":
-		return fmt.Errorf("core: namespace: %w: empty", ErrInvalidKey)
-	case len(ns) > 128:
-		return fmt.Errorf("core: namespace %q: %w: longer than 128 bytes", ns[:32]+"…", ErrInvalidKey)
-	case ns[0] == ':':
-		return fmt.Errorf("core: namespace %q: %w: starts with \":\" (an empty service)", ns, ErrInvalidKey)
-	}
-	for _, r := range ns {
-		if r <= ' ' || r == 0x7f || strings.ContainsRune(`{}*?[]\`, r) {
-			return fmt.Errorf("core: namespace %q: %w: no whitespace, control, glob or brace characters", ns, ErrInvalidKey)
-		}
-	}
-	return nil
-}

@@ -1,7 +1,6 @@
 package core_test
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/rediskit/rediskit/core"
@@ -62,24 +61,6 @@ func TestSlot(t *testing.T) {
 	for _, tt := range tests {
 		if got := core.Slot(tt.key); got != tt.want {
 			t.Errorf("Slot(%q): got %d, want %d", tt.key, got, tt.want)
-		}
-	}
-}
-
-func TestCheckNamespace(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		ns string
-		ok bool
-	}{
-		{"memo", true}, {"shop:views", true}, {"rkt:Test/x:1.00000001", true},
-		{"", false}, {":x", false}, {"a{b}", false}, {"a*", false}, {"a b", false}, {"a\nb", false},
-		{string(make([]byte, 129)), false},
-	}
-	for _, tt := range tests {
-		err := core.CheckNamespace(tt.ns)
-		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, core.ErrInvalidKey)) {
-			t.Errorf("CheckNamespace(%q): got %v, want ok=%v", tt.ns, err, tt.ok)
 		}
 	}
 }

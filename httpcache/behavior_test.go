@@ -220,7 +220,7 @@ func TestStats(t *testing.T) {
 	o.set(resp{hdr: []string{"Cache-Control: private, max-age=60"}, body: "v"})
 	do(h, "GET", "http://example.com/b")
 	s := c.Stats()
-	if s.Hits != 1 || s.Misses != 2 || s.Stored != 1 || s.NotStorable[httpcache.ReasonPrivate] != 1 {
+	if s.Hits != 1 || s.Misses != 2 || s.Stored != 1 || s.NotStorable["private"] != 1 {
 		t.Errorf("Stats: got %+v, want 1 hit, 2 misses, 1 stored, 1 private", s)
 	}
 	want := []httpcache.Result{{Status: "miss", Stored: true}, {Status: "hit"}, {Status: "miss", Reason: "private"}}

@@ -200,7 +200,7 @@ func TestSizeLimit(t *testing.T) {
 	}
 	_, _ = io.Copy(io.Discard, res2.Body)
 	res2.Body.Close()
-	if calls.Load() != 2 || c.Stats().NotStorable[httpcache.ReasonTooLarge] != 2 {
+	if calls.Load() != 2 || c.Stats().NotStorable["too-large"] != 2 {
 		t.Errorf("got %d handler calls and %v, want 2 calls, 2 too-large", calls.Load(), c.Stats().NotStorable)
 	}
 }

@@ -131,7 +131,7 @@ func (t *txn) fetchOwn(stale *entry) *entry {
 		}
 		pol = c.policyFor(or, t.rd, status, h, c.now())
 		if pol.reason == "" && contentLength(h) > int64(c.opts.Storage.MaxBodyBytes) {
-			pol.reason = ReasonTooLarge
+			pol.reason = reasonTooLarge
 		}
 		if pol.reason != "" {
 			return modePass
@@ -151,7 +151,7 @@ func (t *txn) fetchOwn(stale *entry) *entry {
 		t.serveStaleOnError(stale, cp.status)
 		return nil
 	case pol.reason == "" && !cp.fits:
-		pol.reason = ReasonTooLarge
+		pol.reason = reasonTooLarge
 	}
 	if pol.reason != "" {
 		t.report(Result{Status: StatusMiss, Reason: pol.reason})
@@ -171,7 +171,7 @@ func storeReason(stored bool) string {
 	if stored {
 		return ""
 	}
-	return ReasonRedis
+	return reasonRedis
 }
 
 // report records a result for client requests (background revalidations

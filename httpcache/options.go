@@ -11,6 +11,7 @@ import (
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/call"
 	"github.com/rediskit/rediskit/internal/generation"
+	"github.com/rediskit/rediskit/internal/keypart"
 	"github.com/rediskit/rediskit/internal/report"
 )
 
@@ -269,7 +270,7 @@ func fillDefaults(o *Options) error {
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace
 	}
-	if err := core.CheckNamespace(o.Namespace); err != nil {
+	if err := keypart.CheckNamespace(o.Namespace); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if st.TagHeader == "" {

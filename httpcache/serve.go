@@ -96,7 +96,7 @@ func (t *txn) run() {
 	}
 	if err != nil {
 		c.requestError(r, err)
-		t.pass(cacheStatus{fwd: "miss", detail: ReasonRedis}, Result{Status: StatusError, Reason: ReasonRedis})
+		t.pass(cacheStatus{fwd: "miss", detail: reasonRedis}, Result{Status: StatusError, Reason: reasonRedis})
 		return
 	}
 	if e == nil {

@@ -25,8 +25,12 @@ type Result struct {
 	Status string
 	// Stored reports the handler's response was stored.
 	Stored bool
-	// Reason is why a response was not stored (a Reason constant), or the
-	// stale rule used ("stale-while-revalidate", "stale-if-error").
+	// Reason is why a response was not stored, or the stale rule used
+	// ("stale-while-revalidate", "stale-if-error"). The reasons, also the
+	// keys of Stats.NotStorable and the Cache-Status detail, are
+	// "request-no-store", "no-store", "private", "authorization",
+	// "set-cookie", "status", "vary-star", "no-freshness", "too-large" and
+	// "redis-error".
 	Reason string
 	Age    time.Duration
 }

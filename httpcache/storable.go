@@ -9,20 +9,20 @@ import (
 // Reasons a response is not stored, as reported in Result.Reason, in
 // Stats.NotStorable and in Cache-Status detail.
 const (
-	ReasonRequestNoStore = "request-no-store"
-	ReasonNoStore        = "no-store"
-	ReasonPrivate        = "private"
-	ReasonAuthorization  = "authorization"
-	ReasonSetCookie      = "set-cookie"
-	ReasonStatus         = "status"
-	ReasonVaryStar       = "vary-star"
-	ReasonNoFreshness    = "no-freshness"
-	ReasonTooLarge       = "too-large"
-	ReasonRedis          = "redis-error"
+	reasonRequestNoStore = "request-no-store"
+	reasonNoStore        = "no-store"
+	reasonPrivate        = "private"
+	reasonAuthorization  = "authorization"
+	reasonSetCookie      = "set-cookie"
+	reasonStatus         = "status"
+	reasonVaryStar       = "vary-star"
+	reasonNoFreshness    = "no-freshness"
+	reasonTooLarge       = "too-large"
+	reasonRedis          = "redis-error"
 )
 
-var reasons = []string{ReasonRequestNoStore, ReasonNoStore, ReasonPrivate, ReasonAuthorization,
-	ReasonSetCookie, ReasonStatus, ReasonVaryStar, ReasonNoFreshness, ReasonTooLarge, ReasonRedis}
+var reasons = []string{reasonRequestNoStore, reasonNoStore, reasonPrivate, reasonAuthorization,
+	reasonSetCookie, reasonStatus, reasonVaryStar, reasonNoFreshness, reasonTooLarge, reasonRedis}
 
 // entry flags, derived from the response's Cache-Control when it is stored.
 const (
@@ -69,24 +69,24 @@ func (c *Cache) policyFor(r *http.Request, rd requestDirectives, status int, h h
 	}
 	switch {
 	case rd.noStore:
-		p.reason = ReasonRequestNoStore
+		p.reason = reasonRequestNoStore
 	case d.has("must-understand") && !understood(status):
-		p.reason = ReasonStatus
+		p.reason = reasonStatus
 	case d.has("no-store") && !d.has("must-understand"):
-		p.reason = ReasonNoStore
+		p.reason = reasonNoStore
 	case d.has("private"):
-		p.reason = ReasonPrivate
+		p.reason = reasonPrivate
 	case r.Header.Get("Authorization") != "" && p.flags&flagAuthOK == 0:
-		p.reason = ReasonAuthorization
+		p.reason = reasonAuthorization
 	case len(h["Set-Cookie"]) > 0 && !c.opts.Storage.StoreSetCookie:
-		p.reason = ReasonSetCookie
+		p.reason = reasonSetCookie
 	case status < 200 || status > 599 || status == 206 || status == 304:
-		p.reason = ReasonStatus
+		p.reason = reasonStatus
 	case varyStar(h):
-		p.reason = ReasonVaryStar
+		p.reason = reasonVaryStar
 	case p.reason != "":
 	case p.lifetime <= 0 && p.swr == 0 && p.sie == 0 && h.Get("ETag") == "" && h.Get("Last-Modified") == "":
-		p.reason = ReasonNoFreshness
+		p.reason = reasonNoFreshness
 	}
 	return p
 }
@@ -113,7 +113,7 @@ func (c *Cache) lifetime(r *http.Request, status int, d directives, h http.Heade
 		return max(t.Sub(date), 0), ""
 	}
 	if !heuristic[status] && !d.has("public") {
-		return 0, ReasonStatus
+		return 0, reasonStatus
 	}
 	if heuristic[status] {
 		for _, rule := range c.opts.Storage.Rules {

@@ -51,7 +51,7 @@
 //
 //	<ns>:<name>:gen                    generation number (no TTL); when
 //	                                   missing, created from the Redis
-//	                                   server clock (core.Client.Generation),
+//	                                   server clock (internal/generation.Read),
 //	                                   so a lost key never brings old
 //	                                   entries back
 //	<ns>:<name>:g<gen>:<key>           entry, expires at its hard expiry;
@@ -65,7 +65,7 @@
 // with '#' or holding '{' or '}' hashed the same way. Key types whose text
 // is not stable across processes (pointers, channels, maps, slices, funcs,
 // interfaces, structs or arrays holding them) need a key function of their
-// own: WrapKey (and MustWrapKey) take one, typed func(K) string. Entries
+// own: WrapKey takes one, typed func(K) string. Entries
 // of one name spread over all cluster slots: no hash tag is used, and none
 // can come from a key's text.
 //

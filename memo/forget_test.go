@@ -117,7 +117,7 @@ func TestGenerationKeyLostOrCorrupt(t *testing.T) {
 		gen, err := tc.RDB.Get(ctx, genKey).Int64()
 		must(t, err)
 		// A lost key comes back higher once fewer bumps than milliseconds
-		// passed since its creation (core.Client.Generation): poll the
+		// passed since its creation (internal/generation.Read): poll the
 		// server clock until then.
 		redistest.Eventually(t, time.Second, "server clock past the generation", func() bool {
 			now, err := tc.RDB.Time(ctx).Result()

@@ -113,7 +113,7 @@ func (f *Func[K, V]) generationErr(ctx context.Context, err error, once bool) er
 // GenerationRefresh is then seen.
 func (f *Func[K, V]) currentGeneration(ctx context.Context) (int64, error) {
 	g, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (int64, error) {
-		return f.c.Generation(ctx, f.genKey)
+		return generation.Read(ctx, f.c, f.genKey)
 	})
 	if err != nil {
 		return 0, f.generationErr(ctx, err, false)

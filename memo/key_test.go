@@ -195,8 +195,7 @@ func TestWrapValidation(t *testing.T) {
 		t.Errorf("WrapKey: got %v, want nil", err)
 	}
 	for name, must := range map[string]func(){
-		"MustWrap":    func() { MustWrap(c, "", fn, Options{}) },
-		"MustWrapKey": func() { MustWrapKey(c, "", fn, key, Options{}) },
+		"MustWrap": func() { MustWrap(c, "", fn, Options{}) },
 	} {
 		func() {
 			defer func() {

@@ -115,12 +115,6 @@ func MustWrap[K comparable, V any](c *core.Client, name string, fn func(context.
 	return must(Wrap(c, name, fn, opts))
 }
 
-// MustWrapKey is WrapKey that panics on a configuration error, for
-// package-level variables.
-func MustWrapKey[K comparable, V any](c *core.Client, name string, fn func(context.Context, K) (V, error), key func(K) string, opts Options) *Func[K, V] {
-	return must(WrapKey(c, name, fn, key, opts))
-}
-
 func must[K comparable, V any](f *Func[K, V], err error) *Func[K, V] {
 	if err != nil {
 		panic(err.Error())

@@ -7,17 +7,18 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/keypart"
 	"github.com/rediskit/rediskit/internal/report"
 )
 
 // Defaults applied by Wrap to zero Options fields.
 const (
-	DefaultTTL               = 5 * time.Minute
-	DefaultJitter            = 0.10
-	DefaultBeta              = 1.0
-	DefaultLoadTimeout       = 10 * time.Second
+	defaultTTL               = 5 * time.Minute
+	defaultJitter            = 0.10
+	defaultBeta              = 1.0
+	defaultLoadTimeout       = 10 * time.Second
 	DefaultTimeout           = 250 * time.Millisecond
-	DefaultGenerationRefresh = time.Second
+	defaultGenerationRefresh = time.Second
 	DefaultNamespace         = "memo"
 )
 
@@ -157,17 +158,17 @@ func (o Options) withDefaults() (config, error) {
 		c.Namespace = DefaultNamespace
 	}
 	if c.TTL == 0 {
-		c.TTL = DefaultTTL
+		c.TTL = defaultTTL
 	}
 	switch {
 	case c.Jitter == 0:
-		c.Jitter = DefaultJitter
+		c.Jitter = defaultJitter
 	case c.Jitter < 0:
 		c.Jitter = 0
 	}
 	switch {
 	case c.Beta == 0:
-		c.Beta = DefaultBeta
+		c.Beta = defaultBeta
 	case c.Beta < 0:
 		c.Beta = 0
 	}
@@ -176,7 +177,7 @@ func (o Options) withDefaults() (config, error) {
 		c.NegativeTTL = c.TTL / 10
 	}
 	if c.LoadTimeout == 0 {
-		c.LoadTimeout = DefaultLoadTimeout
+		c.LoadTimeout = defaultLoadTimeout
 	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = c.LoadTimeout + time.Second
@@ -191,7 +192,7 @@ func (o Options) withDefaults() (config, error) {
 		c.OnError = defaultReport
 	}
 	if c.GenerationRefresh == 0 {
-		c.GenerationRefresh = DefaultGenerationRefresh
+		c.GenerationRefresh = defaultGenerationRefresh
 	}
 	if c.Codec == nil {
 		c.Codec = JSONCodec{}
@@ -210,7 +211,7 @@ func (c config) validate() error {
 	if err := checkName("Namespace", c.Namespace, true); err != nil {
 		return err
 	}
-	if err := core.CheckNamespace(c.Namespace); err != nil {
+	if err := keypart.CheckNamespace(c.Namespace); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	durations := []struct {

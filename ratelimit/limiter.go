@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/keypart"
 	"github.com/rediskit/rediskit/internal/report"
 )
 
@@ -187,7 +188,7 @@ func (o *Options) fill() error {
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace
 	}
-	if err := core.CheckNamespace(o.Namespace); err != nil {
+	if err := keypart.CheckNamespace(o.Namespace); err != nil {
 		return fmt.Errorf("%w: namespace: %w", ErrInvalidOptions, err)
 	}
 	if o.Timeout == 0 {

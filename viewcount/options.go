@@ -6,17 +6,18 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/keypart"
 	"github.com/rediskit/rediskit/internal/report"
 )
 
 // Defaults applied for zero Options fields.
 const (
 	DefaultNamespace     = "viewcount"
-	DefaultDedupWindow   = 30 * time.Minute
-	DefaultRetention     = 90 * 24 * time.Hour
-	DefaultFlushInterval = time.Second
-	DefaultMaxPending    = 1_000_000
-	DefaultMarkerTTL     = 10 * time.Minute
+	defaultDedupWindow   = 30 * time.Minute
+	defaultRetention     = 90 * 24 * time.Hour
+	defaultFlushInterval = time.Second
+	defaultMaxPending    = 1_000_000
+	defaultMarkerTTL     = 10 * time.Minute
 	MaxItemBytes         = 256  // longest item id Record accepts
 	MaxVisitorBytes      = 1024 // longest visitor id Record accepts
 	minSecretBytes       = 16
@@ -159,12 +160,12 @@ func (o *Options) fill() {
 	}
 	switch {
 	case o.DedupWindow == 0:
-		o.DedupWindow = DefaultDedupWindow
+		o.DedupWindow = defaultDedupWindow
 	case o.DedupWindow < 0:
 		o.DedupWindow = 0 // disabled
 	}
 	if o.Retention == 0 {
-		o.Retention = DefaultRetention
+		o.Retention = defaultRetention
 	}
 	if o.Periods == nil {
 		o.Periods = DefaultPeriods
@@ -177,13 +178,13 @@ func (o *Options) fill() {
 		o.Now = time.Now
 	}
 	if o.FlushInterval == 0 {
-		o.FlushInterval = DefaultFlushInterval
+		o.FlushInterval = defaultFlushInterval
 	}
 	if o.MaxPending == 0 {
-		o.MaxPending = DefaultMaxPending
+		o.MaxPending = defaultMaxPending
 	}
 	if o.MarkerTTL == 0 {
-		o.MarkerTTL = DefaultMarkerTTL
+		o.MarkerTTL = defaultMarkerTTL
 	}
 	if o.Timeout == 0 {
 		o.Timeout = defaultTimeout
@@ -199,8 +200,8 @@ func (o *Options) validate() error {
 	switch {
 	case len(o.Secret) < minSecretBytes:
 		return bad("Secret must be at least %d bytes, got %d", minSecretBytes, len(o.Secret))
-	case core.CheckNamespace(o.Namespace) != nil:
-		return bad("%w", core.CheckNamespace(o.Namespace))
+	case keypart.CheckNamespace(o.Namespace) != nil:
+		return bad("%w", keypart.CheckNamespace(o.Namespace))
 	case o.Mode != Direct && o.Mode != Buffered:
 		return bad("unknown Mode %v", o.Mode)
 	case o.DedupWindow > 0 && o.DedupWindow < time.Millisecond:

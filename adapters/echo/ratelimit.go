@@ -66,12 +66,6 @@ func KeyFuncExtractor(fn ratelimit.KeyFunc) func(c echo.Context) (string, error)
 	return func(c echo.Context) (string, error) { return fn(c.Request()) }
 }
 
-// RouteExtractor identifies requests by Echo route pattern (c.Path()), as
-// "route:<pattern>"; combine it with a client key for per-route limits.
-func RouteExtractor(c echo.Context) (string, error) {
-	return ratelimit.KeyByRoute(func(*http.Request) string { return c.Path() })(c.Request())
-}
-
 // echoContextKey carries the echo.Context to an IdentifierExtractor.
 type echoContextKey struct{}
 

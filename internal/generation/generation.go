@@ -1,7 +1,7 @@
-// Package generation caches a generation number (see
-// core.Client.Generation) in the process, the way memo and httpcache use
-// it: every key a feature stores holds the number, and Bump makes all of
-// them unreachable in O(1).
+// Package generation holds the generation number of memo and httpcache
+// (Read, Bump, and their Scripts for start-up checks) and caches it in the
+// process (Cache): every key a feature stores holds the number, and a bump
+// makes all of them unreachable in O(1).
 //
 // A Cache is safe for concurrent use. On Redis failure Get fails only until
 // the number was read once; afterwards it keeps the known number and
@@ -70,7 +70,8 @@ func New(c *core.Client, key string, refresh, failFor time.Duration,
 // for failFor after a failed read callers fail at once with its error.
 // Later, one caller at a time rereads it when refresh has passed, while
 // the others use the known number; a failed reread is reported to onError
-// and the known number kept. Errors are wrapped "generation: read: ...".
+// and the known number kept. Errors are Read's ("generation: read ..."), or
+// "generation: read <key>: " and ctx's error when ctx ends first.
 func (g *Cache) Get(ctx context.Context) (int64, error) {
 	if n := g.gen.Load(); n >= 0 {
 		return g.refreshed(ctx, n), nil
@@ -97,7 +98,7 @@ func (g *Cache) Get(ctx context.Context) (int64, error) {
 		}
 		return r.Val.(int64), nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("generation: read: %w", ctx.Err())
+		return 0, fmt.Errorf("generation: read %q: %w", g.key, ctx.Err())
 	}
 }
 
@@ -119,7 +120,7 @@ func (g *Cache) refreshed(ctx context.Context, n int64) int64 {
 }
 
 // read reads the number from Redis (a lost key is created above every
-// number used before, see core.Client.Generation) and stores it. A read
+// number used before, see Read) and stores it. A read
 // that raced with this Cache's Bump never moves the number back;
 // otherwise the number read wins: it is the one every process uses. It
 // returns the number now in use.
@@ -127,9 +128,9 @@ func (g *Cache) read(ctx context.Context) (int64, error) {
 	bumps := g.bumps.Load()
 	rctx, cancel := g.bound(ctx)
 	defer cancel()
-	n, err := g.c.Generation(rctx, g.key)
+	n, err := Read(rctx, g.c, g.key)
 	if err != nil {
-		return 0, fmt.Errorf("generation: read: %w", err)
+		return 0, err // "generation: read <key>: ..."
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -144,12 +145,12 @@ func (g *Cache) read(ctx context.Context) (int64, error) {
 // Bump increments the generation number (creating it like a lost one when
 // missing, so the new number is higher than every one used before) and
 // returns it. It takes effect at once in this process and within refresh
-// in others. It runs under ctx as given, not bound. Errors are wrapped
-// "generation: bump: ...".
+// in others. It runs under ctx as given, not bound. Errors are the package
+// func Bump's ("generation: bump ...").
 func (g *Cache) Bump(ctx context.Context) (int64, error) {
-	n, err := g.c.BumpGeneration(ctx, g.key)
+	n, err := Bump(ctx, g.c, g.key)
 	if err != nil {
-		return 0, fmt.Errorf("generation: bump: %w", err)
+		return 0, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
