@@ -20,6 +20,14 @@
 //   - adapters/nethttp and adapters/echo: the middleware for net/http and
 //     Echo v4.
 //
+// The features share one vocabulary: Options.Namespace (key prefix),
+// Options.Timeout (one Redis call), Options.OnError (a core.ErrorHandler;
+// by default a rate-limited slog record), Stats() (counters), Check(ctx)
+// (the start-up permission probe, derived from the Lua scripts a feature
+// runs) and Serve(w, r, next) (the framework-neutral middleware the
+// adapters translate). All the Redis calls of one request share one budget
+// (core.Config.RequestBudget, 500 ms by default).
+//
 // Every feature states its failure policy (fail open or closed when Redis is
 // down or slow) and reports errors through hooks; none panics on a request.
 // The examples directory holds runnable services: go run ./examples/service.

@@ -144,7 +144,7 @@ type Options struct {
 	// of one kind with the same Namespace, Policy and Window share their
 	// counters. Not for NewMulti (each Policy has its Name).
 	Policy string
-	// Namespace starts every Redis key (checked with core.CheckNamespace).
+	// Namespace starts every Redis key (no braces, globs or spaces).
 	// Default "ratelimit".
 	Namespace string
 	// Timeout bounds each Redis call (the wait for its answer). Default
