@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/generation"
 	"github.com/rediskit/rediskit/internal/script"
 )
@@ -30,6 +31,9 @@ var plainCommands = []string{"get", "hget", "set", "unlink", "zscan", "zrem"}
 // permission is a NOPERM error naming the command. (While serving, the
 // cache fails open instead: see the package doc.)
 func (c *Cache) Check(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("httpcache: check: %w", core.ErrNilContext)
+	}
 	if err := script.Probe(ctx, c.c.Redis(), c.opts.Namespace, scripts, plainCommands...); err != nil {
 		return fmt.Errorf("httpcache: check: %w", err)
 	}

@@ -175,6 +175,10 @@ type StatusOptions struct {
 	ExposeKey bool
 }
 
+// defaultOnError is the OnError of every Cache that sets none: one
+// rate-limited report for the package, not one per Cache.
+var defaultOnError core.ErrorHandler = report.Default("httpcache")
+
 // Cache is an RFC 9111 shared HTTP cache storing responses in Redis. It is
 // safe for concurrent use. On a Redis error or timeout (Options.Timeout, or
 // the request budget) it fails open: the handler answers the request and
@@ -203,8 +207,11 @@ func New(c *core.Client, opts Options) (*Cache, error) {
 	if err := fillDefaults(&opts); err != nil {
 		return nil, err
 	}
-	hc := &Cache{c: c, opts: opts, onError: report.Or(opts.OnError, "httpcache"),
+	hc := &Cache{c: c, opts: opts, onError: opts.OnError,
 		hosts: map[string]bool{}, ignore: map[string]bool{}, now: time.Now}
+	if hc.onError == nil {
+		hc.onError = defaultOnError
+	}
 	for _, h := range opts.Keys.Hosts {
 		n := normalizeHost(h, "")
 		if n == "" {

@@ -48,7 +48,7 @@ func checkPolicyCtx(t *testing.T, ctx context.Context, fc failureCase, f *memo.F
 	if took > within {
 		t.Fatalf("Get took %v with Redis down, want at most %v", took, within)
 	}
-	if f.Stats().RedisErrors == 0 {
+	if f.Stats().Errors == 0 {
 		t.Fatalf("redis errors: got 0, want > 0")
 	}
 }
@@ -379,7 +379,7 @@ func TestGenerationFailureCountedOnce(t *testing.T) {
 			t.Fatalf("Get with Redis down (fail open): got %v, want nil", err)
 		}
 	}
-	if got, rep := f.Stats().RedisErrors, reported.Load(); got != 1 || rep != 1 {
+	if got, rep := f.Stats().Errors, reported.Load(); got != 1 || rep != 1 {
 		t.Fatalf("generation read failures: counted %d, reported %d, want 1, 1", got, rep)
 	}
 }

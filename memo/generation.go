@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/budget"
 	"github.com/rediskit/rediskit/internal/call"
 	"github.com/rediskit/rediskit/internal/generation"
 )
@@ -50,7 +51,11 @@ func (f *Func[K, V]) generation(ctx context.Context) (int64, error) {
 	if f.direct || f.quietGeneration() {
 		g, err = f.gen.Get(ctx)
 	} else {
-		g, err = call.Do(ctx, f.cfg.Timeout, false, f.gen.Get)
+		// call.Do bounds the wait by Timeout and the budget, and spends it;
+		// the read inside must not spend the same wait a second time.
+		g, err = call.Do(ctx, f.cfg.Timeout, false, func(ctx context.Context) (int64, error) {
+			return f.gen.Get(budget.Without(ctx))
+		})
 		if err == nil {
 			f.genKnown.Store(true)
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/rediskit/rediskit/internal/budget"
 )
 
 // Lease polling: waiters re-read the entry at growing intervals up to this.
@@ -20,7 +22,9 @@ const (
 func (f *Func[K, V]) share(ctx context.Context, key string, work func(context.Context) result[V]) (V, error) {
 	var zero V
 	ch := f.loads.DoChan(key, func() (any, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.LoadTimeout)
+		// The refresh outlives the request: it has its own bound and must
+		// not draw on the request's Redis budget.
+		lctx, cancel := context.WithTimeout(budget.Without(context.WithoutCancel(ctx)), f.cfg.LoadTimeout)
 		defer cancel()
 		return work(lctx), nil
 	})

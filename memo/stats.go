@@ -19,7 +19,7 @@ type Stats struct {
 	StaleRefreshes int64 // background loads started by stale-while-revalidate
 	LeaseWaits     int64 // loads that found another process's lease and waited
 	LeaseTimeouts  int64 // waits that ran out (LeaseWait) and loaded themselves
-	RedisErrors    int64 // failed or timed-out Redis commands (each also sent to OnError)
+	Errors    int64 // failed or timed-out Redis commands (each also sent to OnError)
 	CorruptEntries int64 // entries that could not be decoded (overwritten by the next load)
 	Discarded      int64 // loaded values returned but not stored: the entry changed meanwhile (Forget, another load) or the load overran LoadTimeout
 }
@@ -41,7 +41,7 @@ func (f *Func[K, V]) Stats() Stats {
 		Loads: s.loads.Load(), LoadErrors: s.loadErrors.Load(), StaleServed: s.staleServed.Load(),
 		EarlyRefreshes: s.earlyRefreshes.Load(), StaleRefreshes: s.staleRefreshes.Load(),
 		LeaseWaits: s.leaseWaits.Load(), LeaseTimeouts: s.leaseTimeouts.Load(),
-		RedisErrors: s.redisErrors.Load(), CorruptEntries: s.corrupt.Load(), Discarded: s.discarded.Load(),
+		Errors: s.redisErrors.Load(), CorruptEntries: s.corrupt.Load(), Discarded: s.discarded.Load(),
 	}
 	if r, ok := f.rdb.(*redis.Client); ok && f.l1 {
 		out.L1Hits = int64(r.CSCStats().Hits)

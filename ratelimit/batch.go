@@ -72,6 +72,9 @@ func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, tim
 		wait = min(wait, bud.Left())
 		defer func() { bud.Spend(time.Since(now)) }()
 	}
+	if wait <= 0 { // the request's budget is spent: never queue an increment nobody waits for
+		return 0, timeoutErr(0, context.DeadlineExceeded)
+	}
 	deadline := now.Add(wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

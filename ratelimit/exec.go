@@ -44,6 +44,9 @@ func newExecutor(rdb redis.UniversalClient, timeout time.Duration) *executor {
 func (e *executor) do(ctx context.Context, cmd redis.Cmder) error {
 	tctx, cancel := call.Context(ctx, e.timeout)
 	defer cancel()
+	if err := tctx.Err(); err != nil { // budget spent: send nothing
+		return e.wrap(ctx, err)
+	}
 	var err error
 	if e.ap == nil {
 		_ = e.rdb.Process(tctx, cmd)

@@ -189,7 +189,7 @@ func (o *Options) fill() error {
 		o.Namespace = DefaultNamespace
 	}
 	if err := keypart.CheckNamespace(o.Namespace); err != nil {
-		return fmt.Errorf("%w: namespace: %w", ErrInvalidOptions, err)
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
@@ -351,6 +351,9 @@ func (l *RedisLimiter) Reset(ctx context.Context, key string) error {
 // missing permission is a NOPERM error naming the command. Check consumes
 // no client's quota and reports nothing to OnError.
 func (l *RedisLimiter) Check(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("ratelimit: check: %w", core.ErrNilContext)
+	}
 	if err := l.alg.check(ctx); err != nil {
 		return checkError{err}
 	}
@@ -367,6 +370,9 @@ func (l *RedisLimiter) Stats() Stats {
 func (l *RedisLimiter) failed(ctx context.Context, r *http.Request, err error) {
 	if err == nil || errors.Is(err, ErrInvalidCost) || errors.Is(err, ErrInvalidKey) {
 		return
+	}
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return // the caller gave up (a client went away): not Redis' fault
 	}
 	l.errs.Add(1)
 	l.onError(report.WithRequest(ctx, r), err)

@@ -83,9 +83,9 @@ func NewTracker(c *Counter, opts TrackerOptions) (*Tracker, error) {
 // (TrackerOptions.Visitor, which may set a cookie on w). The view is
 // recorded after next returns, under r's context without its cancellation,
 // so a client going away does not undo it. A Direct record waits at most
-// Options.Timeout and what is left of the request budget: a handler that
-// used up the whole budget leaves it no time, and the view is not counted
-// (the timeout goes to OnError). A Buffered record does not wait for Redis.
+// Options.Timeout and what is left of the request budget: once the
+// request's Redis calls have used up the budget the view is not counted
+// (the timeout goes to OnError); the handler's own time does not count. A Buffered record does not wait for Redis.
 //
 // An item or visitor func error is reported to OnError and the request is
 // not counted. An ItemPathValue that finds no value because the route has

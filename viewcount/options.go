@@ -134,6 +134,10 @@ type Options struct {
 	OnDrop func(views int64, err error)
 }
 
+// defaultOnError is the OnError of every Counter that sets none: one
+// rate-limited report for the package, not one per Counter.
+var defaultOnError core.ErrorHandler = report.Default("viewcount")
+
 // Sentinel errors; match them with errors.Is.
 var (
 	ErrInvalidOptions = errors.New("viewcount: invalid options")
@@ -189,7 +193,9 @@ func (o *Options) fill() {
 	if o.Timeout == 0 {
 		o.Timeout = defaultTimeout
 	}
-	o.OnError = report.Or(o.OnError, "viewcount")
+	if o.OnError == nil {
+		o.OnError = defaultOnError
+	}
 }
 
 // validate checks filled options.
@@ -197,11 +203,12 @@ func (o *Options) validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 	}
+	nsErr := keypart.CheckNamespace(o.Namespace)
 	switch {
 	case len(o.Secret) < minSecretBytes:
 		return bad("Secret must be at least %d bytes, got %d", minSecretBytes, len(o.Secret))
-	case keypart.CheckNamespace(o.Namespace) != nil:
-		return bad("%w", keypart.CheckNamespace(o.Namespace))
+	case nsErr != nil:
+		return bad("%w", nsErr)
 	case o.Mode != Direct && o.Mode != Buffered:
 		return bad("unknown Mode %v", o.Mode)
 	case o.DedupWindow > 0 && o.DedupWindow < time.Millisecond:

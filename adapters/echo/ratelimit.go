@@ -16,8 +16,8 @@ import (
 // Echo's own middleware.RateLimiterConfig; the embedded
 // ratelimit.GuardOptions holds the limiter, key, cost, per-route limits,
 // failure policy, headers and body format. (Its DenyHandler and
-// ErrorHandler, net/http-shaped, are not used: set the Echo-shaped ones
-// below.)
+// ErrorHandler are net/http-shaped: set the Echo-shaped ones below;
+// RateLimiterWithConfig panics if the embedded ones are set.)
 type RateLimiterConfig struct {
 	ratelimit.GuardOptions
 
@@ -77,6 +77,10 @@ func RateLimiterWithConfig(cfg RateLimiterConfig) echo.MiddlewareFunc {
 		cfg.Skipper = DefaultRateLimiterConfig.Skipper
 	}
 	opts := cfg.GuardOptions
+	if opts.DenyHandler != nil || opts.ErrorHandler != nil {
+		panic("echoadapter: RateLimiterWithConfig: GuardOptions.DenyHandler and ErrorHandler are net/http-shaped; " +
+			"set RateLimiterConfig.DenyHandler and ErrorHandler instead")
+	}
 	if opts.Key == nil {
 		opts.Key = ratelimit.KeyByIP(nil)
 	}

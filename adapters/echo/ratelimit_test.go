@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,4 +190,21 @@ func TestStoreInEchoMiddleware(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
+}
+
+// TestRateLimiterRejectsNetHTTPHandlers: the embedded net/http-shaped
+// handlers would be ignored under Echo; setting them is a configuration
+// error, reported at construction.
+func TestRateLimiterRejectsNetHTTPHandlers(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if p := recover(); p == nil || !strings.HasPrefix(fmt.Sprint(p), "echoadapter: RateLimiterWithConfig:") {
+			t.Errorf("got panic %v, want one prefixed echoadapter: RateLimiterWithConfig:", p)
+		}
+	}()
+	cfg := echoadapter.DefaultRateLimiterConfig
+	cfg.Limiter = newLimiter(t, redistest.Standalone(t), 1)
+	cfg.DenyHandler = nil
+	cfg.GuardOptions.DenyHandler = func(http.ResponseWriter, *http.Request, ratelimit.Result, error) {}
+	echoadapter.RateLimiterWithConfig(cfg)
 }

@@ -91,13 +91,19 @@ func (g *Cache) Get(ctx context.Context) (int64, error) {
 		g.fail.Store(nil)
 		return n, nil
 	})
+	// Each caller waits for the shared read at most its own bound (its
+	// Timeout and what its request budget has left), which it spends.
+	wctx, cancel := g.bound(ctx)
+	defer cancel()
 	select {
 	case r := <-ch:
 		if r.Err != nil {
 			return 0, r.Err
 		}
 		return r.Val.(int64), nil
-	case <-ctx.Done():
+	case <-wctx.Done():
+		return 0, fmt.Errorf("generation: read %q: %w", g.key, wctx.Err())
+	case <-ctx.Done(): // bound may detach from ctx's cancellation
 		return 0, fmt.Errorf("generation: read %q: %w", g.key, ctx.Err())
 	}
 }

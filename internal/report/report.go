@@ -72,11 +72,3 @@ func Default(feature string) func(context.Context, error) {
 		slog.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
 	}
 }
-
-// Or returns h, or Default(feature) when h is nil.
-func Or(h func(context.Context, error), feature string) func(context.Context, error) {
-	if h != nil {
-		return h
-	}
-	return Default(feature)
-}

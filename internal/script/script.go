@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/internal/call"
 )
 
 // Script is a Lua script and the commands it calls.
@@ -111,10 +113,10 @@ type Processor interface {
 // there is no EVAL fallback: load the script first (Probe does).
 func (s *Script) Run(ctx context.Context, rdb Processor, keys []string, args ...any) *redis.Cmd {
 	cmd := command(ctx, "evalsha", s.Hash(), keys, args)
-	_ = rdb.Process(ctx, noRetry{cmd})
+	_ = rdb.Process(ctx, call.NoRetry{Cmder: cmd})
 	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		cmd = command(ctx, "eval", s.src, keys, args)
-		_ = rdb.Process(ctx, noRetry{cmd})
+		_ = rdb.Process(ctx, call.NoRetry{Cmder: cmd})
 	}
 	return cmd
 }
@@ -127,9 +129,3 @@ func command(ctx context.Context, verb, body string, keys []string, args []any) 
 	}
 	return redis.NewCmd(ctx, append(a, args...)...)
 }
-
-// noRetry marks a command go-redis must send at most once (go-redis honours
-// Cmder.NoRetry on single commands, pipelines and its auto-pipeliner).
-type noRetry struct{ redis.Cmder }
-
-func (noRetry) NoRetry() bool { return true }
