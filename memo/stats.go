@@ -19,7 +19,7 @@ type Stats struct {
 	StaleRefreshes int64 // background loads started by stale-while-revalidate
 	LeaseWaits     int64 // loads that found another process's lease and waited
 	LeaseTimeouts  int64 // waits that ran out (LeaseWait) and loaded themselves
-	Errors    int64 // failed or timed-out Redis commands (each also sent to OnError)
+	Errors         int64 // failed or timed-out Redis commands (each also sent to OnError)
 	CorruptEntries int64 // entries that could not be decoded (overwritten by the next load)
 	Discarded      int64 // loaded values returned but not stored: the entry changed meanwhile (Forget, another load) or the load overran LoadTimeout
 }
