@@ -121,7 +121,7 @@ func (t *txn) originRequest(ctx context.Context, stale *entry) *http.Request {
 // other requests may share (nil when there is none).
 func (t *txn) fetchOwn(stale *entry) *entry {
 	c := t.c
-	or := t.originRequest(t.r.Context(), stale)
+	or := t.originRequest(t.ctx, stale)
 	reqTime := c.now()
 	cp := newCapture(t.w, c.opts.Storage.MaxBodyBytes)
 	var pol policy
@@ -189,7 +189,7 @@ func (t *txn) report(res Result) {
 // store writes e (with the tags of the handler's header h) and reports
 // whether it was stored.
 func (t *txn) store(e *entry, reqH, h http.Header) bool {
-	ctx := t.r.Context()
+	ctx := t.ctx
 	if t.c.ttlFor(e) < time.Millisecond {
 		return false
 	}
@@ -253,7 +253,7 @@ func (t *txn) revalidateInBackground(e *entry) {
 		bg = d.Detach()
 	}
 	ctx, cancel := context.WithTimeout(budget.Without(context.WithoutCancel(t.r.Context())), c.opts.RevalidateTimeout)
-	bt := &txn{c: c, r: t.r.Clone(ctx), next: bg, host: t.host, key: t.key, slot: t.slot, gen: t.gen}
+	bt := &txn{c: c, r: t.r.Clone(ctx), ctx: ctx, next: bg, host: t.host, key: t.key, slot: t.slot, gen: t.gen}
 	go func() {
 		defer cancel()
 		defer c.bg.leave(key, cl, nil)

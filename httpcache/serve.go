@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
@@ -28,20 +29,28 @@ import (
 //
 // Serve itself never panics; a panic of next propagates to the caller.
 func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if ctx := c.c.WithBudget(r.Context()); ctx != r.Context() {
-		r = r.WithContext(ctx)
-	}
+	ctx := c.c.WithBudget(r.Context())
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions, http.MethodTrace, http.MethodConnect:
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, withContext(r, ctx))
 		return
 	default:
-		c.serveUnsafe(w, r, next)
+		c.serveUnsafe(w, withContext(r, ctx), next)
 		return
 	}
-	t := &txn{c: c, w: w, r: r, next: next}
+	// The request itself is copied with ctx only when next runs: a hit
+	// needs no copy.
+	t := &txn{c: c, w: w, r: r, ctx: ctx, next: next}
 	t.run()
+}
+
+// withContext returns r with ctx, without a copy when it already has it.
+func withContext(r *http.Request, ctx context.Context) *http.Request {
+	if ctx == r.Context() {
+		return r
+	}
+	return r.WithContext(ctx)
 }
 
 // detacher is a next handler bound to per-request state (see Serve).
@@ -54,6 +63,7 @@ type txn struct {
 	c    *Cache
 	w    http.ResponseWriter // nil for a background revalidation
 	r    *http.Request
+	ctx  context.Context // r's context with the request budget: every Redis call and next use it
 	next http.Handler
 	rd   requestDirectives
 	host string // keyed host
@@ -87,7 +97,7 @@ func (t *txn) run() {
 	t.key = c.urlKey(c.keyScheme(scheme), host, r.URL)
 	t.slot = c.slotID(t.key)
 	t.rd = parseRequestDirectives(r.Header)
-	gen, err := c.generation(r.Context())
+	gen, err := c.generation(t.ctx)
 	var e *entry
 	if err == nil {
 		t.gen = gen
@@ -109,7 +119,7 @@ func (t *txn) run() {
 // find looks up the entry for the request; entries a request with
 // Authorization may not get (§3.5) are not found.
 func (t *txn) find() (*entry, error) {
-	e, err := t.c.lookup(t.r.Context(), t.gen, t.slot, t.r)
+	e, err := t.c.lookup(t.ctx, t.gen, t.slot, t.r)
 	if e != nil && t.r.Header.Get("Authorization") != "" && e.flags&flagAuthOK == 0 {
 		e = nil
 	}
@@ -205,7 +215,7 @@ func (t *txn) pass(cs cacheStatus, res Result) {
 		cs.fwdStatus = status
 		t.sendHeader(status, h, cs)
 	}
-	t.next.ServeHTTP(cp, t.r)
+	t.next.ServeHTTP(cp, withContext(t.r, t.ctx))
 	cp.finish()
 	t.c.result(t.r, res)
 }

@@ -21,7 +21,8 @@ var ErrTimeout = errors.New("no answer from redis within the call timeout or req
 // Context returns the context for one Redis call made with ctx: its timeout
 // is the feature's timeout, or what is left of ctx's request budget when
 // that is less; the cancel func also takes the call's wait off the budget,
-// so call it as soon as the call ends. The context is cancelled with ctx
+// so call it exactly once, as soon as the call ends (a second call would
+// spend the wait again; one allocation less per call than a guard). The context is cancelled with ctx
 // (pass context.WithoutCancel(ctx) for work that must outlive its caller:
 // the budget still applies; budget.Without removes it). A spent budget gives
 // a context that is already done.
@@ -33,13 +34,9 @@ func Context(ctx context.Context, timeout time.Duration) (context.Context, conte
 	timeout = min(timeout, b.Left())
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
-	spent := false
 	return cctx, func() {
 		cancel()
-		if !spent {
-			spent = true
-			b.Spend(time.Since(start))
-		}
+		b.Spend(time.Since(start))
 	}
 }
 
