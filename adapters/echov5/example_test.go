@@ -1,0 +1,173 @@
+package echov5adapter_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/labstack/echo/v5"
+	"github.com/labstack/echo/v5/middleware"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/adapters/echov5"
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/ratelimit"
+	"github.com/rediskit/rediskit/viewcount"
+)
+
+// exampleRedis starts an embedded Redis (any Redis will do) and returns a
+// client for it and a func that stops both.
+func exampleRedis() (*core.Client, func()) {
+	mr, err := miniredis.Run()
+	if err != nil {
+		panic(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+	return core.NewFromRedis(rdb), func() { _ = rdb.Close(); mr.Close() }
+}
+
+// get sends one GET from peer through e and returns the recorder.
+func get(e *echo.Echo, target, peer string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r.RemoteAddr = peer
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, r)
+	return w
+}
+
+func ExampleRateLimiterWithConfig() {
+	c, stop := exampleRedis()
+	defer stop()
+	limiter, err := ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: 2, Window: time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	cfg := echov5adapter.DefaultRateLimiterConfig
+	cfg.Limiter = limiter
+	cfg.LegacyHeaders = true
+	// Per client IP and route (Echo's c.Path(), which is the request's
+	// Pattern): the clientip.Resolver given to KeyByIP would list trusted
+	// proxies (nil: the TCP peer only).
+	cfg.Key = ratelimit.Combine(ratelimit.KeyByIP(nil), ratelimit.KeyByRoute(nil))
+	e := echo.New()
+	e.Use(echov5adapter.RateLimiterWithConfig(cfg))
+	e.GET("/search", func(c *echo.Context) error { return c.String(http.StatusOK, "results") })
+	e.GET("/items", func(c *echo.Context) error { return c.String(http.StatusOK, "items") })
+
+	for _, target := range []string{"/search", "/search", "/search", "/items"} {
+		w := get(e, target, "192.0.2.1:1234")
+		fmt.Println(target, w.Code, "remaining:", w.Header().Get("X-RateLimit-Remaining"))
+	}
+	// The denial's body, as under net/http (retry_after: the seconds left
+	// in the window).
+	w := get(e, "/search", "192.0.2.1:1234")
+	fmt.Println(w.Header().Get("Content-Type"), strings.HasPrefix(w.Body.String(), `{"error":"rate_limited","message":"rate limit exceeded","retry_after":`))
+	// Output:
+	// /search 200 remaining: 1
+	// /search 200 remaining: 0
+	// /search 429 remaining: 0
+	// /items 200 remaining: 1
+	// application/json true
+}
+
+func ExampleNewStore() {
+	c, stop := exampleRedis()
+	defer stop()
+	limiter, err := ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: 1, Window: time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	// Echo's own rate limiter, deciding with a rediskit limiter and
+	// identifying clients by their TCP peer address.
+	e := echo.New()
+	e.Use(middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store:               echov5adapter.NewStore(limiter),
+		IdentifierExtractor: echov5adapter.KeyFuncExtractor(ratelimit.KeyByIP(nil)),
+		DenyHandler:         echov5adapter.StoreDenyHandler,
+	}))
+	e.GET("/", func(c *echo.Context) error { return c.String(http.StatusOK, "ok") })
+
+	for range 2 {
+		w := get(e, "/", "192.0.2.1:1234")
+		fmt.Println(w.Code, "retry after:", w.Header().Get("Retry-After") != "", strings.TrimSpace(w.Body.String()))
+	}
+	// Output:
+	// 200 retry after: false ok
+	// 429 retry after: true {"message":"rate limit exceeded"}
+}
+
+func ExampleHTTPCache() {
+	c, stop := exampleRedis()
+	defer stop()
+	cache, err := httpcache.New(c, httpcache.Options{Keys: httpcache.KeyOptions{Hosts: []string{"example.com"}, CanonicalHost: "example.com"}})
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	e := echo.New()
+	e.Use(echov5adapter.HTTPCache(cache))
+	e.GET("/products", func(c *echo.Context) error {
+		calls++
+		c.Response().Header().Set("Cache-Control", "public, max-age=60")
+		return c.String(http.StatusOK, "product list")
+	})
+
+	for range 2 {
+		w := get(e, "http://example.com/products", "192.0.2.1:1234")
+		fmt.Println(w.Code, w.Body.String(), "|", w.Header().Get("Cache-Status"))
+	}
+	fmt.Println("handler calls:", calls)
+	// Output:
+	// 200 product list | rediskit; fwd=miss; fwd-status=200; ttl=60; stored
+	// 200 product list | rediskit; hit; ttl=60
+	// handler calls: 1
+}
+
+func ExampleViewCountWithConfig() {
+	c, stop := exampleRedis()
+	defer stop()
+	views, err := viewcount.New(c, viewcount.Options{Secret: []byte("a secret of 16+ bytes")})
+	if err != nil {
+		panic(err)
+	}
+	// Items name the route's :id parameter, visitors are client IPs (the
+	// TCP peer).
+	tracker, err := viewcount.NewTracker(views, viewcount.TrackerOptions{
+		Item: func(r *http.Request) (string, error) { return "post-" + r.PathValue("id"), nil },
+	})
+	if err != nil {
+		panic(err)
+	}
+	cfg := echov5adapter.DefaultViewCountConfig
+	cfg.Tracker = tracker
+	e := echo.New()
+	e.Use(echov5adapter.ViewCountWithConfig(cfg))
+	e.GET("/posts/:id", func(c *echo.Context) error {
+		if c.Param("id") != "42" {
+			return echo.ErrNotFound // not a view
+		}
+		return c.String(http.StatusOK, "post 42")
+	})
+
+	for _, visit := range []struct{ path, peer string }{
+		{"/posts/42", "192.0.2.1:1000"},
+		{"/posts/42", "192.0.2.1:1001"}, // a reload: counts once
+		{"/posts/42", "198.51.100.7:2000"},
+		{"/posts/43", "192.0.2.1:1002"},
+	} {
+		fmt.Println(visit.path, get(e, visit.path, visit.peer).Code)
+	}
+	s, err := views.Counts(context.Background(), "post-42", 1)
+	fmt.Println("total", s.Total, "unique", s.Unique, err)
+	// Output:
+	// /posts/42 200
+	// /posts/42 200
+	// /posts/42 200
+	// /posts/43 404
+	// total 2 unique 2 <nil>
+}
