@@ -19,6 +19,7 @@
 # get a plain benchstat summary.
 set -euo pipefail
 cd "$(dirname "$0")"
+export GOWORK=off # bench is its own module, outside the repository's go.work
 
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 benchstat() { go run "golang.org/x/perf/cmd/benchstat@${BENCHSTAT_VERSION}" "$@"; }
