@@ -5,22 +5,19 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
 )
 
-// exampleClient connects to an in-process Redis so the examples run anywhere.
+// exampleClient connects to an empty Redis of the test harness (a private
+// redis-server, or the embedded Redis where none is installed).
 func exampleClient() (*core.Client, func()) {
-	srv := miniredis.NewMiniRedis()
-	if err := srv.Start(); err != nil {
-		panic(err)
-	}
-	c, err := core.New(core.Config{URL: "redis://" + srv.Addr()})
+	rdb, done := redistest.ExampleClient()
+	c, err := core.New(core.Config{URL: "redis://" + rdb.Options().Addr})
 	if err != nil {
 		panic(err)
 	}
-	return c, func() { c.Close(); srv.Close() }
+	return c, func() { c.Close(); done() }
 }
 
 func ExampleClient_CacheSet() {

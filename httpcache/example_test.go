@@ -7,17 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/internal/redistest"
 )
 
 func Example() {
-	mr, _ := miniredis.Run()
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
-	defer rdb.Close()
+	rdb, done := redistest.ExampleClient() // any Redis; redis.NewClient(&redis.Options{Addr: ...})
+	defer done()
 
 	cache, err := httpcache.New(core.NewFromRedis(rdb), httpcache.Options{
 		Keys: httpcache.KeyOptions{Hosts: []string{"example.com"}, CanonicalHost: "example.com"},

@@ -6,23 +6,19 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/memo"
 )
 
-// exampleClient returns a core client on an embedded Redis for the examples.
+// exampleClient returns a core client on an empty Redis of the test harness.
 func exampleClient() (*core.Client, func()) {
-	mr, err := miniredis.Run()
+	rdb, done := redistest.ExampleClient()
+	c, err := core.New(core.Config{URL: "redis://" + rdb.Options().Addr})
 	if err != nil {
 		panic(err)
 	}
-	c, err := core.New(core.Config{URL: "redis://" + mr.Addr()})
-	if err != nil {
-		panic(err)
-	}
-	return c, func() { _ = c.Close(); mr.Close() }
+	return c, func() { _ = c.Close(); done() }
 }
 
 type User struct {

@@ -7,18 +7,14 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/ratelimit"
 )
 
 func ExampleNewFixedWindow() {
-	mr, _ := miniredis.Run() // any Redis; an embedded one keeps the example self-contained
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
+	rdb, done := redistest.ExampleClient() // any Redis; redis.NewClient(&redis.Options{Addr: ...})
+	defer done()
 
 	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: 2, Window: time.Minute})
 	if err != nil {
@@ -35,10 +31,8 @@ func ExampleNewFixedWindow() {
 }
 
 func ExampleNewMulti() {
-	mr, _ := miniredis.Run()
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
+	rdb, done := redistest.ExampleClient()
+	defer done()
 
 	m, err := ratelimit.NewMulti(core.NewFromRedis(rdb), ratelimit.Options{Policies: []ratelimit.Policy{
 		{Name: "second", Limit: 2, Window: time.Second},
@@ -57,10 +51,8 @@ func ExampleNewMulti() {
 }
 
 func ExampleGuard() {
-	mr, _ := miniredis.Run()
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
+	rdb, done := redistest.ExampleClient()
+	defer done()
 
 	minuteStart := func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) } // a fixed clock, for the output
 	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Limit: 1, Window: time.Minute, Now: minuteStart})

@@ -7,20 +7,14 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/viewcount"
 )
 
 func exampleClient() (*core.Client, func()) {
-	mr, err := miniredis.Run()
-	if err != nil {
-		panic(err)
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	return core.NewFromRedis(rdb), func() { rdb.Close(); mr.Close() }
+	rdb, done := redistest.ExampleClient()
+	return core.NewFromRedis(rdb), done
 }
 
 func Example() {

@@ -8,27 +8,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/rediskit/rediskit/adapters/echov5"
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/ratelimit"
 	"github.com/rediskit/rediskit/viewcount"
 )
 
-// exampleRedis starts an embedded Redis (any Redis will do) and returns a
-// client for it and a func that stops both.
+// exampleRedis returns a client to an empty Redis of the test harness (any
+// Redis will do) and a func that closes it.
 func exampleRedis() (*core.Client, func()) {
-	mr, err := miniredis.Run()
-	if err != nil {
-		panic(err)
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
-	return core.NewFromRedis(rdb), func() { _ = rdb.Close(); mr.Close() }
+	rdb, done := redistest.ExampleClient()
+	return core.NewFromRedis(rdb), done
 }
 
 // get sends one GET from peer through e and returns the recorder.

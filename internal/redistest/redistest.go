@@ -7,9 +7,15 @@
 // which stops every server and removes its files when the tests end.
 //
 // REDIS_URL (redis:// or rediss://) replaces the standalone server. Where
-// redis-server is not on PATH, Standalone falls back to one embedded
-// miniredis and Cluster and StartServer skip the test; with
-// REDISKIT_REQUIRE_REDIS=1 a missing binary fails the test instead.
+// redis-server is not on PATH, Standalone falls back to the embedded Redis of
+// the examples module (miniredis with real-time expiry), built from this
+// checkout's examples/cmd/embeddedredis and run as a child process, so this
+// module never imports miniredis; Cluster and StartServer skip the test. If
+// the embedded Redis cannot be built, standalone tests skip too, saying why.
+// With REDISKIT_REQUIRE_REDIS=1 a missing binary fails the test instead.
+//
+// Example functions, which have no *testing.T, get a client to an emptied
+// private server from ExampleClient.
 //
 // All functions are safe for concurrent use by parallel tests.
 package redistest
@@ -24,15 +30,13 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-
-	embeddedredis "github.com/rediskit/rediskit/internal/embedded"
 )
 
 // Target describes one Redis deployment a test runs against.
 type Target struct {
 	Name     string // "standalone" or "cluster"
 	Cluster  bool
-	Embedded bool // in-process miniredis fallback
+	Embedded bool // the embedded Redis fallback (miniredis, in a child process)
 	Addrs    []string
 }
 
@@ -56,7 +60,6 @@ type deployment struct {
 var (
 	standalone deployment
 	cluster    deployment
-	embedded   *embeddedredis.Server
 
 	rootOnce sync.Once
 	root     string
@@ -79,9 +82,7 @@ func run(m *testing.M) int {
 
 func cleanup() {
 	stopAll()
-	if embedded != nil {
-		embedded.Close()
-	}
+	stopEmbedded()
 	if root != "" {
 		_ = os.RemoveAll(root)
 	}
@@ -117,10 +118,14 @@ func skipMissing(t testing.TB, what string) {
 }
 
 // StandaloneTarget returns the shared standalone deployment, starting it on
-// first use: REDIS_URL when set, else a redis-server, else embedded miniredis.
+// first use: REDIS_URL when set, else a redis-server, else the embedded Redis
+// (it skips t, saying why, when that cannot be built).
 func StandaloneTarget(t testing.TB) Target {
 	t.Helper()
 	standalone.once.Do(startStandalone)
+	if standalone.skip != "" {
+		t.Skip(standalone.skip)
+	}
 	if standalone.err != nil {
 		t.Fatal(standalone.err)
 	}
@@ -143,12 +148,14 @@ func startStandalone() {
 			d.err = fmt.Errorf("redistest: redis-server not found on PATH and REDISKIT_REQUIRE_REDIS=1")
 			return
 		}
-		embedded, d.err = embeddedredis.Start()
-		if d.err != nil {
+		p, err := startEmbedded()
+		if err != nil {
+			d.skip = "redistest: redis-server not found on PATH, and the embedded Redis fallback is unavailable: " + err.Error()
+			fmt.Fprintln(os.Stderr, d.skip)
 			return
 		}
-		fmt.Fprintln(os.Stderr, "redistest: redis-server not found on PATH; standalone tests use embedded miniredis (cluster tests skip)")
-		d.target = Target{Name: "standalone", Embedded: true, Addrs: []string{embedded.Addr()}}
+		fmt.Fprintln(os.Stderr, "redistest: redis-server not found on PATH; standalone tests use the embedded Redis (miniredis, examples/cmd/embeddedredis) on "+p.addr+" (cluster tests skip)")
+		d.target = Target{Name: "standalone", Embedded: true, Addrs: []string{p.addr}}
 		return
 	}
 	p, err := startShared("standalone", false, nil)
@@ -181,7 +188,7 @@ func ClusterTarget(t testing.TB) Target {
 }
 
 // Standalone returns a client to the shared standalone server (or REDIS_URL
-// when set, or the embedded miniredis fallback). Closed at t.Cleanup.
+// when set, or the embedded Redis fallback). Closed at t.Cleanup.
 func Standalone(t testing.TB) redis.UniversalClient {
 	t.Helper()
 	return NewClient(t, StandaloneTarget(t))

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
-	"github.com/rediskit/rediskit/internal/embedded"
+	"github.com/rediskit/rediskit/examples/internal/embedded"
 )
 
 // Modes accepted by Open.

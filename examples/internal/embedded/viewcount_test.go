@@ -1,21 +1,25 @@
-package viewcount_test
+package embedded_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/examples/internal/embedded"
 	"github.com/rediskit/rediskit/viewcount"
 )
 
-// TestBufferedOnEmbeddedRedis runs a buffered flush on miniredis, the
-// embedded Redis of the examples, whose Lua engine returns a one-entry flush
-// result as an integer rather than a string.
+// TestBufferedOnEmbeddedRedis runs a viewcount buffered flush on the
+// embedded Redis (miniredis), whose Lua engine returns a one-entry flush
+// result as an integer rather than a string. It lives here, beside the
+// embedded server, so the root module's tests do not depend on miniredis.
 func TestBufferedOnEmbeddedRedis(t *testing.T) {
-	srv := miniredis.RunT(t)
+	srv, err := embedded.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
 	c, err := core.New(core.Config{URL: "redis://" + srv.Addr()})
 	if err != nil {
 		t.Fatal(err)

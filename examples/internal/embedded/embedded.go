@@ -1,5 +1,6 @@
 // Package embedded runs an in-process Redis (miniredis) on a loopback port
-// for the examples and for tests on machines without redis-server. Unlike a
+// for the examples, and (through examples/cmd/embeddedredis, as a child
+// process) for the root module's tests on machines without redis-server. Unlike a
 // bare miniredis, keys expire in real time: miniredis only expires keys when
 // its clock is moved, so Start moves it every few milliseconds.
 package embedded
@@ -24,9 +25,13 @@ type Server struct {
 }
 
 // Start starts an embedded Redis on 127.0.0.1 and a random free port.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartAddr("127.0.0.1:0") }
+
+// StartAddr starts an embedded Redis listening on addr ("host:port"; port 0
+// picks a free one).
+func StartAddr(addr string) (*Server, error) {
 	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+	if err := mr.StartAddr(addr); err != nil {
 		return nil, err
 	}
 	s := &Server{mr: mr, stop: make(chan struct{}), done: make(chan struct{})}

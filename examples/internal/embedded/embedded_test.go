@@ -7,7 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rediskit/rediskit/internal/embedded"
+	"github.com/rediskit/rediskit/examples/internal/embedded"
 )
 
 // TestKeysExpireInRealTime checks what a bare miniredis does not do: a key
