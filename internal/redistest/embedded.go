@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -161,4 +162,16 @@ func stopEmbedded() {
 	for _, p := range ps {
 		p.stop()
 	}
+}
+
+// StartEmbedded starts an embedded Redis child process, as the standalone
+// fallback does, and returns its address and a func that stops it (also
+// stopped by Main). It fails t when the command cannot be built or started.
+func StartEmbedded(t testing.TB) (addr string, stop func()) {
+	t.Helper()
+	p, err := startEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.addr, p.stop
 }

@@ -239,3 +239,24 @@ func (f *fatalRecorder) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
 }
+
+// TestEmbeddedFallback starts what Standalone falls back to where
+// redis-server is not installed: the embedded Redis of the examples module,
+// built and run as a child process. Keys expire in real time there.
+func TestEmbeddedFallback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds examples/cmd/embeddedredis")
+	}
+	addr, stop := redistest.StartEmbedded(t)
+	defer stop()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "k", "v", 50*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 2*time.Second, "the key expires", func() bool {
+		n, err := rdb.Exists(ctx, "k").Result()
+		return err == nil && n == 0
+	})
+}
