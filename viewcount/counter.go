@@ -343,8 +343,10 @@ func (c *Counter) flushLoop(stop context.Context) {
 		if stop.Err() != nil { // both were ready: Close does the last flush
 			return
 		}
-		ctx, cancel := call.Context(stop, max(c.opts.FlushInterval, 5*time.Second), nil) // the flush reports its own wait
-		_ = c.buf.flush(ctx)                                                             // reported to OnError; kept for retry
+		// The flush reports its own Redis wait (and its errors to OnError;
+		// what failed is kept for retry).
+		ctx, cancel := call.Context(stop, max(c.opts.FlushInterval, 5*time.Second), nil)
+		_ = c.buf.flush(ctx)
 		cancel()
 	}
 }
