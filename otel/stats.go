@@ -159,7 +159,7 @@ func (i *Instrumentation) registerStats(m metric.Meter) (metric.Registration, er
 		return nil, fmt.Errorf("rediskitotel: %w", err)
 	}
 	lag, err := m.Float64ObservableGauge("rediskit.viewcount.flush.lag", metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest unflushed view bound: time since viewcount.Stats.LastFlush while views are pending, else 0."))
+		metric.WithDescription("Time since viewcount.Stats.LastFlush while views are pending (no pending view is older), else 0."))
 	if err != nil {
 		return nil, fmt.Errorf("rediskitotel: %w", err)
 	}
