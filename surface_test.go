@@ -16,7 +16,7 @@ import (
 // types, functions, constants and variables, and exported methods of
 // exported types; struct fields and interface methods are not.
 var surfaceLimits = map[string]int{
-	"core":             69,
+	"core":             72, // +3: Observer, Client.WithObserver, Client.Observer (one instrumentation hook)
 	"memo":             26,
 	"ratelimit":        35,
 	"httpcache":        31,

@@ -20,6 +20,7 @@ type Client struct {
 	cacheTTL      time.Duration
 	maxValueBytes int
 	budget        time.Duration // request budget; <= 0: none
+	observer      Observer      // nil: features report nothing
 	owned         bool          // Close closes rdb
 	closed        *atomic.Bool
 	ttlMode       atomic.Int32 // windowed counter: 0 MULTI with PEXPIRE NX, 2 Lua (server refused NX)
@@ -42,6 +43,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.RequestBudget != 0 {
 		c.budget = cfg.RequestBudget
 	}
+	c.observer = cfg.Observer
 	return c, nil
 }
 
@@ -68,7 +70,7 @@ func (c *Client) WithCacheTTL(ttl time.Duration) *Client {
 	if ttl <= 0 {
 		panic("core: WithCacheTTL: ttl must be positive")
 	}
-	return &Client{rdb: c.rdb, cluster: c.cluster, cacheTTL: ttl, maxValueBytes: c.maxValueBytes, budget: c.budget, owned: false, closed: c.closed}
+	return &Client{rdb: c.rdb, cluster: c.cluster, cacheTTL: ttl, maxValueBytes: c.maxValueBytes, budget: c.budget, observer: c.observer, owned: false, closed: c.closed}
 }
 
 // Redis returns the underlying go-redis client, for commands this package

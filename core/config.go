@@ -95,6 +95,11 @@ type Config struct {
 	ClientSideCache bool
 	// ClientSideCacheMaxEntries bounds the local cache; zero means 10,000.
 	ClientSideCacheMaxEntries int
+	// Observer, when not nil, receives the spans and Redis waits of every
+	// feature built on the Client (see Observer); nil means none, at no
+	// cost. Package github.com/rediskit/rediskit/otel provides one for
+	// OpenTelemetry.
+	Observer Observer
 }
 
 // ConfigFromEnv reads a Config from the environment: ENVIRONMENT, REDIS_URL,

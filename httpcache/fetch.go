@@ -118,12 +118,26 @@ func (t *txn) originRequest(ctx context.Context, stale *entry) *http.Request {
 }
 
 // fetchOwn calls the handler and answers the client, returning the entry
-// other requests may share (nil when there is none).
+// other requests may share (nil when there is none). With an Observer it
+// is one "fetch" span (the handler gets its ctx), ended with an error when
+// the handler answered 5xx.
 func (t *txn) fetchOwn(stale *entry) *entry {
 	c := t.c
-	or := t.originRequest(t.ctx, stale)
-	reqTime := c.now()
+	ctx := t.ctx
 	cp := newCapture(t.w, c.opts.Storage.MaxBodyBytes)
+	if c.obs != nil {
+		var end func(error)
+		ctx, end = c.obs.Start(ctx, "httpcache", "fetch")
+		defer func() {
+			var err error
+			if cp.status >= 500 {
+				err = fmt.Errorf("httpcache: handler answered %d", cp.status)
+			}
+			end(err)
+		}()
+	}
+	or := t.originRequest(ctx, stale)
+	reqTime := c.now()
 	var pol policy
 	cp.decide = func(status int, h http.Header) int {
 		if stale != nil && (status == http.StatusNotModified || (status >= 500 && t.staleIfError(stale))) {

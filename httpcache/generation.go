@@ -24,7 +24,7 @@ func (c *Cache) generation(ctx context.Context) (int64, error) {
 // TTL. It takes effect at once in this process and within
 // GenerationRefresh in others. Its one Redis call is bounded by Timeout.
 func (c *Cache) PurgeAll(ctx context.Context) error {
-	ctx, cancel := call.Context(ctx, c.opts.Timeout)
+	ctx, cancel := call.Context(ctx, c.opts.Timeout, c.wait)
 	defer cancel()
 	if _, err := c.gen.Bump(ctx); err != nil {
 		return fmt.Errorf("httpcache: purge all: %w", err)

@@ -194,6 +194,8 @@ type Cache struct {
 	bg      flight
 	stats   stats
 	gen     *generation.Cache
+	obs     core.Observer // nil: no fetch spans
+	wait    call.Wait     // nil: Redis waits not reported
 
 	now func() time.Time
 }
@@ -208,7 +210,8 @@ func New(c *core.Client, opts Options) (*Cache, error) {
 		return nil, err
 	}
 	hc := &Cache{c: c, opts: opts, onError: opts.OnError,
-		hosts: map[string]bool{}, ignore: map[string]bool{}, now: time.Now}
+		hosts: map[string]bool{}, ignore: map[string]bool{}, now: time.Now,
+		obs: c.Observer(), wait: call.Observe(c.Observer(), "httpcache")}
 	if hc.onError == nil {
 		hc.onError = defaultOnError
 	}
@@ -316,5 +319,5 @@ func (c *Cache) requestError(r *http.Request, err error) {
 // even when ctx's caller gives up (a store, a tag write, a generation
 // read): Options.Timeout, and the request budget ctx carries.
 func (c *Cache) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return call.Context(context.WithoutCancel(ctx), c.opts.Timeout)
+	return call.Context(context.WithoutCancel(ctx), c.opts.Timeout, c.wait)
 }

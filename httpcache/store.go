@@ -76,7 +76,7 @@ func urlName(rawURL string) string {
 // expired or corrupt entry is (nil, nil); err is a Redis failure.
 func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Request) (*entry, error) {
 	key := c.entryKey(gen, slot)
-	rctx, cancel := call.Context(ctx, c.opts.Timeout) // a read may stop with its client
+	rctx, cancel := call.Context(ctx, c.opts.Timeout, c.wait) // a read may stop with its client
 	defer cancel()
 	rdb := c.c.Redis()
 	s, err := rdb.Get(rctx, key).Result()

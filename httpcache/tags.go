@@ -94,13 +94,13 @@ func (c *Cache) PurgeTag(ctx context.Context, tag string) (int64, error) {
 // purgeTagPage reads one ZSCAN page of the tag set tk at cursor and purges
 // its members, each Redis call bounded by Timeout.
 func (c *Cache) purgeTagPage(ctx context.Context, rdb redis.UniversalClient, tk string, cursor uint64) (next uint64, n int64, err error) {
-	rctx, cancel := call.Context(ctx, c.opts.Timeout)
+	rctx, cancel := call.Context(ctx, c.opts.Timeout, c.wait)
 	pairs, next, err := rdb.ZScan(rctx, tk, cursor, "", 500).Result()
 	cancel()
 	if err != nil {
 		return 0, 0, err
 	}
-	rctx, cancel = call.Context(ctx, c.opts.Timeout)
+	rctx, cancel = call.Context(ctx, c.opts.Timeout, c.wait)
 	defer cancel()
 	n, err = purgeMembers(rctx, rdb, tk, pairs)
 	return next, n, err

@@ -28,7 +28,7 @@ func (f *Func[K, V]) newGeneration() *generation.Cache {
 // started once it has ended (see quietGeneration).
 func (f *Func[K, V]) boundRead(ctx context.Context) (context.Context, context.CancelFunc) {
 	start := time.Now().UnixNano()
-	rctx, cancel := call.Context(context.WithoutCancel(ctx), f.cfg.Timeout)
+	rctx, cancel := call.Context(context.WithoutCancel(ctx), f.cfg.Timeout, f.wait)
 	return rctx, func() {
 		cancel()
 		f.genRead.Store(start)
@@ -53,7 +53,7 @@ func (f *Func[K, V]) generation(ctx context.Context) (int64, error) {
 	} else {
 		// call.Do bounds the wait by Timeout and the budget, and spends it;
 		// the read inside must not spend the same wait a second time.
-		g, err = call.Do(ctx, f.cfg.Timeout, false, func(ctx context.Context) (int64, error) {
+		g, err = call.Do(ctx, f.cfg.Timeout, f.wait, false, func(ctx context.Context) (int64, error) {
 			return f.gen.Get(budget.Without(ctx))
 		})
 		if err == nil {
@@ -117,7 +117,7 @@ func (f *Func[K, V]) generationErr(ctx context.Context, err error, once bool) er
 // cache, for Forget: a ForgetAll by another process within the last
 // GenerationRefresh is then seen.
 func (f *Func[K, V]) currentGeneration(ctx context.Context) (int64, error) {
-	g, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (int64, error) {
+	g, err := call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (int64, error) {
 		return generation.Read(ctx, f.c, f.genKey)
 	})
 	if err != nil {

@@ -140,8 +140,20 @@ func (f *Func[K, V]) takeLease(ctx context.Context, key, lease string) (token st
 
 // call runs fn, stores its result at t (when t.key is set) and releases
 // t's lease (when t.token is set). Errors other than "not found" are not
-// stored.
-func (f *Func[K, V]) call(ctx context.Context, k K, t target) result[V] {
+// stored. With an Observer, the whole is one "load" span, ended with the
+// error of a failed call ("not found" is a result, not a failure).
+func (f *Func[K, V]) call(ctx context.Context, k K, t target) (r result[V]) {
+	if f.obs != nil {
+		var end func(error)
+		ctx, end = f.obs.Start(ctx, "memo", "load")
+		defer func() {
+			if r.err != nil && errors.Is(r.err, ErrNotFound) {
+				end(nil)
+			} else {
+				end(r.err)
+			}
+		}()
+	}
 	start := f.cfg.Now()
 	v, err := f.invoke(ctx, k)
 	now := f.cfg.Now()
@@ -150,7 +162,6 @@ func (f *Func[K, V]) call(ctx context.Context, k K, t target) result[V] {
 	if t.token != "" {
 		defer f.release(wctx, t.lease, t.token)
 	}
-	var r result[V]
 	switch {
 	case err == nil:
 		r.env = f.newEnvelope(v, nil, now, now.Sub(start))

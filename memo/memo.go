@@ -34,6 +34,9 @@ type Func[K comparable, V any] struct {
 	genKey    string // "<ns>:<name>:gen"
 	prefix    atomic.Pointer[genKeyPrefix]
 
+	obs  core.Observer // nil: no spans
+	wait call.Wait     // nil: Redis waits not reported
+
 	intKey bool // default key function on an integer K: see hitKey
 	direct bool // go-redis honours ctx deadlines on sockets (call.Honoured)
 	l1     bool // the client serves repeated GETs from its client-side cache
@@ -95,6 +98,8 @@ func wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 		leaseBase: core.MakeKey(cfg.Namespace, name, "lease", ""),
 		genKey:    core.MakeKey(cfg.Namespace, name, "gen"),
 		reads:     map[string]*readFlight[V]{},
+		obs:       c.Observer(),
+		wait:      call.Observe(c.Observer(), "memo"),
 	}
 	if key == nil {
 		var k K
@@ -250,7 +255,7 @@ func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
 	}
 	tomb := tombstonePrefix + newToken()
 	for _, key := range keys {
-		_, err = call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (string, error) {
+		_, err = call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (string, error) {
 			return f.rdb.Set(ctx, key, tomb, f.cfg.tombstoneTTL()).Result()
 		})
 		if err != nil {
@@ -271,7 +276,7 @@ func (f *Func[K, V]) ForgetAll(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext("forget all")
 	}
-	if _, err := call.Do(ctx, f.cfg.Timeout, f.direct, f.gen.Bump); err != nil {
+	if _, err := call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, f.gen.Bump); err != nil {
 		return f.redisErr(ctx, "forget all", f.genKey, err)
 	}
 	return nil

@@ -195,11 +195,11 @@ func (f *Func[K, V]) observe(ctx context.Context, t *target) (*envelope[V], erro
 // fetch GETs key; found is false when it is missing.
 func (f *Func[K, V]) fetch(ctx context.Context, key string) (data string, found bool, err error) {
 	if f.direct { // call.Do's direct path, without its closure: this is every hit
-		rctx, cancel := call.Context(ctx, f.cfg.Timeout)
+		rctx, cancel := call.Context(ctx, f.cfg.Timeout, f.wait)
 		data, err = f.rdb.Get(rctx, key).Result()
 		cancel()
 	} else {
-		data, err = call.Do(ctx, f.cfg.Timeout, false, func(ctx context.Context) (string, error) { return f.rdb.Get(ctx, key).Result() })
+		data, err = call.Do(ctx, f.cfg.Timeout, f.wait, false, func(ctx context.Context) (string, error) { return f.rdb.Get(ctx, key).Result() })
 	}
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -258,7 +258,7 @@ func (f *Func[K, V]) write(ctx context.Context, t target, e *envelope[V]) {
 		return
 	}
 	ttl := max(time.UnixMilli(e.Hard).Sub(f.cfg.Now()), time.Millisecond)
-	stored, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (int64, error) {
+	stored, err := call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (int64, error) {
 		return writeScript.Run(ctx, f.rdb, []string{t.key}, data, t.seen, ttl.Milliseconds()).Int64()
 	})
 	switch {
@@ -272,7 +272,7 @@ func (f *Func[K, V]) write(ctx context.Context, t target, e *envelope[V]) {
 // acquire tries to take the lease on key; it returns the token on success.
 func (f *Func[K, V]) acquire(ctx context.Context, key string) (token string, ok bool, err error) {
 	token = newToken()
-	ok, err = call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (bool, error) {
+	ok, err = call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (bool, error) {
 		return f.rdb.SetNX(ctx, key, token, f.cfg.LeaseTTL).Result()
 	})
 	if err != nil {
@@ -283,7 +283,7 @@ func (f *Func[K, V]) acquire(ctx context.Context, key string) (token string, ok 
 
 // release deletes the lease on key if it still holds token.
 func (f *Func[K, V]) release(ctx context.Context, key, token string) {
-	_, err := call.Do(ctx, f.cfg.Timeout, f.direct, func(ctx context.Context) (any, error) {
+	_, err := call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (any, error) {
 		return releaseScript.Run(ctx, f.rdb, []string{key}, token).Result()
 	})
 	if err != nil {

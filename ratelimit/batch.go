@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rediskit/rediskit/internal/budget"
+	"github.com/rediskit/rediskit/internal/call"
 	"github.com/rediskit/rediskit/internal/window"
 )
 
@@ -30,6 +31,7 @@ import (
 // single sender free, so the first decision after an outage gets through.
 type txBatcher struct {
 	rdb   redis.UniversalClient
+	wait  call.Wait     // nil: waits not reported
 	slack time.Duration // how long a batch may outlive its last caller's wait
 
 	mu      sync.Mutex
@@ -56,8 +58,9 @@ const maxBatch = 512
 
 // newTxBatcher returns a batcher whose batches outlive their callers' wait
 // (timeout) by at most a tenth of it.
-func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration) *txBatcher {
-	return &txBatcher{rdb: rdb, slack: timeout / 10}
+// wait, when not nil, gets each caller's wait.
+func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wait) *txBatcher {
+	return &txBatcher{rdb: rdb, slack: timeout / 10, wait: wait}
 }
 
 // incr queues an increment of key by 1 and waits for it at most timeout,
@@ -68,9 +71,20 @@ func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration) *txBatcher {
 func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, timeout time.Duration) (int64, error) {
 	now := time.Now()
 	wait := timeout
-	if bud := budget.From(ctx); bud != nil {
+	bud := budget.From(ctx)
+	if bud != nil {
 		wait = min(wait, bud.Left())
-		defer func() { bud.Spend(time.Since(now)) }()
+	}
+	if bud != nil || b.wait != nil {
+		defer func() {
+			d := time.Since(now)
+			if bud != nil {
+				bud.Spend(d)
+			}
+			if b.wait != nil {
+				b.wait(ctx, d)
+			}
+		}()
 	}
 	if wait <= 0 { // the request's budget is spent: never queue an increment nobody waits for
 		return 0, timeoutErr(0, context.DeadlineExceeded)

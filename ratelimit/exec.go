@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/call"
 	"github.com/rediskit/rediskit/internal/script"
 )
@@ -22,10 +23,14 @@ type executor struct {
 	rdb     redis.UniversalClient
 	ap      *redis.AutoPipeliner // nil: plain client with a context deadline
 	timeout time.Duration
+	wait    call.Wait // nil: waits not reported
 }
 
-func newExecutor(rdb redis.UniversalClient, timeout time.Duration) *executor {
-	e := &executor{rdb: rdb, timeout: timeout}
+// newExecutor returns the executor of a limiter on c: c's Redis, and c's
+// Observer for the waits.
+func newExecutor(c *core.Client, timeout time.Duration) *executor {
+	rdb := c.Redis()
+	e := &executor{rdb: rdb, timeout: timeout, wait: call.Observe(c.Observer(), "ratelimit")}
 	var err error
 	switch r := rdb.(type) {
 	case *redis.Client:
@@ -42,7 +47,7 @@ func newExecutor(rdb redis.UniversalClient, timeout time.Duration) *executor {
 // do runs cmd and waits at most e.timeout, or until ctx is done or its
 // request budget spent (call.Context).
 func (e *executor) do(ctx context.Context, cmd redis.Cmder) error {
-	tctx, cancel := call.Context(ctx, e.timeout)
+	tctx, cancel := call.Context(ctx, e.timeout, e.wait)
 	defer cancel()
 	if err := tctx.Err(); err != nil { // budget spent: send nothing
 		return e.wrap(ctx, err)

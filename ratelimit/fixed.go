@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/call"
 )
 
 // fixedWindow is the fixed-window counter: at most Limit units per window
@@ -39,9 +40,9 @@ func NewFixedWindow(c *core.Client, opts Options) (*RedisLimiter, error) {
 	if err := opts.fillSingle(false); err != nil {
 		return nil, err
 	}
-	f := &fixedWindow{opts: opts, exec: newExecutor(c.Redis(), opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}
+	f := &fixedWindow{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}
 	if _, ok := c.Redis().(*redis.Client); ok {
-		f.batch = newTxBatcher(c.Redis(), opts.Timeout)
+		f.batch = newTxBatcher(c.Redis(), opts.Timeout, call.Observe(c.Observer(), "ratelimit"))
 	}
 	return newRedisLimiter(c, &opts, f), nil
 }

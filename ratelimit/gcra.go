@@ -37,7 +37,7 @@ func NewGCRA(c *core.Client, opts Options) (*RedisLimiter, error) {
 	if err := opts.fillSingle(true); err != nil {
 		return nil, err
 	}
-	e := newExecutor(c.Redis(), opts.Timeout)
+	e := newExecutor(c, opts.Timeout)
 	g := &gcra{
 		opts:  opts,
 		rl:    redis_rate.NewLimiter(rediser{e}),

@@ -263,6 +263,7 @@ func validToken(s string) bool {
 // is counted in Stats.
 type RedisLimiter struct {
 	c          *core.Client
+	obs        core.Observer // nil: no decision spans
 	alg        algorithm
 	onError    core.ErrorHandler
 	onDecision func(Decision)
@@ -281,7 +282,7 @@ type algorithm interface {
 }
 
 func newRedisLimiter(c *core.Client, opts *Options, alg algorithm) *RedisLimiter {
-	return &RedisLimiter{c: c, alg: alg, onError: opts.OnError, onDecision: opts.OnDecision}
+	return &RedisLimiter{c: c, obs: c.Observer(), alg: alg, onError: opts.OnError, onDecision: opts.OnDecision}
 }
 
 // Allow is AllowN(ctx, key, 1).
@@ -298,13 +299,19 @@ func (l *RedisLimiter) AllowN(ctx context.Context, key string, n int) (Result, e
 }
 
 // decide is AllowN; r, when not nil, is the request a failure is reported
-// with.
-func (l *RedisLimiter) decide(ctx context.Context, key string, n int, r *http.Request) (Result, error) {
+// with. With an Observer each decision is one "decision" span, ended with
+// the decision's error (a denial is not one).
+func (l *RedisLimiter) decide(ctx context.Context, key string, n int, r *http.Request) (res Result, err error) {
+	if l.obs != nil {
+		var end func(error)
+		ctx, end = l.obs.Start(ctx, "ratelimit", "decision")
+		defer func() { end(err) }()
+	}
 	var start time.Time
 	if l.onDecision != nil {
 		start = time.Now()
 	}
-	res, err := l.alg.allowN(ctx, key, n)
+	res, err = l.alg.allowN(ctx, key, n)
 	switch {
 	case err != nil:
 		l.failed(ctx, r, err)

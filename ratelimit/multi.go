@@ -50,7 +50,7 @@ func NewMulti(c *core.Client, opts Options) (*RedisLimiter, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
 	}
-	m := &multi{opts: opts, exec: newExecutor(c.Redis(), opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}
+	m := &multi{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}
 	return newRedisLimiter(c, &opts, m), nil
 }
 

@@ -129,7 +129,7 @@ func (bt *batch) timeIndex(t buckets) uint8 {
 // flush applies the queued batches, oldest first, then the current one. It
 // stops at the first batch that fails, keeping it and the later ones for the
 // next flush. Waiting for another flush to end is bounded by ctx.
-func (b *buffer) flush(ctx context.Context) error {
+func (b *buffer) flush(ctx context.Context) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("viewcount: flush: %w", err)
 	}
@@ -148,10 +148,19 @@ func (b *buffer) flush(ctx context.Context) error {
 	b.inFlight = len(queue) > 0
 	b.mu.Unlock()
 	if len(queue) == 0 {
+		b.c.stats.lastFlush.Store(time.Now().UnixNano())
 		return nil
+	}
+	if o := b.c.obs; o != nil {
+		var end func(error)
+		ctx, end = o.Start(ctx, "viewcount", "flush")
+		defer func() { end(err) }()
 	}
 	start := time.Now()
 	info, applied, views, err := b.send(ctx, queue)
+	if b.c.wait != nil {
+		b.c.wait(ctx, time.Since(start))
+	}
 	b.mu.Lock()
 	b.queue = b.queue[min(applied, len(b.queue)):]
 	b.held -= views
@@ -167,6 +176,8 @@ func (b *buffer) flush(ctx context.Context) error {
 	b.c.stats.flushed.Add(views)
 	if err != nil {
 		b.c.stats.flushErrors.Add(1)
+	} else {
+		b.c.stats.lastFlush.Store(time.Now().UnixNano())
 	}
 	if f := b.c.opts.OnFlush; f != nil {
 		f(info)

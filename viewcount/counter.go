@@ -28,6 +28,8 @@ type Counter struct {
 	opts   Options
 	keys   keys
 	stats  counters
+	obs    core.Observer // nil: no flush spans
+	wait   call.Wait     // nil: Redis waits not reported
 
 	buf      *buffer // nil in Direct mode
 	closed   atomic.Bool
@@ -45,7 +47,9 @@ func New(c *core.Client, opts Options) (*Counter, error) {
 	if err != nil {
 		return nil, err
 	}
-	vc := &Counter{c: c, rdb: c.Redis(), opts: o, keys: keys{ns: o.Namespace}}
+	vc := &Counter{c: c, rdb: c.Redis(), opts: o, keys: keys{ns: o.Namespace},
+		obs: c.Observer(), wait: call.Observe(c.Observer(), "viewcount")}
+	vc.stats.lastFlush.Store(time.Now().UnixNano())
 	vc.direct = call.Honoured(vc.rdb)
 	if o.Mode == Buffered {
 		vc.buf = newBuffer(vc)
@@ -110,7 +114,7 @@ func (c *Counter) RecordBot(ctx context.Context, item string) error {
 		return fmt.Errorf("viewcount: record bot: %w", core.ErrNilContext)
 	}
 	key := c.keys.item(item).bots()
-	_, err := call.Do(ctx, c.opts.Timeout, c.direct, func(ctx context.Context) (int64, error) {
+	_, err := call.Do(ctx, c.opts.Timeout, c.wait, c.direct, func(ctx context.Context) (int64, error) {
 		cmd := redis.NewIntCmd(ctx, "incrby", key, 1)
 		return cmd.Val(), c.rdb.Process(ctx, call.NoRetry{Cmder: cmd}) // counted at most once
 	})
@@ -146,7 +150,7 @@ func (c *Counter) recordDirect(ctx context.Context, item, vis string) (bool, err
 		rank.keys = append(rank.keys, c.keys.rank(p, b.rank[i]))
 		rank.args = append(rank.args, rankTTL(p)) // the TTL of that key
 	}
-	_, err := call.Do(ctx, c.opts.Timeout, c.direct, func(ctx context.Context) (int, error) {
+	_, err := call.Do(ctx, c.opts.Timeout, c.wait, c.direct, func(ctx context.Context) (int, error) {
 		return runScripts(ctx, c.rdb, calls)
 	})
 	if err != nil {
@@ -199,7 +203,7 @@ func (c *Counter) Counts(ctx context.Context, item string, days int) (Counts, er
 	var total, bots *redis.StringCmd
 	var uniq *redis.IntCmd
 	var daysCmd *redis.SliceCmd
-	_, err := call.Do(ctx, c.opts.Timeout, c.direct, func(ctx context.Context) ([]redis.Cmder, error) {
+	_, err := call.Do(ctx, c.opts.Timeout, c.wait, c.direct, func(ctx context.Context) ([]redis.Cmder, error) {
 		return c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			total, bots = p.Get(ctx, ik.total()), p.Get(ctx, ik.bots())
 			uniq = p.PFCount(ctx, ik.unique())
@@ -278,7 +282,7 @@ func (c *Counter) Top(ctx context.Context, n int, period time.Duration) ([]Ranke
 		return nil, fmt.Errorf("viewcount: top: %w", core.ErrNilContext)
 	}
 	key := c.keys.rank(period, c.bucketsAt(c.opts.Now()).rank[idx])
-	zs, err := call.Do(ctx, c.opts.Timeout, c.direct, func(ctx context.Context) ([]redis.Z, error) {
+	zs, err := call.Do(ctx, c.opts.Timeout, c.wait, c.direct, func(ctx context.Context) ([]redis.Z, error) {
 		return c.rdb.ZRevRangeWithScores(ctx, key, 0, int64(n-1)).Result()
 	})
 	if err != nil {
@@ -339,8 +343,10 @@ func (c *Counter) flushLoop(stop context.Context) {
 		if stop.Err() != nil { // both were ready: Close does the last flush
 			return
 		}
-		ctx, cancel := call.Context(stop, max(c.opts.FlushInterval, 5*time.Second))
-		_ = c.buf.flush(ctx) // reported to OnError; kept for retry
+		// The flush reports its own Redis wait (and its errors to OnError;
+		// what failed is kept for retry).
+		ctx, cancel := call.Context(stop, max(c.opts.FlushInterval, 5*time.Second), nil)
+		_ = c.buf.flush(ctx)
 		cancel()
 	}
 }

@@ -3,6 +3,7 @@ package viewcount
 import (
 	"context"
 	"sync/atomic"
+	"time"
 )
 
 // Stats are a Counter's cumulative counts since New, for dashboards (the
@@ -32,6 +33,12 @@ type Stats struct {
 	Pending int64
 	// Errors is the failures reported to Options.OnError.
 	Errors int64
+	// LastFlush is when a Buffered Counter's views were last all in Redis:
+	// the end of the last flush that applied everything it took or found
+	// nothing to send, or the Counter's creation before any. With views
+	// pending, time.Since(LastFlush) is the flush lag: no view pending is
+	// older. Zero for a Direct Counter.
+	LastFlush time.Time
 }
 
 // counters are the atomics behind Stats.
@@ -39,6 +46,7 @@ type counters struct {
 	recorded, counted, deduplicated, bots  atomic.Int64
 	flushed, flushes, flushErrors, dropped atomic.Int64
 	errors                                 atomic.Int64
+	lastFlush                              atomic.Int64 // UnixNano; Buffered only
 }
 
 // Stats returns the Counter's counts; safe to call at any time.
@@ -56,6 +64,7 @@ func (c *Counter) Stats() Stats {
 	}
 	if c.buf != nil {
 		s.Pending = c.buf.pending()
+		s.LastFlush = time.Unix(0, c.stats.lastFlush.Load())
 	}
 	return s
 }

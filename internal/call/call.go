@@ -18,6 +18,24 @@ import (
 // timeout or the request's remaining budget.
 var ErrTimeout = errors.New("no answer from redis within the call timeout or request budget")
 
+// Wait reports how long one Redis call waited (from Context to its cancel),
+// to the Observer of the feature that made it. A nil Wait reports nothing.
+type Wait func(ctx context.Context, d time.Duration)
+
+// Observer is the part of core.Observer this package uses.
+type Observer interface {
+	RedisWait(ctx context.Context, feature string, d time.Duration)
+}
+
+// Observe returns the Wait that reports feature's calls to o, or nil when o
+// is nil. Features build it once, at construction.
+func Observe(o Observer, feature string) Wait {
+	if o == nil {
+		return nil
+	}
+	return func(ctx context.Context, d time.Duration) { o.RedisWait(ctx, feature, d) }
+}
+
 // Context returns the context for one Redis call made with ctx: its timeout
 // is the feature's timeout, or what is left of ctx's request budget when
 // that is less; the cancel func also takes the call's wait off the budget,
@@ -25,27 +43,36 @@ var ErrTimeout = errors.New("no answer from redis within the call timeout or req
 // spend the wait again; one allocation less per call than a guard). The context is cancelled with ctx
 // (pass context.WithoutCancel(ctx) for work that must outlive its caller:
 // the budget still applies; budget.Without removes it). A spent budget gives
-// a context that is already done.
-func Context(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+// a context that is already done. A non-nil w also gets the call's wait
+// when cancel runs.
+func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Context, context.CancelFunc) {
 	b := budget.From(ctx)
-	if b == nil {
+	if b == nil && w == nil {
 		return context.WithTimeout(ctx, timeout)
 	}
-	timeout = min(timeout, b.Left())
+	if b != nil {
+		timeout = min(timeout, b.Left())
+	}
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	return cctx, func() {
 		cancel()
-		b.Spend(time.Since(start))
+		d := time.Since(start)
+		if b != nil {
+			b.Spend(d)
+		}
+		if w != nil {
+			w(ctx, d)
+		}
 	}
 }
 
-// Do runs op with Context(ctx, timeout). go-redis honours context deadlines
+// Do runs op with Context(ctx, timeout, w). go-redis honours context deadlines
 // on the socket only with ContextTimeoutEnabled (Honoured); when direct is
 // false op runs in a goroutine and Do stops waiting at the deadline, with
 // ErrTimeout (the abandoned command ends at the client's own read timeout).
-func Do[T any](ctx context.Context, timeout time.Duration, direct bool, op func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := Context(ctx, timeout)
+func Do[T any](ctx context.Context, timeout time.Duration, w Wait, direct bool, op func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := Context(ctx, timeout, w)
 	defer cancel()
 	if direct {
 		return op(ctx)

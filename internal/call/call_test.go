@@ -26,7 +26,7 @@ func TestContextDeadline(t *testing.T) {
 			t.Parallel()
 			ctx := budget.With(context.Background(), tt.budget)
 			start := time.Now()
-			cctx, cancel := Context(ctx, tt.timeout)
+			cctx, cancel := Context(ctx, tt.timeout, nil)
 			defer cancel()
 			d, ok := cctx.Deadline()
 			if got := d.Sub(start); !ok || got < tt.want-5*time.Millisecond || got > tt.want+20*time.Millisecond {
@@ -42,7 +42,7 @@ func TestContextSpendsWaitOnly(t *testing.T) {
 	t.Parallel()
 	ctx := budget.With(context.Background(), time.Second)
 	b := budget.From(ctx)
-	cctx, cancel := Context(ctx, time.Second)
+	cctx, cancel := Context(ctx, time.Second, nil)
 	<-time.After(20 * time.Millisecond) // the call "waits" 20 ms
 	cancel()
 	<-cctx.Done()
@@ -55,12 +55,12 @@ func TestContextSpendsWaitOnly(t *testing.T) {
 		t.Fatalf("got %v left after time outside calls, want %v unchanged", got, afterCall)
 	}
 	b.Spend(afterCall) // spent: the next call is done at once
-	cctx, cancel = Context(ctx, time.Second)
+	cctx, cancel = Context(ctx, time.Second, nil)
 	defer cancel()
 	if err := cctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v on a spent budget, want a context already past its deadline", err)
 	}
-	if free, cancel := Context(budget.Without(ctx), 50*time.Millisecond); free.Err() != nil {
+	if free, cancel := Context(budget.Without(ctx), 50*time.Millisecond, nil); free.Err() != nil {
 		t.Fatalf("got %v without the budget, want a live context", free.Err())
 	} else {
 		cancel()
@@ -90,7 +90,7 @@ func TestDo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := Do(context.Background(), 20*time.Millisecond, tt.direct, tt.op)
+			got, err := Do(context.Background(), 20*time.Millisecond, nil, tt.direct, tt.op)
 			if got != tt.want || !errors.Is(err, tt.wantErr) {
 				t.Fatalf("got (%d, %v), want (%d, %v)", got, err, tt.want, tt.wantErr)
 			}
@@ -99,4 +99,44 @@ func TestDo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A Wait gets each call's wait, with or without a budget, once per cancel;
+// Observe(nil, …) is a nil Wait (nothing reported, nothing allocated).
+func TestWait(t *testing.T) {
+	t.Parallel()
+	if Observe(nil, "memo") != nil {
+		t.Fatal("got a Wait for a nil Observer, want nil")
+	}
+	tests := []struct {
+		name   string
+		budget time.Duration
+	}{{"no budget", 0}, {"budget", time.Second}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &waitRecorder{}
+			w := Observe(rec, "memo")
+			_, err := Do(budget.With(context.Background(), tt.budget), time.Second, w, true, func(context.Context) (int, error) {
+				<-time.After(5 * time.Millisecond)
+				return 1, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.waits) != 1 || rec.feature != "memo" || rec.waits[0] < 5*time.Millisecond {
+				t.Fatalf("got waits %v for %q, want one of at least 5ms for memo", rec.waits, rec.feature)
+			}
+		})
+	}
+}
+
+type waitRecorder struct {
+	feature string
+	waits   []time.Duration
+}
+
+func (r *waitRecorder) RedisWait(_ context.Context, feature string, d time.Duration) {
+	r.feature = feature
+	r.waits = append(r.waits, d)
 }
