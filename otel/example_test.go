@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/memo"
 	rediskitotel "github.com/rediskit/rediskit/otel"
 )
@@ -17,12 +16,9 @@ import (
 // Instrument a client once; features built on Instrumentation.Client report
 // their spans and Redis waits, and registered ones export their Stats.
 func Example() {
-	mr := miniredis.NewMiniRedis() // an in-process Redis for the example
-	if err := mr.Start(); err != nil {
-		panic(err)
-	}
-	defer mr.Close()
-	client := core.NewFromRedis(redis.NewClient(&redis.Options{Addr: mr.Addr()}))
+	rdb, done := redistest.ExampleClient() // a private, emptied Redis for the example
+	defer done()
+	client := core.NewFromRedis(rdb)
 
 	reader := sdkmetric.NewManualReader()
 	inst, err := rediskitotel.Instrument(client, rediskitotel.Options{
