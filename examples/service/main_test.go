@@ -18,3 +18,7 @@ func TestRoutes(t *testing.T) { shoptest.Routes(t, newHandler) }
 // dedicated redis-server behind a fault-injecting proxy. Not parallel: some
 // scenarios check the process's goroutines and heap.
 func TestFaults(t *testing.T) { shoptest.Faults(t, newHandler) }
+
+// TestMetrics scrapes the -metrics endpoint after a scripted sequence of
+// requests and checks exact counter values.
+func TestMetrics(t *testing.T) { shoptest.Metrics(t, newHandler) }

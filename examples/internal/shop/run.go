@@ -25,6 +25,7 @@ type Flags struct {
 	RateLimit      int
 	RateWindow     time.Duration
 	TrustedProxies string
+	Metrics        bool // serve GET /metrics (Prometheus format)
 }
 
 // ParseFlags parses args (without the program name).
@@ -36,6 +37,7 @@ func ParseFlags(name string, args []string) (Flags, error) {
 	fs.IntVar(&f.RateLimit, "rate-limit", 5, "requests per window on /api/limited")
 	fs.DurationVar(&f.RateWindow, "rate-window", 10*time.Second, "rate-limit window")
 	fs.StringVar(&f.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
+	fs.BoolVar(&f.Metrics, "metrics", false, "serve GET /metrics: rediskit's OpenTelemetry metrics in Prometheus format")
 	return f, fs.Parse(args)
 }
 
@@ -74,9 +76,23 @@ func Run(ctx context.Context, log *slog.Logger, f Flags, build func(*Service) (h
 	defer conn.Close()
 	log.Info("redis", "using", conn.Description)
 
-	svc, err := New(conn.Client, cfg)
+	client := conn.Client
+	var metrics *Metrics
+	if f.Metrics {
+		if metrics, err = NewMetrics(client); err != nil {
+			return err
+		}
+		defer metrics.Close()
+		client = metrics.Client()
+	}
+	svc, err := New(client, cfg)
 	if err != nil {
 		return err
+	}
+	if metrics != nil {
+		if err := metrics.Register(svc); err != nil {
+			return err
+		}
 	}
 	checkCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = svc.Check(checkCtx)
@@ -87,6 +103,9 @@ func Run(ctx context.Context, log *slog.Logger, f Flags, build func(*Service) (h
 	handler, err := build(svc)
 	if err != nil {
 		return err
+	}
+	if metrics != nil {
+		handler = metrics.Handler(handler)
 	}
 	ln, err := net.Listen("tcp", f.Addr)
 	if err != nil {
