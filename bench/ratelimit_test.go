@@ -18,13 +18,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
+	echov5 "github.com/labstack/echo/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 	sredis "github.com/ulule/limiter/v3/drivers/store/redis"
 
 	echoadapter "github.com/rediskit/rediskit/adapters/echo"
+	echov5adapter "github.com/rediskit/rediskit/adapters/echov5"
+	ginadapter "github.com/rediskit/rediskit/adapters/gin"
 	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
@@ -208,11 +212,15 @@ func BenchmarkRateLimitRoundTrips(b *testing.B) {
 }
 
 // BenchmarkRateLimitMiddleware measures an allowed request through the
-// middleware against the bare handler (impl=bare), for net/http and Echo.
+// middleware against the bare handler (impl=bare), for every adapter:
+// net/http, Echo v4, Echo v5 and Gin.
 // The difference is the middleware's cost: key, one Redis decision, headers.
 func BenchmarkRateLimitMiddleware(b *testing.B) {
 	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }
 	echoOK := func(c echo.Context) error { return c.String(http.StatusOK, "ok") }
+	echov5OK := func(c *echov5.Context) error { return c.String(http.StatusOK, "ok") }
+	gin.SetMode(gin.ReleaseMode)
+	ginOK := func(c *gin.Context) { c.String(http.StatusOK, "ok") }
 	newLimiter := func(b *testing.B) ratelimit.Limiter {
 		l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rlServer(b)), ratelimit.Options{Limit: 1_000_000_000, Window: time.Hour,
 			Timeout: 5 * time.Second})
@@ -239,6 +247,28 @@ func BenchmarkRateLimitMiddleware(b *testing.B) {
 			e.Use(echoadapter.RateLimiter(newLimiter(b)))
 			e.GET("/", echoOK)
 			return e
+		}},
+		{"router=echov5/impl=bare", func(*testing.B) http.Handler {
+			e := echov5.New()
+			e.GET("/", echov5OK)
+			return e
+		}},
+		{"router=echov5/impl=ratelimit", func(b *testing.B) http.Handler {
+			e := echov5.New()
+			e.Use(echov5adapter.RateLimiter(newLimiter(b)))
+			e.GET("/", echov5OK)
+			return e
+		}},
+		{"router=gin/impl=bare", func(*testing.B) http.Handler {
+			g := gin.New()
+			g.GET("/", ginOK)
+			return g
+		}},
+		{"router=gin/impl=ratelimit", func(b *testing.B) http.Handler {
+			g := gin.New()
+			g.Use(ginadapter.RateLimit(newLimiter(b)))
+			g.GET("/", ginOK)
+			return g
 		}},
 	}
 	for _, hc := range handlers {
