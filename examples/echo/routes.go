@@ -5,13 +5,13 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v5"
 
-	echoadapter "github.com/rediskit/rediskit/adapters/echo"
+	"github.com/rediskit/rediskit/adapters/echov5"
 	"github.com/rediskit/rediskit/examples/internal/shop"
 )
 
-// newEcho routes the example's endpoints on Echo, each behind the rediskit
+// newEcho routes the example's endpoints on Echo v5, each behind the rediskit
 // middleware it demonstrates; same routes and answers as examples/service.
 func newEcho(svc *shop.Service) (http.Handler, error) {
 	tracker, err := svc.ViewTracker()
@@ -19,14 +19,13 @@ func newEcho(svc *shop.Service) (http.Handler, error) {
 		return nil, err
 	}
 	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = jsonErrors(e)
 
-	cached := echoadapter.HTTPCache(svc.Cache)
-	limitCfg := echoadapter.DefaultRateLimiterConfig
+	cached := echov5adapter.HTTPCache(svc.Cache)
+	limitCfg := echov5adapter.DefaultRateLimiterConfig
 	limitCfg.GuardOptions = svc.LimitOptions()
-	limited := echoadapter.RateLimiterWithConfig(limitCfg)
-	counted := echoadapter.ViewCount(tracker) // the item is the :slug parameter
+	limited := echov5adapter.RateLimiterWithConfig(limitCfg)
+	counted := echov5adapter.ViewCount(tracker) // the item is the :slug parameter
 	h := &handlers{svc: svc}
 
 	e.GET("/healthz", h.health)
@@ -42,23 +41,23 @@ func newEcho(svc *shop.Service) (http.Handler, error) {
 
 type handlers struct{ svc *shop.Service }
 
-func (h *handlers) health(c echo.Context) error {
+func (h *handlers) health(c *echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (h *handlers) product(c echo.Context) error {
+func (h *handlers) product(c *echo.Context) error {
 	p, err := h.svc.Products.Get(c.Request().Context(), c.Param("id"))
 	if errors.Is(err, shop.ErrNoProduct) {
 		return echo.NewHTTPError(http.StatusNotFound, "no product with id "+strconv.Quote(c.Param("id")))
 	}
 	if err != nil {
-		return echo.NewHTTPError(http.StatusInternalServerError, "could not load the product").SetInternal(err)
+		return echo.NewHTTPError(http.StatusInternalServerError, "could not load the product").Wrap(err)
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=30")
 	return c.JSON(http.StatusOK, p)
 }
 
-func (h *handlers) updateProduct(c echo.Context) error {
+func (h *handlers) updateProduct(c *echo.Context) error {
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, shop.MaxBodyBytes)
 	p, err := h.svc.UpdateProduct(c.Request().Context(), c.Param("id"), body)
 	var tooBig *http.MaxBytesError
@@ -68,20 +67,20 @@ func (h *handlers) updateProduct(c echo.Context) error {
 	case errors.Is(err, shop.ErrBadRequest):
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	case err != nil:
-		return echo.NewHTTPError(http.StatusInternalServerError, "could not update the product").SetInternal(err)
+		return echo.NewHTTPError(http.StatusInternalServerError, "could not update the product").Wrap(err)
 	}
 	return c.JSON(http.StatusOK, p)
 }
 
-func (h *handlers) origin(c echo.Context) error {
+func (h *handlers) origin(c *echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]int64{"product_loads": h.svc.Catalog.Loads()})
 }
 
-func (h *handlers) limited(c echo.Context) error {
+func (h *handlers) limited(c *echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"message": "within the limit"})
 }
 
-func (h *handlers) article(c echo.Context) error {
+func (h *handlers) article(c *echo.Context) error {
 	a, ok := shop.ArticleBySlug(c.Param("slug"))
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no article "+strconv.Quote(c.Param("slug")))
@@ -89,50 +88,56 @@ func (h *handlers) article(c echo.Context) error {
 	return c.JSON(http.StatusOK, a)
 }
 
-func (h *handlers) articleViews(c echo.Context) error {
+func (h *handlers) articleViews(c *echo.Context) error {
 	slug := c.Param("slug")
 	if _, ok := shop.ArticleBySlug(slug); !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no article "+strconv.Quote(slug))
 	}
 	v, err := h.svc.ArticleViews(c.Request().Context(), slug)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "view counts are unavailable").SetInternal(err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "view counts are unavailable").Wrap(err)
 	}
 	return c.JSON(http.StatusOK, v)
 }
 
-func (h *handlers) topArticles(c echo.Context) error {
+func (h *handlers) topArticles(c *echo.Context) error {
 	n, err := shop.ParseTopN(c.QueryParam("n"))
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	top, err := h.svc.TopArticles(c.Request().Context(), n)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "view counts are unavailable").SetInternal(err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "view counts are unavailable").Wrap(err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"top": top})
 }
 
 // jsonErrors answers errors as {"error": message}, like examples/service,
-// logging internal causes without showing them to the client.
+// logging internal causes without showing them to the client. Echo's own
+// errors (echo.ErrNotFound for an unknown route, echo.ErrMethodNotAllowed)
+// carry only a status code: their message is the status text.
 func jsonErrors(e *echo.Echo) echo.HTTPErrorHandler {
-	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
+	return func(c *echo.Context, err error) {
+		if r, _ := echo.UnwrapResponse(c.Response()); r != nil && r.Committed {
+			return // the middleware answered already (the rate limiter's 429)
 		}
-		he := &echo.HTTPError{Code: http.StatusInternalServerError, Message: http.StatusText(http.StatusInternalServerError)}
-		if !errors.As(err, &he) {
-			e.Logger.Error(err) // not an HTTPError: a 500 whose cause is logged, not shown
+		code, msg := http.StatusInternalServerError, ""
+		var he *echo.HTTPError
+		var sc echo.HTTPStatusCoder
+		switch {
+		case errors.As(err, &he):
+			code, msg = he.Code, he.Message
+			if cause := he.Unwrap(); cause != nil && code >= http.StatusInternalServerError {
+				e.Logger.Error(msg, "err", cause)
+			}
+		case errors.As(err, &sc) && sc.StatusCode() != 0:
+			code = sc.StatusCode()
+		default:
+			e.Logger.Error("handler", "err", err) // a 500 whose cause is logged, not shown
 		}
-		if he.Internal != nil && he.Code >= http.StatusInternalServerError {
-			e.Logger.Error(he.Internal)
+		if msg == "" {
+			msg = http.StatusText(code)
 		}
-		msg, ok := he.Message.(string)
-		if !ok {
-			// Middleware may answer with a JSON body of its own (the 429).
-			_ = c.JSON(he.Code, he.Message)
-			return
-		}
-		_ = c.JSON(he.Code, map[string]string{"error": msg})
+		_ = c.JSON(code, map[string]string{"error": msg})
 	}
 }

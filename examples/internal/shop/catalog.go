@@ -1,7 +1,7 @@
 // Package shop is the small domain the example services share: a product
 // catalog whose loads are slow and counted (so memoization shows), articles
 // whose views are counted, and the rediskit features wired around them. The
-// net/http and Echo services only add routing on top.
+// net/http, Echo and Gin services only add routing on top.
 package shop
 
 import (

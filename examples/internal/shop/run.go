@@ -18,7 +18,7 @@ import (
 	"github.com/rediskit/rediskit/examples/internal/redisconn"
 )
 
-// Flags are the command-line flags both example services take.
+// Flags are the command-line flags every example service takes.
 type Flags struct {
 	Addr           string
 	Redis          string

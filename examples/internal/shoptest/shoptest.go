@@ -1,5 +1,6 @@
 // Package shoptest walks the example services' routes over HTTP and checks
-// the numbers, so the net/http and Echo services are held to one contract.
+// the numbers, so the net/http, Echo and Gin services are held to one
+// contract.
 package shoptest
 
 import (
