@@ -103,3 +103,32 @@ func BenchmarkWarmPaths(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkObserverCost is the observer's own cost, without Redis: what one
+// Redis wait record (every Redis call) and one span (a decision, a load)
+// add to a warm path. Compared with the warm paths of BenchmarkWarmPaths
+// (tens of µs) it gives the overhead as a fraction without their noise.
+func BenchmarkObserverCost(b *testing.B) {
+	ctx := context.Background()
+	base := core.NewFromRedis(redistest.Standalone(b))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tp := sdktrace.NewTracerProvider()
+	b.Cleanup(func() { _ = mp.Shutdown(ctx); _ = tp.Shutdown(ctx) })
+	inst, err := rediskitotel.Instrument(base, rediskitotel.Options{MeterProvider: mp, TracerProvider: tp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("op=redis-wait", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			inst.RedisWait(ctx, "memo", 30*time.Microsecond)
+		}
+	})
+	b.Run("op=span", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, end := inst.Start(ctx, "ratelimit", "decision")
+			end(nil)
+		}
+	})
+}
