@@ -38,13 +38,12 @@ func Observe(o Observer, feature string) Wait {
 
 // Context returns the context for one Redis call made with ctx: its timeout
 // is the feature's timeout, or what is left of ctx's request budget when
-// that is less; the cancel func also takes the call's wait off the budget,
-// so call it exactly once, as soon as the call ends (a second call would
-// spend the wait again; one allocation less per call than a guard). The context is cancelled with ctx
-// (pass context.WithoutCancel(ctx) for work that must outlive its caller:
-// the budget still applies; budget.Without removes it). A spent budget gives
-// a context that is already done. A non-nil w also gets the call's wait
-// when cancel runs.
+// that is less. The cancel func takes the call's wait off the budget and
+// reports it to w (when not nil), so call it exactly once, as soon as the
+// call ends: a second call would spend the wait again. The context is
+// cancelled with ctx (pass context.WithoutCancel(ctx) for work that must
+// outlive its caller: the budget still applies; budget.Without removes it).
+// A spent budget gives a context that is already done.
 func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Context, context.CancelFunc) {
 	b := budget.From(ctx)
 	if b == nil && w == nil {
