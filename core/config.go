@@ -320,7 +320,9 @@ func (c Config) newCluster() (redis.UniversalClient, error) {
 		}
 		opt.TLSConfig = tc
 	}
-	return redis.NewClusterClient(opt), nil
+	rdb := redis.NewClusterClient(opt)
+	followFailover(rdb)
+	return rdb, nil
 }
 
 // standaloneOptions are the options of a standalone (or, with Sentinel, the

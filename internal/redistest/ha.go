@@ -14,6 +14,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// replArgs make a replica's first sync start at once (the default diskless
+// sync waits 5 s for more replicas), so the replica holds the data before a
+// test kills its master.
+var replArgs = []string{"--repl-diskless-sync-delay", "0"}
+
 // haTimeout bounds how long WaitHealthy waits for a failover to settle.
 const haTimeout = 15 * time.Second
 
@@ -43,8 +48,8 @@ func StartSentinel(t testing.TB) *Sentinel {
 	if !haveRedis() {
 		skipMissing(t, "StartSentinel needs a real server")
 	}
-	master := StartServer(t, ServerOptions{})
-	replica := StartServer(t, ServerOptions{Args: []string{"--replicaof", "127.0.0.1", port(master.Addr())}})
+	master := StartServer(t, ServerOptions{Args: replArgs})
+	replica := StartServer(t, ServerOptions{Args: append([]string{"--replicaof", "127.0.0.1", port(master.Addr())}, replArgs...)})
 	s := &Sentinel{t: t, MasterName: SentinelMasterName, data: map[string]*Server{
 		master.Addr(): master, replica.Addr(): replica,
 	}}
@@ -174,8 +179,8 @@ func (s *Sentinel) healthy(ctx context.Context, old string) error {
 	if old == "" {
 		// At start: the replica is attached and every sentinel knows
 		// the others, so a failover can be agreed on.
-		if !strings.Contains(info, "connected_slaves:1\r\n") {
-			return fmt.Errorf("master %s has no replica yet", master)
+		if !strings.Contains(info, ",state=online,") {
+			return fmt.Errorf("master %s has no replica in sync yet", master)
 		}
 		for _, a := range s.SentinelAddrs {
 			sc := redis.NewSentinelClient(&redis.Options{Addr: a, MaxRetries: -1})
@@ -216,7 +221,7 @@ func StartReplicaCluster(t testing.TB) *ReplicaCluster {
 	for range 2 * clusterMasters {
 		s := StartServer(t, ServerOptions{Args: []string{"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
-			"--cluster-replica-validity-factor", "0"}})
+			"--cluster-replica-validity-factor", "0", replArgs[0], replArgs[1]}})
 		c.nodes[s.Addr()] = s
 		c.Addrs = append(c.Addrs, s.Addr())
 	}
@@ -243,8 +248,8 @@ func (c *ReplicaCluster) waitReplicas() error {
 			rdb := redis.NewClient(&redis.Options{Addr: m, MaxRetries: -1})
 			info, err := rdb.Info(ctx, "replication").Result()
 			_ = rdb.Close()
-			if err == nil && !strings.Contains(info, "connected_slaves:1\r\n") {
-				err = fmt.Errorf("master %s has no replica attached", m)
+			if err == nil && !strings.Contains(info, ",state=online,") {
+				err = fmt.Errorf("master %s has no replica in sync", m)
 			}
 			if err != nil {
 				last = err
@@ -315,8 +320,32 @@ func (c *ReplicaCluster) Kill(addr string) {
 	s.Stop()
 }
 
+// noDeadMaster checks that no live node routes a slot to a killed node.
+func (c *ReplicaCluster) noDeadMaster(ctx context.Context) error {
+	for _, a := range c.live() {
+		rdb := redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1})
+		slots, err := rdb.ClusterSlots(ctx).Result()
+		_ = rdb.Close()
+		if err != nil {
+			return fmt.Errorf("%s: CLUSTER SLOTS: %w", a, err)
+		}
+		for _, s := range slots {
+			if len(s.Nodes) == 0 {
+				return fmt.Errorf("%s: slots %d-%d have no master", a, s.Start, s.End)
+			}
+			c.mu.Lock()
+			dead := c.dead[s.Nodes[0].Addr]
+			c.mu.Unlock()
+			if dead {
+				return fmt.Errorf("%s: slots %d-%d still on the killed %s", a, s.Start, s.End, s.Nodes[0].Addr)
+			}
+		}
+	}
+	return nil
+}
+
 // WaitHealthy waits until every live node reports cluster_state:ok with all
-// slots served, and returns the moment it saw that; it fails the test after
+// slots served by live masters, and returns the moment it saw that; it fails the test after
 // 15 s. Call it after Kill to wait for the replica's takeover.
 func (c *ReplicaCluster) WaitHealthy() time.Time {
 	c.t.Helper()
@@ -325,7 +354,9 @@ func (c *ReplicaCluster) WaitHealthy() time.Time {
 	var last error
 	for {
 		if last = clusterHealthy(ctx, c.live(), len(c.Addrs)); last == nil {
-			return time.Now()
+			if last = c.noDeadMaster(ctx); last == nil {
+				return time.Now()
+			}
 		}
 		select {
 		case <-ctx.Done():
