@@ -58,7 +58,9 @@ type Config struct {
 	TLSCAFile     string
 	TLSServerName string
 	// ClusterAddrs, when non-empty, selects Redis Cluster mode with these
-	// seed nodes ("host:port").
+	// seed nodes ("host:port"). The client reloads its slot map when a node
+	// fails with a connection error or CLUSTERDOWN (at most every 200 ms),
+	// so it follows a failover as soon as the cluster is healthy again.
 	ClusterAddrs []string
 	// SentinelAddrs and MasterName select Sentinel (failover) mode.
 	SentinelAddrs []string
@@ -320,7 +322,9 @@ func (c Config) newCluster() (redis.UniversalClient, error) {
 		}
 		opt.TLSConfig = tc
 	}
-	return redis.NewClusterClient(opt), nil
+	rdb := redis.NewClusterClient(opt)
+	followFailover(rdb)
+	return rdb, nil
 }
 
 // standaloneOptions are the options of a standalone (or, with Sentinel, the

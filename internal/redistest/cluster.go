@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,13 +48,13 @@ func startCluster() (Target, error) {
 	for i, n := range nodes {
 		addrs[i] = n.addr()
 	}
-	if err := createCluster(addrs); err != nil {
+	if err := createCluster(addrs, 0); err != nil {
 		stopProcs(nodes)
 		return Target{}, err
 	}
 	err := setNodeTimeout(addrs)
 	if err == nil {
-		err = waitClusterReady(addrs)
+		err = waitClusterReady(addrs, len(addrs))
 	}
 	if err != nil {
 		for _, n := range nodes {
@@ -73,12 +74,13 @@ func stopProcs(ps []*proc) {
 	}
 }
 
-// createCluster assigns all slots to the nodes, with no replicas.
-func createCluster(addrs []string) error {
+// createCluster assigns all slots to the nodes, with replicas replicas per
+// master (redis-cli picks which nodes become replicas).
+func createCluster(addrs []string, replicas int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("redistest: redis-cli --cluster create: %w\n%s", err, stripANSI(string(out)))
@@ -100,14 +102,15 @@ func setNodeTimeout(addrs []string) error {
 }
 
 // waitClusterReady polls until every node reports a healthy cluster that
-// knows all nodes and covers all slots, and a write succeeds on each master.
-func waitClusterReady(addrs []string) error {
+// knows all nodes and covers all slots, and a write succeeds on each of the
+// masters masters.
+func waitClusterReady(addrs []string, masters int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 	var last error
 	for {
-		if last = clusterHealthy(ctx, addrs); last == nil {
-			if last = writeEveryMaster(ctx, addrs); last == nil {
+		if last = clusterHealthy(ctx, addrs, len(addrs)); last == nil {
+			if last = writeEveryMaster(ctx, addrs, masters); last == nil {
 				return nil
 			}
 		}
@@ -119,11 +122,13 @@ func waitClusterReady(addrs []string) error {
 	}
 }
 
-func clusterHealthy(ctx context.Context, addrs []string) error {
+// clusterHealthy checks CLUSTER INFO on every node of addrs: state ok, all
+// slots served, known nodes known.
+func clusterHealthy(ctx context.Context, addrs []string, known int) error {
 	want := []string{
 		"cluster_state:ok",
 		"cluster_slots_ok:16384",
-		fmt.Sprintf("cluster_known_nodes:%d", len(addrs)),
+		fmt.Sprintf("cluster_known_nodes:%d", known),
 	}
 	for _, addr := range addrs {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
@@ -141,12 +146,12 @@ func clusterHealthy(ctx context.Context, addrs []string) error {
 	return nil
 }
 
-// writeEveryMaster sets and deletes keys until every master took one.
-func writeEveryMaster(ctx context.Context, addrs []string) error {
+// writeEveryMaster sets and deletes keys until masters masters took one.
+func writeEveryMaster(ctx context.Context, addrs []string, masters int) error {
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	defer rdb.Close()
 	seen := map[string]bool{}
-	for i := 0; len(seen) < len(addrs) && i < 1000; i++ {
+	for i := 0; len(seen) < masters && i < 1000; i++ {
 		key := fmt.Sprintf("rkt:ready:%d", i)
 		if err := rdb.Set(ctx, key, "1", time.Minute).Err(); err != nil {
 			return fmt.Errorf("SET %s: %w", key, err)
@@ -160,8 +165,8 @@ func writeEveryMaster(ctx context.Context, addrs []string) error {
 		}
 		seen[m.Options().Addr] = true
 	}
-	if len(seen) < len(addrs) {
-		return fmt.Errorf("writes reached %d of %d masters", len(seen), len(addrs))
+	if len(seen) < masters {
+		return fmt.Errorf("writes reached %d of %d masters", len(seen), masters)
 	}
 	return nil
 }

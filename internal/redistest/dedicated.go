@@ -21,9 +21,9 @@ func StartCluster(t testing.TB) ([]*Server, []string) {
 			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "500"}})
 		srvs, addrs = append(srvs, s), append(addrs, s.Addr())
 	}
-	err := createCluster(addrs)
+	err := createCluster(addrs, 0)
 	if err == nil {
-		err = waitClusterReady(addrs)
+		err = waitClusterReady(addrs, len(addrs))
 	}
 	if err != nil {
 		t.Fatal(err)

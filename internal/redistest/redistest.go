@@ -14,6 +14,11 @@
 // the embedded Redis cannot be built, standalone tests skip too, saying why.
 // With REDISKIT_REQUIRE_REDIS=1 a missing binary fails the test instead.
 //
+// Failover tests get dedicated deployments they may break: StartSentinel (one
+// master, one replica, three sentinels) and StartReplicaCluster (three
+// masters, each with a replica), with SIGKILL of a node and a wait until the
+// topology is healthy again.
+//
 // Example functions, which have no *testing.T, get a client to an emptied
 // private server from ExampleClient.
 //

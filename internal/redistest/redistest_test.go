@@ -260,3 +260,30 @@ func TestEmbeddedFallback(t *testing.T) {
 		return err == nil && n == 0
 	})
 }
+
+func TestSentinelStarts(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartSentinel(t)
+	ctx := context.Background()
+	m, err := s.MasterAddr(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs})
+	defer rdb.Close()
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET through the sentinels: %v", err)
+	}
+	t.Logf("master %s, sentinels %v", m, s.SentinelAddrs)
+}
+
+func TestReplicaClusterStarts(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartReplicaCluster(t)
+	if n := len(c.Masters()); n != 3 {
+		t.Fatalf("%d masters, want 3", n)
+	}
+	if n := len(c.Addrs); n != 6 {
+		t.Fatalf("%d nodes, want 6", n)
+	}
+}
