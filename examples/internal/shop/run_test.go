@@ -27,7 +27,10 @@ func TestParseFlagsRejectsMeaninglessLimits(t *testing.T) {
 
 func TestRunRejectsMeaninglessLimits(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	build := func(*Service) (http.Handler, error) { t.Fatal("Run got as far as building the routes"); return nil, nil }
+	build := func(*Service) (http.Handler, error) {
+		t.Fatal("Run got as far as building the routes")
+		return nil, nil
+	}
 	for _, f := range []Flags{{RateLimit: 0, RateWindow: time.Second}, {RateLimit: 5, RateWindow: 0}} {
 		f.Addr, f.Redis = "127.0.0.1:0", "embedded"
 		if err := Run(t.Context(), log, f, build); err == nil {
