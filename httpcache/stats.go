@@ -22,25 +22,33 @@ const (
 
 // Result describes what the cache did with one request.
 type Result struct {
-	Status string
+	Status string `json:"status"`
 	// Stored reports the handler's response was stored.
-	Stored bool
+	Stored bool `json:"stored"`
 	// Reason is why a response was not stored, or the stale rule used
 	// ("stale-while-revalidate", "stale-if-error"). The reasons, also the
 	// keys of Stats.NotStorable and the Cache-Status detail, are
 	// "request-no-store", "no-store", "private", "authorization",
 	// "set-cookie", "status", "vary-star", "no-freshness", "too-large" and
 	// "redis-error".
-	Reason string
-	Age    time.Duration
+	Reason string        `json:"reason,omitempty"`
+	Age    time.Duration `json:"age"` // nanoseconds in JSON
 }
 
 // Stats are cumulative counters since New.
 type Stats struct {
-	Hits, Stale, Revalidated, Misses, Collapsed, Bypassed uint64
-	Stored, Invalidated, Purged, Errors                   uint64
+	Hits        uint64 `json:"hits"`
+	Stale       uint64 `json:"stale"`
+	Revalidated uint64 `json:"revalidated"`
+	Misses      uint64 `json:"misses"`
+	Collapsed   uint64 `json:"collapsed"`
+	Bypassed    uint64 `json:"bypassed"`
+	Stored      uint64 `json:"stored"`
+	Invalidated uint64 `json:"invalidated"`
+	Purged      uint64 `json:"purged"`
+	Errors      uint64 `json:"errors"`
 	// NotStorable counts responses not stored, by reason.
-	NotStorable map[string]uint64
+	NotStorable map[string]uint64 `json:"not_storable"`
 }
 
 type stats struct {

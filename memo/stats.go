@@ -8,20 +8,20 @@ import (
 
 // Stats counts what a Func did since Wrap. Counters only grow.
 type Stats struct {
-	Hits           int64 // fresh entries served (L1 or Redis), negative ones included
-	NegativeHits   int64 // of Hits, cached "not found" results
-	L1Hits         int64 // reads the client's client-side cache answered in process (see below)
-	Misses         int64 // reads that found no servable entry (absent, expired, corrupt, stale-if-error)
-	Loads          int64 // calls of the wrapped function
-	LoadErrors     int64 // calls that failed (not counting "not found")
-	StaleServed    int64 // stale entries served (stale-while-revalidate or stale-if-error)
-	EarlyRefreshes int64 // background loads started by XFetch before expiry
-	StaleRefreshes int64 // background loads started by stale-while-revalidate
-	LeaseWaits     int64 // loads that found another process's lease and waited
-	LeaseTimeouts  int64 // waits that ran out (LeaseWait) and loaded themselves
-	Errors         int64 // failed or timed-out Redis commands (each also sent to OnError)
-	CorruptEntries int64 // entries that could not be decoded (overwritten by the next load)
-	Discarded      int64 // loaded values returned but not stored: the entry changed meanwhile (Forget, another load) or the load overran LoadTimeout
+	Hits           int64 `json:"hits"`            // fresh entries served (L1 or Redis), negative ones included
+	NegativeHits   int64 `json:"negative_hits"`   // of Hits, cached "not found" results
+	L1Hits         int64 `json:"l1_hits"`         // reads the client's client-side cache answered in process (see below)
+	Misses         int64 `json:"misses"`          // reads that found no servable entry (absent, expired, corrupt, stale-if-error)
+	Loads          int64 `json:"loads"`           // calls of the wrapped function
+	LoadErrors     int64 `json:"load_errors"`     // calls that failed (not counting "not found")
+	StaleServed    int64 `json:"stale_served"`    // stale entries served (stale-while-revalidate or stale-if-error)
+	EarlyRefreshes int64 `json:"early_refreshes"` // background loads started by XFetch before expiry
+	StaleRefreshes int64 `json:"stale_refreshes"` // background loads started by stale-while-revalidate
+	LeaseWaits     int64 `json:"lease_waits"`     // loads that found another process's lease and waited
+	LeaseTimeouts  int64 `json:"lease_timeouts"`  // waits that ran out (LeaseWait) and loaded themselves
+	Errors         int64 `json:"errors"`          // failed or timed-out Redis commands (each also sent to OnError)
+	CorruptEntries int64 `json:"corrupt_entries"` // entries that could not be decoded (overwritten by the next load)
+	Discarded      int64 `json:"discarded"`       // loaded values returned but not stored: the entry changed meanwhile (Forget, another load) or the load overran LoadTimeout
 }
 
 type counters struct {

@@ -3,7 +3,11 @@
 // Redis. Every method and path is forwarded; GET and HEAD are answered from
 // the cache when RFC 9111 allows, unsafe methods invalidate what they touch.
 //
-//	cacheproxy -origin http://127.0.0.1:8000 [-listen 127.0.0.1:8081] [-redis auto]
+//	cacheproxy -origin http://127.0.0.1:8000 [-addr 127.0.0.1:8081] [-redis auto]
+//
+// -origin must be an http or https URL with a host. -addr is the listen
+// address, as for the example services (-listen is its deprecated alias).
+// Logs are structured (log/slog, text) on stderr.
 //
 // -redis is "auto" (the default: REDIS_URL or REDIS_CLUSTER_ADDRS when set,
 // else an embedded in-process Redis, good for a demo or a test run), "env",
@@ -16,7 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -35,7 +39,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
-		log.Fatal(err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		slog.New(slog.NewTextHandler(os.Stderr, nil)).Error("cacheproxy stopped", "err", err)
+		os.Exit(1)
 	}
 }
 
@@ -44,25 +52,27 @@ func main() {
 func run(ctx context.Context, args []string, logw io.Writer, ready func(addr string)) error {
 	fs := flag.NewFlagSet("cacheproxy", flag.ContinueOnError)
 	fs.SetOutput(logw)
-	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
+	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
+	fs.StringVar(addr, "listen", "127.0.0.1:8081", "deprecated: use -addr")
 	originURL := fs.String("origin", "", "origin base URL, e.g. http://127.0.0.1:8000 (required)")
 	redisMode := fs.String("redis", redisconn.ModeAuto, `"auto" (REDIS_URL or REDIS_CLUSTER_ADDRS when set, else embedded), "env", "embedded" or a redis:// URL`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	target, err := url.Parse(*originURL)
-	if err != nil || target.Scheme == "" || target.Host == "" {
-		return fmt.Errorf("cacheproxy: -origin must be an absolute http(s) URL, got %q", *originURL)
+	target, err := parseOrigin(*originURL)
+	if err != nil {
+		return err
 	}
 	conn, err := redisconn.Open(ctx, *redisMode)
 	if err != nil {
 		return fmt.Errorf("cacheproxy: %w", err)
 	}
 	defer conn.Close()
-	logger := log.New(logw, "cacheproxy: ", log.LstdFlags)
-	logger.Printf("using %s", conn.Description)
+	logger := slog.New(slog.NewTextHandler(logw, nil))
+	logger.Info("redis", "using", conn.Description)
+	errorLog := slog.NewLogLogger(logger.Handler(), slog.LevelError) // for ReverseProxy and http.Server
 	cache, err := httpcache.New(conn.Client, httpcache.Options{
-		OnError: func(_ context.Context, err error) { logger.Print(err) },
+		OnError: func(_ context.Context, err error) { logger.Warn("httpcache", "err", err) },
 	})
 	if err != nil {
 		return err
@@ -72,14 +82,14 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(addr str
 			pr.SetURL(target)
 			pr.SetXForwarded()
 		},
-		ErrorLog: logger,
+		ErrorLog: errorLog,
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("cacheproxy: %w", err)
 	}
-	srv := &http.Server{Handler: nethttp.HTTPCache(cache)(proxy), ReadHeaderTimeout: 10 * time.Second, ErrorLog: logger}
-	logger.Printf("listening on http://%s, origin %s", ln.Addr(), target)
+	srv := &http.Server{Handler: nethttp.HTTPCache(cache)(proxy), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "origin", target.String())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -99,4 +109,24 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(addr str
 		return err
 	}
 	return nil
+}
+
+// parseOrigin accepts an http or https URL with a host (and no query or
+// fragment, which the proxy could not honour).
+func parseOrigin(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("cacheproxy: -origin is required, e.g. -origin http://127.0.0.1:8000")
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cacheproxy: -origin %q: %w", s, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("cacheproxy: -origin %q: the scheme must be http or https", s)
+	case u.Hostname() == "":
+		return nil, fmt.Errorf("cacheproxy: -origin %q: no host", s)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("cacheproxy: -origin %q: want scheme://host[:port][/path] without user info, query or fragment", s)
+	}
+	return u, nil
 }

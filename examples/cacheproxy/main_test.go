@@ -33,7 +33,7 @@ func TestProxy(t *testing.T) {
 	addrc := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"-listen", "127.0.0.1:0", "-origin", origin.URL}, io.Discard, func(a string) { addrc <- a })
+		errc <- run(ctx, []string{"-addr", "127.0.0.1:0", "-origin", origin.URL}, io.Discard, func(a string) { addrc <- a })
 	}()
 	var base string
 	select {
@@ -91,7 +91,7 @@ func TestProxy(t *testing.T) {
 }
 
 func TestFlags(t *testing.T) {
-	for _, args := range [][]string{{}, {"-origin", "not a url"}, {"-origin", "http://127.0.0.1:1", "-redis", "ftp://x"}, {"-bogus"}} {
+	for _, args := range [][]string{{}, {"-origin", "not a url"}, {"-origin", "ftp://x"}, {"-origin", "http://"}, {"-origin", "https:///path"}, {"-origin", "127.0.0.1:8000"}, {"-origin", "mailto:a@b"}, {"-origin", "http://127.0.0.1:1", "-redis", "ftp://x"}, {"-bogus"}} {
 		if err := run(context.Background(), args, io.Discard, nil); err == nil {
 			t.Errorf("run(%q): got nil, want an error", args)
 		}

@@ -46,6 +46,9 @@ func (h *handlers) health(c *echo.Context) error {
 }
 
 func (h *handlers) product(c *echo.Context) error {
+	if err := shop.CheckID("product id", c.Param("id")); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
 	p, err := h.svc.Products.Get(c.Request().Context(), c.Param("id"))
 	if errors.Is(err, shop.ErrNoProduct) {
 		return echo.NewHTTPError(http.StatusNotFound, "no product with id "+strconv.Quote(c.Param("id")))
@@ -58,6 +61,9 @@ func (h *handlers) product(c *echo.Context) error {
 }
 
 func (h *handlers) updateProduct(c *echo.Context) error {
+	if err := shop.CheckID("product id", c.Param("id")); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, shop.MaxBodyBytes)
 	p, err := h.svc.UpdateProduct(c.Request().Context(), c.Param("id"), body)
 	var tooBig *http.MaxBytesError
@@ -81,6 +87,9 @@ func (h *handlers) limited(c *echo.Context) error {
 }
 
 func (h *handlers) article(c *echo.Context) error {
+	if err := shop.CheckID("article slug", c.Param("slug")); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
 	a, ok := shop.ArticleBySlug(c.Param("slug"))
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no article "+strconv.Quote(c.Param("slug")))
@@ -90,6 +99,9 @@ func (h *handlers) article(c *echo.Context) error {
 
 func (h *handlers) articleViews(c *echo.Context) error {
 	slug := c.Param("slug")
+	if err := shop.CheckID("article slug", slug); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
 	if _, ok := shop.ArticleBySlug(slug); !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no article "+strconv.Quote(slug))
 	}

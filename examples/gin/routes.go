@@ -55,6 +55,10 @@ func (h *handlers) health(c *gin.Context) {
 }
 
 func (h *handlers) product(c *gin.Context) {
+	if err := shop.CheckID("product id", c.Param("id")); err != nil {
+		writeError(c, http.StatusBadRequest, err.Error())
+		return
+	}
 	p, err := h.svc.Products.Get(c.Request.Context(), c.Param("id"))
 	if errors.Is(err, shop.ErrNoProduct) {
 		writeError(c, http.StatusNotFound, "no product with id "+strconv.Quote(c.Param("id")))
@@ -70,6 +74,10 @@ func (h *handlers) product(c *gin.Context) {
 }
 
 func (h *handlers) updateProduct(c *gin.Context) {
+	if err := shop.CheckID("product id", c.Param("id")); err != nil {
+		writeError(c, http.StatusBadRequest, err.Error())
+		return
+	}
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, shop.MaxBodyBytes)
 	p, err := h.svc.UpdateProduct(c.Request.Context(), c.Param("id"), body)
 	var tooBig *http.MaxBytesError
@@ -95,6 +103,10 @@ func (h *handlers) limited(c *gin.Context) {
 }
 
 func (h *handlers) article(c *gin.Context) {
+	if err := shop.CheckID("article slug", c.Param("slug")); err != nil {
+		writeError(c, http.StatusBadRequest, err.Error())
+		return
+	}
 	a, ok := shop.ArticleBySlug(c.Param("slug"))
 	if !ok {
 		writeError(c, http.StatusNotFound, "no article "+strconv.Quote(c.Param("slug")))
@@ -105,6 +117,10 @@ func (h *handlers) article(c *gin.Context) {
 
 func (h *handlers) articleViews(c *gin.Context) {
 	slug := c.Param("slug")
+	if err := shop.CheckID("article slug", slug); err != nil {
+		writeError(c, http.StatusBadRequest, err.Error())
+		return
+	}
 	if _, ok := shop.ArticleBySlug(slug); !ok {
 		writeError(c, http.StatusNotFound, "no article "+strconv.Quote(slug))
 		return

@@ -31,7 +31,43 @@ func newHandler(svc *shop.Service) (http.Handler, error) {
 	mux.HandleFunc("GET /articles/top", h.topArticles)
 	mux.Handle("GET /articles/{slug}", counted(http.HandlerFunc(h.article)))
 	mux.HandleFunc("GET /articles/{slug}/views", h.articleViews)
-	return mux, nil
+	return jsonMuxErrors(mux), nil
+}
+
+// jsonMuxErrors answers the mux's own errors (unknown route 404, 405 with
+// its Allow header) as {"error": status text}, like every other error
+// answer, instead of ServeMux's text/plain.
+func jsonMuxErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			w = &muxErrorWriter{ResponseWriter: w}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// muxErrorWriter replaces the text/plain body of an error answer by the
+// JSON error; redirects and other answers pass through.
+type muxErrorWriter struct {
+	http.ResponseWriter
+	replaced bool
+}
+
+func (w *muxErrorWriter) WriteHeader(code int) {
+	if code < http.StatusBadRequest {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.replaced = true
+	w.Header().Del("X-Content-Type-Options")
+	writeError(w.ResponseWriter, code, http.StatusText(code))
+}
+
+func (w *muxErrorWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil // the text/plain body, already replaced
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 type handlers struct{ svc *shop.Service }
@@ -41,6 +77,10 @@ func (h *handlers) health(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (h *handlers) product(w http.ResponseWriter, r *http.Request) {
+	if err := shop.CheckID("product id", r.PathValue("id")); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	p, err := h.svc.Products.Get(r.Context(), r.PathValue("id"))
 	if errors.Is(err, shop.ErrNoProduct) {
 		writeError(w, http.StatusNotFound, "no product with id "+strconv.Quote(r.PathValue("id")))
@@ -56,6 +96,10 @@ func (h *handlers) product(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) updateProduct(w http.ResponseWriter, r *http.Request) {
+	if err := shop.CheckID("product id", r.PathValue("id")); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	body := http.MaxBytesReader(w, r.Body, shop.MaxBodyBytes)
 	p, err := h.svc.UpdateProduct(r.Context(), r.PathValue("id"), body)
 	var tooBig *http.MaxBytesError
@@ -81,6 +125,10 @@ func (h *handlers) limited(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (h *handlers) article(w http.ResponseWriter, r *http.Request) {
+	if err := shop.CheckID("article slug", r.PathValue("slug")); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	a, ok := shop.ArticleBySlug(r.PathValue("slug"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "no article "+strconv.Quote(r.PathValue("slug")))
@@ -91,6 +139,10 @@ func (h *handlers) article(w http.ResponseWriter, r *http.Request) {
 
 func (h *handlers) articleViews(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("slug")
+	if err := shop.CheckID("article slug", slug); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if _, ok := shop.ArticleBySlug(slug); !ok {
 		writeError(w, http.StatusNotFound, "no article "+strconv.Quote(slug))
 		return

@@ -49,6 +49,12 @@ func configured() bool {
 	return false
 }
 
+// production reports whether $ENVIRONMENT is "production" (as
+// core.ConfigFromEnv reads it).
+func production() bool {
+	return strings.EqualFold(strings.TrimSpace(os.Getenv("ENVIRONMENT")), core.EnvProduction)
+}
+
 // Open connects as mode says (one of the Mode constants, or a redis:// or
 // rediss:// URL) and checks the connection with a PING.
 func Open(ctx context.Context, mode string) (*Conn, error) {
@@ -56,6 +62,9 @@ func Open(ctx context.Context, mode string) (*Conn, error) {
 		mode = ModeEmbedded
 		if configured() {
 			mode = ModeEnv
+		} else if production() {
+			// Production never falls back to the embedded Redis.
+			return nil, fmt.Errorf("%w: ENVIRONMENT=production needs a Redis address: set REDIS_URL, REDIS_HOST (and REDIS_PORT), REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS (or pass -redis embedded to run on the in-process Redis on purpose)", core.ErrNoAddress)
 		}
 	}
 	var conn *Conn

@@ -34,11 +34,31 @@ func ParseFlags(name string, args []string) (Flags, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&f.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&f.Redis, "redis", redisconn.ModeAuto, "auto (the environment's REDIS_URL, REDIS_HOST, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS when set, else embedded), env, embedded or a redis:// URL")
-	fs.IntVar(&f.RateLimit, "rate-limit", 5, "requests per window on /api/limited")
-	fs.DurationVar(&f.RateWindow, "rate-window", 10*time.Second, "rate-limit window")
+	fs.IntVar(&f.RateLimit, "rate-limit", 5, "requests per window on /api/limited (at least 1)")
+	fs.DurationVar(&f.RateWindow, "rate-window", 10*time.Second, "rate-limit window (positive, e.g. 10s)")
 	fs.StringVar(&f.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	fs.BoolVar(&f.Metrics, "metrics", false, "serve GET /metrics: rediskit's OpenTelemetry metrics in Prometheus format")
-	return f, fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if err := f.Validate(); err != nil {
+		fmt.Fprintln(fs.Output(), err) // as fs.Parse reports its own errors
+		return f, err
+	}
+	return f, nil
+}
+
+// Validate rejects flag values that mean nothing: a rate limit below 1 and
+// a rate window that is not positive (0 is not "the default").
+func (f Flags) Validate() error {
+	var errs []error
+	if f.RateLimit < 1 {
+		errs = append(errs, fmt.Errorf("-rate-limit %d: want at least 1 request per window", f.RateLimit))
+	}
+	if f.RateWindow <= 0 {
+		errs = append(errs, fmt.Errorf("-rate-window %v: want a positive duration, e.g. 10s", f.RateWindow))
+	}
+	return errors.Join(errs...)
 }
 
 // Main runs an example service from the command line until SIGINT or
@@ -47,7 +67,7 @@ func Main(name string, build func(*Service) (http.Handler, error)) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	f, err := ParseFlags(name, os.Args[1:])
 	if err != nil {
-		os.Exit(2)
+		os.Exit(2) // reported by ParseFlags
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -61,6 +81,9 @@ func Main(name string, build func(*Service) (http.Handler, error)) {
 // f.Addr, and when ctx ends shuts down gracefully: in-flight requests are
 // drained and buffered view counts flushed.
 func Run(ctx context.Context, log *slog.Logger, f Flags, build func(*Service) (http.Handler, error)) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
 	cfg := Config{RateLimit: f.RateLimit, RateWindow: f.RateWindow, Logger: log}
 	if f.TrustedProxies != "" {
 		prefixes, err := clientip.ParsePrefixes(strings.Split(f.TrustedProxies, ",")...)

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rediskit/rediskit/clientip"
 	"github.com/rediskit/rediskit/core"
@@ -226,4 +228,29 @@ func ParseTopN(s string) (int, error) {
 		return 0, fmt.Errorf("n must be an integer from 1 to 100, got %q", s)
 	}
 	return n, nil
+}
+
+// MaxIDBytes caps product ids and article slugs: longer ones are rejected
+// with 400 (and never echoed back whole).
+const MaxIDBytes = 128
+
+// CheckID rejects an id (what names it: "product id", "article slug") that
+// is empty, longer than MaxIDBytes, not UTF-8 or holds a control character
+// (NUL included). The error matches ErrBadRequest and quotes at most a
+// short prefix of the id.
+func CheckID(what, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty %s", ErrBadRequest, what)
+	case len(id) > MaxIDBytes:
+		return fmt.Errorf("%w: %s of %d bytes, longer than the %d allowed", ErrBadRequest, what, len(id), MaxIDBytes)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrBadRequest, what)
+	}
+	for i, r := range id {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: %s holds a control character (%U at byte %d)", ErrBadRequest, what, r, i)
+		}
+	}
+	return nil
 }

@@ -79,6 +79,65 @@ func walk(t *testing.T, base string) {
 	t.Run("products", func(t *testing.T) { walkProducts(t, base) })
 	t.Run("rate limit", func(t *testing.T) { walkRateLimit(t, base) })
 	t.Run("articles", func(t *testing.T) { walkArticles(t, base) })
+	t.Run("errors", func(t *testing.T) { walkErrors(t, base) })
+}
+
+// walkErrors checks that ids over shop.MaxIDBytes and ids with control
+// characters are rejected with 400 and not echoed whole, and that every
+// error answer, the router's own 404 and 405 included, is {"error": "..."}.
+func walkErrors(t *testing.T, base string) {
+	long := strings.Repeat("x", 100_000)
+	atCap := strings.Repeat("y", shop.MaxIDBytes)
+	cases := []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "/products/" + long, "", http.StatusBadRequest},
+		{"PUT", "/products/" + long, `{"name":"x","price_cents":1}`, http.StatusBadRequest},
+		{"GET", "/articles/" + long, "", http.StatusBadRequest},
+		{"GET", "/articles/" + long + "/views", "", http.StatusBadRequest},
+		{"GET", "/products/" + atCap, "", http.StatusNotFound}, // at the cap: allowed, unknown
+		{"GET", "/products/a%00b", "", http.StatusBadRequest},
+		{"PUT", "/products/a%00b", `{"name":"x","price_cents":1}`, http.StatusBadRequest},
+		{"GET", "/products/a%0Ab", "", http.StatusBadRequest},
+		{"GET", "/articles/a%00b", "", http.StatusBadRequest},
+		{"GET", "/articles/a%07b/views", "", http.StatusBadRequest},
+		{"GET", "/products/404", "", http.StatusNotFound},
+		{"GET", "/no-such-route", "", http.StatusNotFound},
+		{"DELETE", "/products/1", "", http.StatusMethodNotAllowed},
+		{"POST", "/healthz", "", http.StatusMethodNotAllowed},
+		{"GET", "/articles/top?n=0", "", http.StatusBadRequest},
+		{"PUT", "/products/1", `{"name":`, http.StatusBadRequest},
+		{"GET", "/api/limited", "", http.StatusTooManyRequests}, // the rate-limit walk spent the quota
+	}
+	for _, c := range cases {
+		name := c.method + " " + c.path
+		if len(name) > 60 {
+			name = name[:60] + "…"
+		}
+		res := do(t, c.method, base+c.path, c.body, nil)
+		if res.status != c.want {
+			t.Errorf("%s: got status %d, want %d", name, res.status, c.want)
+		}
+		if strings.Contains(res.body, strings.Repeat("x", shop.MaxIDBytes+1)) || len(res.body) > 1024 {
+			t.Errorf("%s: the %d-byte body echoes the id: %.200q", name, len(res.body), res.body)
+		}
+		if ct := res.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("%s: Content-Type %q, want application/json", name, ct)
+		}
+		var e map[string]any
+		if err := json.Unmarshal([]byte(res.body), &e); err != nil {
+			t.Errorf("%s: body %.200q is not JSON: %v", name, res.body, err)
+			continue
+		}
+		// The rate limiter's 429 adds "message" and "retry_after" to "error".
+		if msg, ok := e["error"].(string); !ok || msg == "" || (len(e) != 1 && c.want != http.StatusTooManyRequests) {
+			t.Errorf("%s: body %.200q, want exactly {\"error\": \"...\"}", name, res.body)
+		}
+		if c.want == http.StatusMethodNotAllowed && res.header.Get("Allow") == "" {
+			t.Errorf("%s: 405 without Allow", name)
+		}
+	}
 }
 
 func walkProducts(t *testing.T, base string) {
