@@ -53,9 +53,6 @@ func New(c *core.Client, opts Options) (*Counter, error) {
 	vc.stats.lastFlush.Store(time.Now().UnixNano())
 	vc.direct = call.Honoured(vc.rdb)
 	if o.WaitReplicas > 0 {
-		if c.IsCluster() {
-			return nil, fmt.Errorf("%w: WaitReplicas is not supported on a cluster", ErrInvalidOptions)
-		}
 		vc.waitArgs = &waitArgs{replicas: o.WaitReplicas, timeout: o.WaitTimeout}
 	}
 	if o.Mode == Buffered {

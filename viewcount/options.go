@@ -120,9 +120,10 @@ type Options struct {
 	// it there. The cost is one more command per flush pipeline, and the
 	// flush waits for the replicas' acknowledgement (about a network round
 	// trip to them; up to WaitTimeout when they lag); Record is not slowed.
-	// Redis only, not a cluster (New returns ErrInvalidOptions); Direct
-	// mode ignores it. Default 0: a flush is acknowledged by the master
-	// alone.
+	// On a cluster each master a flush writes to gets its own pipeline
+	// ending with WAIT, and must have WaitReplicas replicas acknowledging.
+	// Direct mode ignores it. Default 0: a flush is acknowledged by the
+	// master alone.
 	WaitReplicas int
 
 	// WaitTimeout bounds WaitReplicas' WAIT, in milliseconds. Default 1 s.

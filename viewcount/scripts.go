@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -154,6 +155,9 @@ func (c *scriptCall) process(ctx context.Context, p redis.Pipeliner) {
 // ErrNotReplicated when fewer replicas acknowledged, is returned as waitErr
 // (err stays the scripts' own).
 func runScripts(ctx context.Context, rdb redis.UniversalClient, calls []*scriptCall, w *waitArgs) (sent int, err, waitErr error) {
+	if cc, ok := rdb.(*redis.ClusterClient); ok && w != nil {
+		return runScriptsPerMaster(ctx, cc, calls, w)
+	}
 	pipe := func(cs []*scriptCall) {
 		var wc *redis.IntCmd
 		_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -197,6 +201,44 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, calls []*scriptC
 		}
 	}
 	return sent, nil, waitErr
+}
+
+// runScriptsPerMaster is runScripts with WAIT on a cluster: WAIT covers the
+// writes of its own connection, so the calls are grouped by the master of
+// their first key and each group is one pipeline, ending with WAIT, on
+// that master's connection (the groups sent concurrently). A call whose
+// slot moved fails (MOVED) and the cluster's slot map is reloaded: the
+// flush is retried with the new map.
+func runScriptsPerMaster(ctx context.Context, cc *redis.ClusterClient, calls []*scriptCall, w *waitArgs) (sent int, err, waitErr error) {
+	groups := map[*redis.Client][]*scriptCall{}
+	for _, c := range calls {
+		node, nerr := cc.MasterForKey(ctx, c.keys[0])
+		if nerr != nil {
+			return sent, nerr, nil
+		}
+		groups[node] = append(groups[node], c)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for node, cs := range groups {
+		wg.Go(func() {
+			n, e, we := runScripts(ctx, node, cs, w)
+			mu.Lock()
+			defer mu.Unlock()
+			sent += n
+			if err == nil {
+				err = e
+			}
+			if waitErr == nil {
+				waitErr = we
+			}
+		})
+	}
+	wg.Wait()
+	if err != nil {
+		cc.ReloadState(ctx)
+	}
+	return sent, err, waitErr
 }
 
 // waitArgs is the WAIT a durable flush sends after its scripts.
