@@ -20,7 +20,7 @@ var surfaceLimits = map[string]int{
 	"memo":             26,
 	"ratelimit":        35,
 	"httpcache":        31,
-	"viewcount":        49,
+	"viewcount":        50, // +1: ErrNotReplicated (a durable flush, Options.WaitReplicas)
 	"clientip":         9,
 	"adapters/nethttp": 9,
 	"adapters/echo":    17,

@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -221,5 +223,63 @@ func BenchmarkViewCountRecord(b *testing.B) {
 				b.ReportMetric(float64(h.cmds.Load())/float64(b.N), "cmds/view")
 			})
 		}
+	}
+}
+
+// BenchmarkViewCountFlush is one buffered flush per op, of 100 views of 10
+// items by new visitors, on a master with one replica: durable=off (the
+// master acknowledges) and durable=on (Options.WaitReplicas 1: the flush
+// pipeline ends with WAIT 1, so the flush also waits for the replica's
+// acknowledgement). Recording is not timed.
+func BenchmarkViewCountFlush(b *testing.B) {
+	master := redistest.StartServer(b, redistest.ServerOptions{})
+	replica := redistest.StartServer(b, redistest.ServerOptions{})
+	ctx := context.Background()
+	host, port, _ := net.SplitHostPort(master.Addr())
+	mc, rc := master.Client(b, nil), replica.Client(b, nil)
+	if err := rc.ReplicaOf(ctx, host, port).Err(); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ri, _ := rc.Info(ctx, "replication").Result()
+		mi, _ := mc.Info(ctx, "replication").Result()
+		if strings.Contains(ri, "master_link_status:up") && strings.Contains(mi, "connected_slaves:1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("replica not in sync after 10s")
+		}
+	}
+	for _, durable := range []bool{false, true} {
+		b.Run(fmt.Sprintf("durable=%s", map[bool]string{false: "off", true: "on"}[durable]), func(b *testing.B) {
+			o := viewcount.Options{Secret: vcSecret, Namespace: redistest.Prefix(b), Mode: viewcount.Buffered,
+				FlushInterval: time.Hour}
+			if durable {
+				o.WaitReplicas = 1
+			}
+			c, err := viewcount.New(core.NewFromRedis(mc), o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = c.Close(ctx) }()
+			_ = c.Record(ctx, "warm", "up")
+			_ = c.Flush(ctx)
+			seq := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				for range 100 {
+					seq++
+					if err := c.Record(ctx, strconv.Itoa(seq%10), "v"+strconv.Itoa(seq)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				if err := c.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

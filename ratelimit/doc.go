@@ -79,6 +79,18 @@
 // context in socket I/O only with ContextTimeoutEnabled, which core.New
 // sets).
 //
+// With Options.LocalFallback a limiter never means "no limit": when Redis
+// fails it decides in memory instead, each process applying the same
+// policy on its own to the keys it sees (at most LocalFallbackSize of
+// them), and returns that decision with Result.Fallback set and no error;
+// a Guard then answers 200 or 429 as usual. Every decision asks Redis
+// first, so the limiter hands back to Redis as soon as Redis answers. The
+// limit becomes per process: N processes may admit up to N×Limit per
+// window during an outage, plus up to Limit in the window in which Redis
+// returns (its counters never learn of the local admissions). The failure
+// is still reported and counted in Stats.Errors; Stats.Fallback counts the
+// local decisions.
+//
 // A command that counts a hit (the MULTI of the batched path, the Lua
 // scripts) is sent at most once: go-redis' own retries (Options.MaxRetries)
 // are disabled for it through Cmder.NoRetry. When a connection is reset
@@ -135,7 +147,7 @@
 // # Observability
 //
 // Stats returns cumulative counters (allowed, denied, denied locally,
-// errors). Options.OnDecision receives every decision: key, allowed,
+// errors, decided by the local fallback). Options.OnDecision receives every decision: key, allowed,
 // remaining, error, latency and whether the deny cache answered. Failures
 // go to Options.OnError: none is dropped silently.
 package ratelimit

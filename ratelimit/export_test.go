@@ -17,3 +17,15 @@ var IsUnsupportedNX = window.NXUnsupported
 
 // SetHeaders is setHeaders, for the header tests.
 var SetHeaders = setHeaders
+
+// FallbackKeys returns how many keys l's local fallback holds.
+func FallbackKeys(l *RedisLimiter) int {
+	n := 0
+	for i := range l.fb.shards {
+		s := &l.fb.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}

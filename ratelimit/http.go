@@ -122,7 +122,9 @@ type GuardOptions struct {
 	// limiter fails (Redis down, slow beyond its Timeout). Default false:
 	// fail open, the request proceeds. Either way the limiter reports the
 	// failure to its OnError (a RedisLimiter does; a Limiter of your own
-	// reports its failures itself).
+	// reports its failures itself). A RedisLimiter with
+	// Options.LocalFallback does not fail while its fallback decides: the
+	// third policy, a per-process limit in memory during an outage.
 	FailClosed bool
 	// LegacyHeaders adds X-RateLimit-Limit, X-RateLimit-Remaining and
 	// X-RateLimit-Reset (seconds until reset) to the RateLimit headers.

@@ -53,6 +53,9 @@ type Result struct {
 	Window time.Duration
 	// Local reports a denial answered by the local deny cache, without Redis.
 	Local bool
+	// Fallback reports a decision made in memory by this process while
+	// Redis failed (Options.LocalFallback).
+	Fallback bool
 }
 
 // Decision is what the OnDecision hook receives after every Allow, AllowN
@@ -64,6 +67,7 @@ type Decision struct {
 	Err       error         // non-nil when Redis failed or timed out
 	Latency   time.Duration // time spent deciding
 	Local     bool          // answered by the local deny cache
+	Fallback  bool          // decided in memory while Redis failed (Options.LocalFallback); Err is then nil
 }
 
 // Stats holds a limiter's cumulative counters since it was made, for
@@ -74,7 +78,8 @@ type Stats struct {
 	Allowed     uint64 // decisions that allowed
 	Denied      uint64 // decisions that denied, LocalDenied included
 	LocalDenied uint64 // denials answered by the local deny cache, without Redis
-	Errors      uint64 // Redis failures and timeouts returned (each also passed to OnError)
+	Errors      uint64 // Redis failures and timeouts (each also passed to OnError), those the fallback decided included
+	Fallback    uint64 // decisions made in memory while Redis failed (Options.LocalFallback), also in Allowed or Denied
 }
 
 // Sentinel errors; match them with errors.Is.
@@ -161,6 +166,30 @@ type Options struct {
 	// Warn record through slog.Default(), at most one per second, counting
 	// the ones it suppressed.
 	OnError core.ErrorHandler
+	// LocalFallback makes the limiter decide on its own, in memory, when
+	// Redis fails or times out, instead of returning the error: each
+	// process applies the same policy (Limit per Window, GCRA's rate and
+	// Burst, or every Multi policy) to the keys it sees, and AllowN returns
+	// that decision with Result.Fallback set and a nil error, so a Guard
+	// answers 200 or 429 as usual and never fails open or closed. Every
+	// decision still asks Redis first (a down Redis that refuses
+	// connections costs little; an unresponsive one costs each decision its
+	// Timeout), so the limiter hands back to Redis with the first decision
+	// Redis answers (go-redis redials a refused server about once a
+	// second). The failure is still reported to
+	// OnError and counted in Stats.Errors; Stats.Fallback counts the local
+	// decisions.
+	//
+	// The limit becomes per process: N processes may admit up to N×Limit
+	// per window during an outage, and the Redis counters do not learn of
+	// the local admissions, so the window in which Redis returns may admit
+	// up to Limit more. Peek and Reset still return Redis' errors (Reset
+	// also clears the local state of the key). Default false.
+	LocalFallback bool
+	// LocalFallbackSize bounds the keys LocalFallback remembers. Default
+	// 100,000 (a few hundred bytes each); a full table forgets keys whose
+	// windows ended, then arbitrary ones (their counts restart).
+	LocalFallbackSize int
 	// OnDecision, when set, is called after every decision. It must be fast
 	// and must not block.
 	OnDecision func(Decision)
@@ -267,8 +296,10 @@ type RedisLimiter struct {
 	alg        algorithm
 	onError    core.ErrorHandler
 	onDecision func(Decision)
+	fb         *fallback // nil without Options.LocalFallback
+	now        func() time.Time
 
-	allowed, denied, local, errs atomic.Uint64
+	allowed, denied, local, errs, fallbacks atomic.Uint64
 }
 
 var _ Limiter = (*RedisLimiter)(nil)
@@ -282,7 +313,8 @@ type algorithm interface {
 }
 
 func newRedisLimiter(c *core.Client, opts *Options, alg algorithm) *RedisLimiter {
-	return &RedisLimiter{c: c, obs: c.Observer(), alg: alg, onError: opts.OnError, onDecision: opts.OnDecision}
+	return &RedisLimiter{c: c, obs: c.Observer(), alg: alg, onError: opts.OnError, onDecision: opts.OnDecision,
+		fb: newFallback(opts, alg), now: opts.Now}
 }
 
 // Allow is AllowN(ctx, key, 1).
@@ -312,9 +344,11 @@ func (l *RedisLimiter) decide(ctx context.Context, key string, n int, r *http.Re
 		start = time.Now()
 	}
 	res, err = l.alg.allowN(ctx, key, n)
+	if err != nil && l.failed(ctx, r, err) && l.fb != nil {
+		res, err = l.fallback(key, n)
+	}
 	switch {
 	case err != nil:
-		l.failed(ctx, r, err)
 	case res.Allowed:
 		l.allowed.Add(1)
 	default:
@@ -325,6 +359,18 @@ func (l *RedisLimiter) decide(ctx context.Context, key string, n int, r *http.Re
 	}
 	l.decided(key, res, err, start)
 	return res, err
+}
+
+// fallback decides key locally, after Redis failed.
+func (l *RedisLimiter) fallback(key string, n int) (Result, error) {
+	tag, err := hashTag(key)
+	if err != nil {
+		return Result{Fallback: true}, err
+	}
+	res := l.fb.allowN(tag, n, l.now())
+	res.Fallback = true
+	l.fallbacks.Add(1)
+	return res, nil
 }
 
 // Peek reports key's current state without consuming anything: Allowed
@@ -345,6 +391,11 @@ func (l *RedisLimiter) Peek(ctx context.Context, key string) (Result, error) {
 // Redis and its local deny entry. Other processes' deny caches keep their
 // entries until they expire.
 func (l *RedisLimiter) Reset(ctx context.Context, key string) error {
+	if l.fb != nil {
+		if tag, err := hashTag(key); err == nil {
+			l.fb.forget(tag)
+		}
+	}
 	err := l.alg.reset(ctx, key)
 	l.failed(ctx, nil, err)
 	return err
@@ -369,20 +420,22 @@ func (l *RedisLimiter) Check(ctx context.Context) error {
 
 // Stats returns the limiter's counters.
 func (l *RedisLimiter) Stats() Stats {
-	return Stats{Allowed: l.allowed.Load(), Denied: l.denied.Load(), LocalDenied: l.local.Load(), Errors: l.errs.Load()}
+	return Stats{Allowed: l.allowed.Load(), Denied: l.denied.Load(), LocalDenied: l.local.Load(), Errors: l.errs.Load(),
+		Fallback: l.fallbacks.Load()}
 }
 
-// failed counts and reports err when it is a Redis failure (not the
-// caller's mistake: an empty key, an impossible cost).
-func (l *RedisLimiter) failed(ctx context.Context, r *http.Request, err error) {
+// failed counts and reports err, and reports true, when it is a Redis
+// failure (not the caller's mistake: an empty key, an impossible cost).
+func (l *RedisLimiter) failed(ctx context.Context, r *http.Request, err error) bool {
 	if err == nil || errors.Is(err, ErrInvalidCost) || errors.Is(err, ErrInvalidKey) {
-		return
+		return false
 	}
 	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
-		return // the caller gave up (a client went away): not Redis' fault
+		return false // the caller gave up (a client went away): not Redis' fault
 	}
 	l.errs.Add(1)
 	l.onError(report.WithRequest(ctx, r), err)
+	return true
 }
 
 // decided calls the OnDecision hook, if any.
@@ -391,5 +444,5 @@ func (l *RedisLimiter) decided(key string, res Result, err error, start time.Tim
 		return
 	}
 	l.onDecision(Decision{Key: key, Allowed: res.Allowed && err == nil, Remaining: res.Remaining, Err: err,
-		Latency: time.Since(start), Local: res.Local})
+		Latency: time.Since(start), Local: res.Local, Fallback: res.Fallback})
 }

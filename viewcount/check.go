@@ -25,7 +25,11 @@ func (c *Counter) Check(ctx context.Context) error {
 	if ctx == nil {
 		return fmt.Errorf("viewcount: check: %w", core.ErrNilContext)
 	}
-	if err := script.Probe(ctx, c.rdb, c.keys.ns, allScripts, plainCommands...); err != nil {
+	cmds := plainCommands
+	if c.waitArgs != nil {
+		cmds = append(cmds[:len(cmds):len(cmds)], "wait")
+	}
+	if err := script.Probe(ctx, c.rdb, c.keys.ns, allScripts, cmds...); err != nil {
 		return fmt.Errorf("viewcount: check: %w", err)
 	}
 	return nil

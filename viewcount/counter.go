@@ -31,7 +31,8 @@ type Counter struct {
 	obs    core.Observer // nil: no flush spans
 	wait   call.Wait     // nil: Redis waits not reported
 
-	buf      *buffer // nil in Direct mode
+	waitArgs *waitArgs // nil without WaitReplicas
+	buf      *buffer   // nil in Direct mode
 	closed   atomic.Bool
 	stopLoop context.CancelFunc // ends the flush loop and its flush in progress
 	loopDone chan struct{}
@@ -51,6 +52,9 @@ func New(c *core.Client, opts Options) (*Counter, error) {
 		obs: c.Observer(), wait: call.Observe(c.Observer(), "viewcount")}
 	vc.stats.lastFlush.Store(time.Now().UnixNano())
 	vc.direct = call.Honoured(vc.rdb)
+	if o.WaitReplicas > 0 {
+		vc.waitArgs = &waitArgs{replicas: o.WaitReplicas, timeout: o.WaitTimeout}
+	}
 	if o.Mode == Buffered {
 		vc.buf = newBuffer(vc)
 		var loopCtx context.Context
@@ -151,7 +155,8 @@ func (c *Counter) recordDirect(ctx context.Context, item, vis string) (bool, err
 		rank.args = append(rank.args, rankTTL(p)) // the TTL of that key
 	}
 	_, err := call.Do(ctx, c.opts.Timeout, c.wait, c.direct, func(ctx context.Context) (int, error) {
-		return runScripts(ctx, c.rdb, calls)
+		n, err, _ := runScripts(ctx, c.rdb, calls, nil)
+		return n, err
 	})
 	if err != nil {
 		return false, fmt.Errorf("viewcount: record %q: %w", item, err)

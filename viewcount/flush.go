@@ -32,7 +32,8 @@ type chunk struct {
 	call    *scriptCall
 	entries []aggKey // item chunks: one per entry of the script, in order
 	views   int64    // item chunks: the visitors' views the chunk sends
-	done    bool
+	counted bool     // its reply was recorded (Redis applied it)
+	done    bool     // applied and, with WaitReplicas, replicated
 }
 
 // apply sends bt: first the item chunks (one script per slot and chunk),
@@ -62,7 +63,10 @@ func (c *Counter) apply(ctx context.Context, bt *batch) (int, error) {
 }
 
 // runChunks sends the chunks not yet done in one pipeline, and marks done
-// those that succeeded (after done accepts their reply).
+// those that succeeded (after done accepts their reply). With WaitReplicas,
+// a chunk is done only once WAIT confirmed its replication; until then it is
+// sent again (its marker makes that a no-op but for the marker's TTL, a
+// write the next WAIT then covers) and its reply is recorded only once.
 func (c *Counter) runChunks(ctx context.Context, chunks []*chunk, done func(*chunk) error) (int, error) {
 	var calls []*scriptCall
 	var todo []*chunk
@@ -74,14 +78,20 @@ func (c *Counter) runChunks(ctx context.Context, chunks []*chunk, done func(*chu
 	if len(calls) == 0 {
 		return 0, nil
 	}
-	sent, err := runScripts(ctx, c.rdb, calls)
+	sent, err, waitErr := runScripts(ctx, c.rdb, calls, c.waitArgs)
 	for _, ch := range todo {
 		if ch.call.cmd.Err() == nil {
-			if derr := done(ch); derr != nil {
-				return sent, derr
+			if !ch.counted {
+				if derr := done(ch); derr != nil {
+					return sent, derr
+				}
+				ch.counted = true
 			}
-			ch.done = true
+			ch.done = waitErr == nil
 		}
+	}
+	if err == nil {
+		err = waitErr
 	}
 	return sent, err
 }

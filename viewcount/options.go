@@ -105,6 +105,30 @@ type Options struct {
 	// twice. Default 10 min.
 	MarkerTTL time.Duration
 
+	// WaitReplicas makes a buffered flush durable across a failover: each
+	// flush pipeline ends with WAIT WaitReplicas WaitTimeout on the same
+	// connection, and a batch leaves the buffer only once that many
+	// replicas acknowledged every write of it (its counts, uniques,
+	// rankings and flush markers). A replica promoted after the master dies
+	// then holds every acknowledged view. When fewer acknowledge in time
+	// (no replica, a lagging one) the flush fails with ErrNotReplicated:
+	// the views are kept (counted in Redis already, but not yet known to be
+	// safe) and the next flush sends the batch again, which its markers make
+	// a no-op that only WAITs again, so nothing is counted twice. WAIT
+	// never rolls a write back: a master that dies before replicating a
+	// batch loses it, and the retry, sent to the promoted replica, applies
+	// it there. The cost is one more command per flush pipeline, and the
+	// flush waits for the replicas' acknowledgement (about a network round
+	// trip to them; up to WaitTimeout when they lag); Record is not slowed.
+	// On a cluster each master a flush writes to gets its own pipeline
+	// ending with WAIT, and must have WaitReplicas replicas acknowledging.
+	// Direct mode ignores it. Default 0: a flush is acknowledged by the
+	// master alone.
+	WaitReplicas int
+
+	// WaitTimeout bounds WaitReplicas' WAIT, in milliseconds. Default 1 s.
+	WaitTimeout time.Duration
+
 	// Timeout bounds one Redis call: a Direct Record or RecordBot, Counts,
 	// Top. Default 1 s. The call also ends with its ctx and, when ctx
 	// carries a request budget (core.Client.WithBudget; the Tracker attaches
@@ -146,6 +170,10 @@ var (
 	ErrUnknownPeriod  = errors.New("viewcount: period not configured")
 	ErrBufferFull     = errors.New("viewcount: buffer full, view dropped")
 	ErrClosed         = errors.New("viewcount: counter is closed")
+	// ErrNotReplicated reports a durable flush (Options.WaitReplicas) that
+	// fewer replicas than asked acknowledged in time; its views are kept
+	// and sent again (at most once counted) by the next flush.
+	ErrNotReplicated = errors.New("viewcount: flush not acknowledged by enough replicas")
 )
 
 // withDefaults returns o with its zero fields set to the defaults, and an
@@ -193,6 +221,9 @@ func (o *Options) fill() {
 	if o.Timeout == 0 {
 		o.Timeout = defaultTimeout
 	}
+	if o.WaitTimeout == 0 {
+		o.WaitTimeout = defaultTimeout
+	}
 	if o.OnError == nil {
 		o.OnError = defaultOnError
 	}
@@ -225,6 +256,10 @@ func (o *Options) validate() error {
 		return bad("MarkerTTL %v is below 1s", o.MarkerTTL)
 	case o.Timeout < 0:
 		return bad("negative Timeout %v", o.Timeout)
+	case o.WaitReplicas < 0:
+		return bad("negative WaitReplicas %d", o.WaitReplicas)
+	case o.WaitTimeout < time.Millisecond:
+		return bad("WaitTimeout %v is below 1ms", o.WaitTimeout)
 	}
 	for i, p := range o.Periods {
 		if p < time.Second || p%time.Second != 0 {

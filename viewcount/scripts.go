@@ -3,6 +3,9 @@ package viewcount
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -49,10 +52,15 @@ return 1
 // seen key per visitor. ARGV: window ms (0: off), marker TTL s, day TTL s,
 // then per entry: visitor count, bots, then per visitor: digest, views.
 // Returns the views counted per entry as "n1,n2,..."; a chunk whose marker
-// exists was applied before and returns the stored result unchanged.
+// exists was applied before and returns the stored result unchanged (it
+// refreshes the marker's TTL: a write, so a WAIT sent after it on the same
+// connection also covers the first apply, whichever connection sent it).
 var flushItemsScript = script.New(`
 local done = redis.call('GET', KEYS[1])
-if done then return done end
+if done then
+  redis.call('EXPIRE', KEYS[1], ARGV[2]) -- a write: a WAIT after it covers the first apply
+  return done
+end
 local win = tonumber(ARGV[1])
 local k, a, out = 2, 4, {}
 while a <= #ARGV do
@@ -89,9 +97,13 @@ return res
 // flushRankScript applies one chunk of a batch's ranking increments, once.
 // KEYS: marker, ranking keys. ARGV: marker TTL s, then per ranking key: TTL
 // s, pair count, then per pair: member, amount. Returns 1, or 0 when the
-// marker shows the chunk was applied before.
+// marker shows the chunk was applied before (refreshing its TTL, as
+// flushItemsScript does).
 var flushRankScript = script.New(`
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('EXPIRE', KEYS[1], ARGV[1]) -- a write: a WAIT after it covers the first apply
+  return 0
+end
 local a = 2
 for k = 2, #KEYS do
   local ttl, n = ARGV[a], tonumber(ARGV[a + 1])
@@ -137,17 +149,36 @@ func (c *scriptCall) process(ctx context.Context, p redis.Pipeliner) {
 // scripts are loaded on every node (SCRIPT LOAD, broadcast on a cluster) and
 // the calls that missed are sent again: a few more round trips, once. It
 // returns the number of commands sent and the first error of any call.
-func runScripts(ctx context.Context, rdb redis.UniversalClient, calls []*scriptCall) (int, error) {
+//
+// With w, each pipeline ends with WAIT w.replicas w.timeout on the same
+// connection (a standalone server or a Sentinel master only); its error, an
+// ErrNotReplicated when fewer replicas acknowledged, is returned as waitErr
+// (err stays the scripts' own).
+func runScripts(ctx context.Context, rdb redis.UniversalClient, calls []*scriptCall, w *waitArgs) (sent int, err, waitErr error) {
+	if cc, ok := rdb.(*redis.ClusterClient); ok && w != nil {
+		return runScriptsPerMaster(ctx, cc, calls, w)
+	}
 	pipe := func(cs []*scriptCall) {
+		var wc *redis.IntCmd
 		_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, c := range cs {
 				c.process(ctx, p)
 			}
+			if w != nil {
+				wc = redis.NewIntCmd(ctx, "wait", w.replicas, w.timeout.Milliseconds())
+				_ = p.Process(ctx, wc)
+			}
 			return nil
 		})
+		if wc != nil {
+			sent++
+			if waitErr == nil {
+				waitErr = w.check(wc)
+			}
+		}
 	}
 	pipe(calls)
-	sent := len(calls)
+	sent += len(calls)
 	var again []*scriptCall
 	for _, c := range calls {
 		if isNoScript(c.cmd.Err()) {
@@ -158,7 +189,7 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, calls []*scriptC
 		for _, s := range allScripts {
 			sent++
 			if err := rdb.ScriptLoad(ctx, s.Source()).Err(); err != nil {
-				return sent, err
+				return sent, err, waitErr
 			}
 		}
 		pipe(again)
@@ -166,10 +197,67 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, calls []*scriptC
 	}
 	for _, c := range calls {
 		if err := c.cmd.Err(); err != nil {
-			return sent, err
+			return sent, err, waitErr
 		}
 	}
-	return sent, nil
+	return sent, nil, waitErr
+}
+
+// runScriptsPerMaster is runScripts with WAIT on a cluster: WAIT covers the
+// writes of its own connection, so the calls are grouped by the master of
+// their first key and each group is one pipeline, ending with WAIT, on
+// that master's connection (the groups sent concurrently). A call whose
+// slot moved fails (MOVED) and the cluster's slot map is reloaded: the
+// flush is retried with the new map.
+func runScriptsPerMaster(ctx context.Context, cc *redis.ClusterClient, calls []*scriptCall, w *waitArgs) (sent int, err, waitErr error) {
+	groups := map[*redis.Client][]*scriptCall{}
+	for _, c := range calls {
+		node, nerr := cc.MasterForKey(ctx, c.keys[0])
+		if nerr != nil {
+			return sent, nerr, nil
+		}
+		groups[node] = append(groups[node], c)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for node, cs := range groups {
+		wg.Go(func() {
+			n, e, we := runScripts(ctx, node, cs, w)
+			mu.Lock()
+			defer mu.Unlock()
+			sent += n
+			if err == nil {
+				err = e
+			}
+			if waitErr == nil {
+				waitErr = we
+			}
+		})
+	}
+	wg.Wait()
+	if err != nil {
+		cc.ReloadState(ctx)
+	}
+	return sent, err, waitErr
+}
+
+// waitArgs is the WAIT a durable flush sends after its scripts.
+type waitArgs struct {
+	replicas int
+	timeout  time.Duration
+}
+
+// check turns WAIT's reply into an error unless enough replicas
+// acknowledged.
+func (w *waitArgs) check(cmd *redis.IntCmd) error {
+	n, err := cmd.Result()
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: WAIT: %w", ErrNotReplicated, err)
+	case n < int64(w.replicas):
+		return fmt.Errorf("%w: %d of %d replicas acknowledged within %v", ErrNotReplicated, n, w.replicas, w.timeout)
+	}
+	return nil
 }
 
 // allScripts are every script a Counter runs; Check probes their commands.

@@ -67,6 +67,7 @@ var probes = map[string]func(k string) []any{
 	"zrem":            func(k string) []any { return []any{"zrem", k, "a"} },
 	"zremrangebyrank": func(k string) []any { return []any{"zremrangebyrank", k, 0, -2} },
 	"zrevrange":       func(k string) []any { return []any{"zrevrange", k, 0, -1} },
+	"wait":            func(string) []any { return []any{"wait", 0, 1} }, // 0 replicas: answers at once
 	"zscore":          func(k string) []any { return []any{"zscore", k, "a"} },
 
 	// httpcache: its Vary and tag scripts, and PurgeTag.
