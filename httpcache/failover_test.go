@@ -1,0 +1,172 @@
+package httpcache_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/internal/redistest"
+)
+
+// cacheMaxRecovery is how long after the topology is healthy again requests
+// may still miss Redis.
+const cacheMaxRecovery = time.Second
+
+// cacheTopology is a deployment a failover test breaks: a core client on
+// it and kill, which kills a master (the one holding key, on a cluster) and
+// returns when it was killed and when the deployment was healthy again.
+type cacheTopology struct {
+	c    *core.Client
+	kill func(key string) (killed, healthy time.Time)
+}
+
+func cacheSentinel(t *testing.T) cacheTopology {
+	s := redistest.StartSentinel(t)
+	c, err := core.New(core.Config{SentinelAddrs: s.SentinelAddrs, MasterName: s.MasterName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return cacheTopology{c: c, kill: func(string) (time.Time, time.Time) {
+		killed := time.Now()
+		_, healthy := s.WaitHealthy(s.KillMaster())
+		return killed, healthy
+	}}
+}
+
+func cacheCluster(t *testing.T) cacheTopology {
+	rc := redistest.StartReplicaCluster(t)
+	c, err := core.New(core.Config{ClusterAddrs: rc.Addrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return cacheTopology{c: c, kill: func(key string) (time.Time, time.Time) {
+		m, err := c.Redis().(*redis.ClusterClient).MasterForKey(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		rc.Kill(m.Options().Addr)
+		return killed, rc.WaitHealthy()
+	}}
+}
+
+func TestCacheSentinelFailover(t *testing.T) {
+	t.Parallel()
+	cacheFailover(t, cacheSentinel(t))
+}
+
+func TestCacheClusterFailover(t *testing.T) {
+	t.Parallel()
+	cacheFailover(t, cacheCluster(t))
+}
+
+// cacheFailover kills a master under a steady load of GETs through
+// Cache.Serve from four goroutines: every request is answered 200 with the
+// right body (from the handler while Redis is away), and requests are hits
+// again within cacheMaxRecovery of the deployment being healthy.
+func cacheFailover(t *testing.T, topo cacheTopology) {
+	const paths, workers = 16, 4
+	ns := redistest.Prefix(t)
+	var origin atomic.Int64
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin.Add(1)
+		w.Header().Set("Cache-Control", "max-age=300")
+		fmt.Fprintf(w, "body of %s", r.URL.Path)
+	})
+	var (
+		mu       sync.Mutex
+		lastMiss time.Time // last request not answered from Redis
+		statuses = map[string]int{}
+	)
+	cache, err := httpcache.New(topo.c, httpcache.Options{
+		Namespace: ns, Timeout: 200 * time.Millisecond,
+		OnError: func(context.Context, error) {},
+		OnResult: func(_ *http.Request, res httpcache.Result) {
+			mu.Lock()
+			statuses[res.Status]++
+			if res.Status != httpcache.StatusHit {
+				lastMiss = time.Now()
+			}
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(i int) (int, string, string) {
+		w := httptest.NewRecorder()
+		cache.Serve(w, httptest.NewRequest(http.MethodGet, fmt.Sprintf("/p/%d", i), nil), next)
+		return w.Code, w.Body.String(), fmt.Sprintf("body of /p/%d", i)
+	}
+	for i := range paths {
+		if code, body, want := get(i); code != 200 || body != want {
+			t.Fatalf("warm /p/%d: %d %q", i, code, body)
+		}
+	}
+	var (
+		requests int
+		bad      []string
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, body, want := get(rand.IntN(paths))
+				mu.Lock()
+				requests++
+				if code != 200 || body != want {
+					bad = append(bad, fmt.Sprintf("%d %q, want 200 %q", code, body, want))
+				}
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	lastNonHit := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return lastMiss
+	}
+	time.Sleep(300 * time.Millisecond)
+	killed, healthy := topo.kill(core.MakeKey(ns, "gen"))
+	for deadline := healthy.Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if time.Since(lastNonHit()) > 500*time.Millisecond && time.Since(healthy) > 500*time.Millisecond {
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	recovery := max(0, lastNonHit().Sub(healthy))
+	st := cache.Stats()
+	t.Logf("healthy %v after the kill; hits again %v after healthy; %d requests, %d not 200 with the right body; outcomes %v; %d Redis errors, %d origin calls",
+		healthy.Sub(killed).Round(time.Millisecond), recovery.Round(time.Millisecond), requests, len(bad), statuses, st.Errors, origin.Load())
+	for _, b := range bad[:min(len(bad), 5)] {
+		t.Errorf("bad answer: %s", b)
+	}
+	if recovery > cacheMaxRecovery {
+		t.Errorf("requests missed Redis until %v after healthy, want <= %v", recovery, cacheMaxRecovery)
+	}
+	if statuses[httpcache.StatusError] == 0 {
+		t.Errorf("no request saw a Redis error: the kill was not seen")
+	}
+}
