@@ -86,13 +86,14 @@ func cacheFailover(t *testing.T, topo cacheTopology) {
 		fmt.Fprintf(w, "body of %s", r.URL.Path)
 	})
 	var (
-		mu       sync.Mutex
-		lastMiss time.Time // last request not answered from Redis
-		statuses = map[string]int{}
+		mu         sync.Mutex
+		lastMiss   time.Time // last request not answered from Redis
+		lastErrMsg string
+		statuses   = map[string]int{}
 	)
 	cache, err := httpcache.New(topo.c, httpcache.Options{
 		Namespace: ns, Timeout: 200 * time.Millisecond,
-		OnError: func(context.Context, error) {},
+		OnError: func(_ context.Context, err error) { mu.Lock(); lastErrMsg = err.Error(); mu.Unlock() },
 		OnResult: func(_ *http.Request, res httpcache.Result) {
 			mu.Lock()
 			statuses[res.Status]++
@@ -160,6 +161,7 @@ func cacheFailover(t *testing.T, topo cacheTopology) {
 	st := cache.Stats()
 	t.Logf("healthy %v after the kill; hits again %v after healthy; %d requests, %d not 200 with the right body; outcomes %v; %d Redis errors, %d origin calls",
 		healthy.Sub(killed).Round(time.Millisecond), recovery.Round(time.Millisecond), requests, len(bad), statuses, st.Errors, origin.Load())
+	t.Logf("last Redis error: %s", lastErrMsg)
 	for _, b := range bad[:min(len(bad), 5)] {
 		t.Errorf("bad answer: %s", b)
 	}
