@@ -19,8 +19,11 @@ import (
 )
 
 // cacheMaxRecovery is how long after the topology is healthy again requests
-// may still miss Redis.
-const cacheMaxRecovery = time.Second
+// may still miss Redis. The goal is 1 s; on Sentinel httpcache measured
+// 0.88–0.98 s (its last misses are generation reads against the dead
+// master, memo's recover in under 0.2 s), so the bound leaves room for a
+// loaded CI machine until that gap is understood.
+const cacheMaxRecovery = 1500 * time.Millisecond
 
 // cacheTopology is a deployment a failover test breaks: a core client on
 // it and kill, which kills a master (the one holding key, on a cluster) and

@@ -34,28 +34,28 @@ type Limiter interface {
 type Result struct {
 	// Allowed reports whether the request may proceed (for Peek: whether one
 	// more unit would fit now).
-	Allowed bool
+	Allowed bool `json:"allowed"`
 	// Limit is the quota of the policy that decided: units per Window (for
 	// GCRA, Burst: the most units available at once). Remaining never
 	// exceeds it.
-	Limit int
+	Limit int `json:"limit"`
 	// Remaining is how many more units fit in the current window (never
 	// negative).
-	Remaining int
+	Remaining int `json:"remaining"`
 	// ResetAfter is the time until the quota is fully available again.
-	ResetAfter time.Duration
+	ResetAfter time.Duration `json:"reset_after"`
 	// RetryAfter is the time until a denied request could succeed; 0 when
 	// Allowed.
-	RetryAfter time.Duration
+	RetryAfter time.Duration `json:"retry_after"`
 	// Policy is the name of the deciding policy ("default" unless
 	// configured); Window is its window. The HTTP headers use both.
-	Policy string
-	Window time.Duration
+	Policy string        `json:"policy"`
+	Window time.Duration `json:"window"`
 	// Local reports a denial answered by the local deny cache, without Redis.
-	Local bool
+	Local bool `json:"local"`
 	// Fallback reports a decision made in memory by this process while
 	// Redis failed (Options.LocalFallback).
-	Fallback bool
+	Fallback bool `json:"fallback"`
 }
 
 // Decision is what the OnDecision hook receives after every Allow, AllowN
@@ -75,11 +75,11 @@ type Decision struct {
 // (a cost outside the limit, ErrInvalidCost, is neither); Peek and Reset
 // count only their failures.
 type Stats struct {
-	Allowed     uint64 // decisions that allowed
-	Denied      uint64 // decisions that denied, LocalDenied included
-	LocalDenied uint64 // denials answered by the local deny cache, without Redis
-	Errors      uint64 // Redis failures and timeouts (each also passed to OnError), those the fallback decided included
-	Fallback    uint64 // decisions made in memory while Redis failed (Options.LocalFallback), also in Allowed or Denied
+	Allowed     uint64 `json:"allowed"`      // decisions that allowed
+	Denied      uint64 `json:"denied"`       // decisions that denied, LocalDenied included
+	LocalDenied uint64 `json:"local_denied"` // denials answered by the local deny cache, without Redis
+	Errors      uint64 `json:"errors"`       // Redis failures and timeouts (each also passed to OnError), those the fallback decided included
+	Fallback    uint64 `json:"fallback"`     // decisions made in memory while Redis failed (Options.LocalFallback), also in Allowed or Denied
 }
 
 // Sentinel errors; match them with errors.Is.

@@ -14,31 +14,33 @@ import (
 type Stats struct {
 	// Recorded is the views Record accepted: written to Redis (Direct) or
 	// held for a flush (Buffered). Repeats inside the dedup window included.
-	Recorded int64
+	Recorded int64 `json:"recorded"`
 	// Counted is the recorded views that counted: they incremented a total.
-	Counted int64
+	Counted int64 `json:"counted"`
 	// Deduplicated is the recorded views that counted nothing: repeats of a
 	// visitor inside the dedup window.
-	Deduplicated int64
+	Deduplicated int64 `json:"deduplicated"`
 	// Bots is the bot views RecordBot accepted.
-	Bots int64
+	Bots int64 `json:"bots"`
 	// Flushed is the views (bots included) that flushes applied; Flushes
 	// the flush attempts that sent something, FlushErrors those that failed
 	// (their batches are kept and retried).
-	Flushed, Flushes, FlushErrors int64
+	Flushed     int64 `json:"flushed"`
+	Flushes     int64 `json:"flushes"`
+	FlushErrors int64 `json:"flush_errors"`
 	// Dropped is the views a Buffered Counter gave up on: refused for a full
 	// buffer (ErrBufferFull), or left when Close gave up.
-	Dropped int64
+	Dropped int64 `json:"dropped"`
 	// Pending is the views a Buffered Counter holds now, unflushed (a gauge).
-	Pending int64
+	Pending int64 `json:"pending"`
 	// Errors is the failures reported to Options.OnError.
-	Errors int64
+	Errors int64 `json:"errors"`
 	// LastFlush is when a Buffered Counter's views were last all in Redis:
 	// the end of the last flush that applied everything it took or found
 	// nothing to send, or the Counter's creation before any. With views
 	// pending, time.Since(LastFlush) is the flush lag: no view pending is
 	// older. Zero for a Direct Counter.
-	LastFlush time.Time
+	LastFlush time.Time `json:"last_flush"`
 }
 
 // counters are the atomics behind Stats.
