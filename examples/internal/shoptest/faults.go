@@ -22,7 +22,8 @@ import (
 // and soak run first, one at a time: they compare the process's goroutines
 // and heap with those at their start, so the test calling Faults must not
 // run in parallel with other tests. The other scenarios then run in
-// parallel, each on its own redis-server.
+// parallel, each on its own redis-server (the Sentinel failover on its own
+// Sentinel deployment).
 func Faults(t *testing.T, build Build) {
 	t.Run("blackhole", func(t *testing.T) { blackhole(t, build) })
 	t.Run("soak", func(t *testing.T) { soak(t, build) })
@@ -30,6 +31,7 @@ func Faults(t *testing.T, build Build) {
 	t.Run("latency", func(t *testing.T) { latency(t, build) })
 	t.Run("recovery", func(t *testing.T) { recovery(t, build) })
 	t.Run("max memory", func(t *testing.T) { maxMemory(t, build) })
+	t.Run("sentinel failover", func(t *testing.T) { sentinelFailover(t, build) })
 }
 
 // redisDown stops Redis mid-traffic, by cutting every connection at the

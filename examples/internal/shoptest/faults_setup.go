@@ -72,8 +72,18 @@ func newFixtureConfig(t *testing.T, build Build, tune func(*shop.Config), server
 	f.server = redistest.StartServer(t, redistest.ServerOptions{Args: serverArgs})
 	f.proxy = faultproxy.New(t, f.server.Addr())
 	f.raw = f.server.Client(t, nil)
+	f.serve(build, core.Config{URL: "redis://" + f.proxy.Addr()}, tune)
+	return f
+}
+
+// serve connects the service build routes to Redis with conn (Config
+// (namespace), adjusted by tune when not nil, and logging to f.logs), serves
+// it on an httptest server, and shuts it all down at t.Cleanup.
+func (f *fixture) serve(build Build, conn core.Config, tune func(*shop.Config)) {
+	t := f.t
+	t.Helper()
 	var err error
-	if f.client, err = core.New(core.Config{URL: "redis://" + f.proxy.Addr()}); err != nil {
+	if f.client, err = core.New(conn); err != nil {
 		t.Fatal(err)
 	}
 	f.cfg = Config(namespace)
@@ -91,12 +101,13 @@ func newFixtureConfig(t *testing.T, build Build, tune func(*shop.Config), server
 	f.web = httptest.NewServer(handler)
 	f.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	t.Cleanup(func() {
-		f.proxy.Restore()
+		if f.proxy != nil {
+			f.proxy.Restore()
+		}
 		if err := f.shutdown(5 * time.Second); err != nil {
 			t.Errorf("closing the service: %v", err)
 		}
 	})
-	return f
 }
 
 // shutdown stops the HTTP server, closes the service (flushing views within
