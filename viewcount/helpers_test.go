@@ -30,7 +30,11 @@ func newCounter(t *testing.T, rdb redis.UniversalClient, ns string, opts viewcou
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	t.Cleanup(func() { // bounded: a durable Counter whose flushes fail keeps trying until its ctx ends
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.Close(ctx)
+	})
 	return c
 }
 
