@@ -219,9 +219,7 @@ func StartReplicaCluster(t testing.TB) *ReplicaCluster {
 	}
 	c := &ReplicaCluster{t: t, nodes: map[string]*Server{}, dead: map[string]bool{}}
 	for range 2 * clusterMasters {
-		s := StartServer(t, ServerOptions{Args: []string{"--cluster-enabled", "yes",
-			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
-			"--cluster-replica-validity-factor", "0", replArgs[0], replArgs[1]}})
+		s := StartServer(t, ServerOptions{Args: clusterNodeArgs})
 		c.nodes[s.Addr()] = s
 		c.Addrs = append(c.Addrs, s.Addr())
 	}
@@ -236,6 +234,61 @@ func StartReplicaCluster(t testing.TB) *ReplicaCluster {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// clusterNodeArgs are the redis-server arguments of a ReplicaCluster node.
+var clusterNodeArgs = []string{"--cluster-enabled", "yes",
+	"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
+	"--cluster-replica-validity-factor", "0", replArgs[0], replArgs[1]}
+
+// AddReplica starts a new node, joins it to the cluster as a replica of the
+// master at addr (one promoted after Kill has none left) and returns once
+// that master reports it online; it fails the test after 15 s. The node is
+// stopped at t.Cleanup. Call it from the test's goroutine, not concurrently
+// with the other methods.
+func (c *ReplicaCluster) AddReplica(master string) {
+	c.t.Helper()
+	s := StartServer(c.t, ServerOptions{Args: clusterNodeArgs})
+	ctx, cancel := context.WithTimeout(context.Background(), haTimeout)
+	defer cancel()
+	m := redis.NewClient(&redis.Options{Addr: master, MaxRetries: -1})
+	defer m.Close()
+	n := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer n.Close()
+	id, err := m.ClusterMyID(ctx).Result()
+	if err == nil {
+		err = n.ClusterMeet(ctx, "127.0.0.1", port(master)).Err()
+	}
+	for err == nil {
+		// REPLICATE fails until the new node has learnt of the master.
+		rerr := n.ClusterReplicate(ctx, id).Err()
+		if rerr == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			err = fmt.Errorf("CLUSTER REPLICATE %s: %w", id, rerr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	for err == nil {
+		info, ierr := m.Info(ctx, "replication").Result()
+		if ierr == nil && strings.Contains(info, "port="+port(s.Addr())+",state=online,") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			err = fmt.Errorf("replica %s not online on %s (%v)", s.Addr(), master, ierr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		c.t.Fatalf("redistest: AddReplica: %v", err)
+	}
+	c.mu.Lock()
+	c.nodes[s.Addr()] = s
+	c.Addrs = append(c.Addrs, s.Addr())
+	c.mu.Unlock()
 }
 
 // waitReplicas waits until every master has its replica attached.

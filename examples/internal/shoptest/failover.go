@@ -1,7 +1,7 @@
 package shoptest
 
-// The Sentinel failover scenario: the whole service on a Sentinel
-// deployment whose master is SIGKILLed under steady load.
+// The failover scenario: the whole service on a Sentinel deployment or a
+// Redis Cluster with replicas whose master is SIGKILLed under steady load.
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
@@ -35,10 +37,68 @@ type productSample struct {
 	hit        bool
 }
 
-// sentinelFailover runs the service on a Sentinel deployment (one master,
-// one replica, three sentinels) under steady load from a few goroutines,
-// SIGKILLs the master after failoverKillAfter, waits for the sentinels to
-// promote the replica, and keeps the load failoverTail more. Every product
+// failoverTopology is a deployment the failover scenario breaks: conn
+// connects to it, and kill SIGKILLs a master of the service f runs, waits
+// until a replica took over and the deployment is healthy, and returns what
+// happened (for the log), when the master was killed and when the
+// deployment was healthy again.
+type failoverTopology struct {
+	conn core.Config
+	kill func(f *fixture) (what string, killed, healthy time.Time)
+}
+
+// sentinelTopology is a Sentinel deployment: one master, one replica,
+// three sentinels.
+func sentinelTopology(t *testing.T) failoverTopology {
+	s := redistest.StartSentinel(t)
+	return failoverTopology{
+		conn: core.Config{SentinelAddrs: s.SentinelAddrs, MasterName: s.MasterName},
+		kill: func(*fixture) (string, time.Time, time.Time) {
+			old := s.KillMaster()
+			killed := time.Now()
+			master, healthy := s.WaitHealthy(old)
+			return fmt.Sprintf("master %s killed; %s promoted", old, master), killed, healthy
+		},
+	}
+}
+
+// clusterTopology is a Redis Cluster of three masters with one replica
+// each. kill kills the master holding the generation key of the product
+// memo, which every product load reads.
+func clusterTopology(t *testing.T) failoverTopology {
+	rc := redistest.StartReplicaCluster(t)
+	return failoverTopology{
+		conn: core.Config{ClusterAddrs: rc.Addrs},
+		kill: func(f *fixture) (string, time.Time, time.Time) {
+			key := core.MakeKey(namespace, "memo", "product", "gen")
+			m, err := f.client.Redis().(*redis.ClusterClient).MasterForKey(context.Background(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := m.Options().Addr
+			killed := time.Now()
+			rc.Kill(old)
+			healthy := rc.WaitHealthy()
+			return fmt.Sprintf("master %s (slot %d of %s) killed; its replica took over", old, core.Slot(key), key), killed, healthy
+		},
+	}
+}
+
+// sentinelFailover is the failover scenario on a Sentinel deployment.
+func sentinelFailover(t *testing.T, build Build) {
+	t.Parallel()
+	failover(t, build, sentinelTopology(t))
+}
+
+// clusterFailover is the failover scenario on a Redis Cluster.
+func clusterFailover(t *testing.T, build Build) {
+	t.Parallel()
+	failover(t, build, clusterTopology(t))
+}
+
+// failover runs the service on topo under steady load from a few
+// goroutines, SIGKILLs a master after failoverKillAfter, waits for its
+// replica to take over, and keeps the load failoverTail more. Every product
 // GET answers 200 with the product (memo and the response cache fail
 // open), /api/limited answers 200 or 429, articles 200: no 5xx anywhere.
 // Product GETs started failoverHitsAfter after the deployment is healthy
@@ -48,11 +108,9 @@ type productSample struct {
 // twice. Views lost with the master are logged, not asserted: shop's
 // Counter does not set WaitReplicas, so a flush the master acknowledged but
 // had not replicated is gone.
-func sentinelFailover(t *testing.T, build Build) {
-	t.Parallel()
-	s := redistest.StartSentinel(t)
+func failover(t *testing.T, build Build, topo failoverTopology) {
 	f := &fixture{t: t, logs: &logRecorder{}}
-	f.serve(build, core.Config{SentinelAddrs: s.SentinelAddrs, MasterName: s.MasterName}, nil)
+	f.serve(build, topo.conn, nil)
 
 	base := f.get("/products/1", nil)
 	expectProduct(t, base, "1")
@@ -149,11 +207,8 @@ func sentinelFailover(t *testing.T, build Build) {
 
 	time.Sleep(failoverKillAfter)
 	mark := f.logs.mark()
-	old := s.KillMaster()
-	killedAt := time.Now()
-	master, healthyAt := s.WaitHealthy(old)
-	t.Logf("master %s killed; %s promoted, deployment healthy %v after the kill",
-		old, master, healthyAt.Sub(killedAt).Round(time.Millisecond))
+	what, killedAt, healthyAt := topo.kill(f)
+	t.Logf("%s, deployment healthy %v after the kill", what, healthyAt.Sub(killedAt).Round(time.Millisecond))
 	stopAt := healthyAt.Add(failoverTail)
 	if limit := loadStart.Add(failoverMaxLoad); stopAt.After(limit) {
 		stopAt = limit
@@ -219,7 +274,7 @@ func sentinelFailover(t *testing.T, build Build) {
 		t.Errorf("closing the service: %v", err)
 	}
 	dropped := count(f.logs.since(mark), func(r logRecord) bool { return r.msg == "view counts dropped" })
-	total := readViewTotal(t, s, "hello-redis")
+	total := readViewTotal(t, topo.conn, "hello-redis")
 	served := articlesOK.Load()
 	switch {
 	case total > served:
@@ -232,10 +287,10 @@ func sentinelFailover(t *testing.T, build Build) {
 	}
 }
 
-// readViewTotal reads the view total of slug through a new client of s.
-func readViewTotal(t *testing.T, s *redistest.Sentinel, slug string) int64 {
+// readViewTotal reads the view total of slug through a new client on conn.
+func readViewTotal(t *testing.T, conn core.Config, slug string) int64 {
 	t.Helper()
-	c, err := core.New(core.Config{SentinelAddrs: s.SentinelAddrs, MasterName: s.MasterName})
+	c, err := core.New(conn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,8 @@ import (
 // and soak run first, one at a time: they compare the process's goroutines
 // and heap with those at their start, so the test calling Faults must not
 // run in parallel with other tests. The other scenarios then run in
-// parallel, each on its own redis-server (the Sentinel failover on its own
-// Sentinel deployment).
+// parallel, each on its own redis-server (the failovers on their own
+// Sentinel deployment and Redis Cluster).
 func Faults(t *testing.T, build Build) {
 	t.Run("blackhole", func(t *testing.T) { blackhole(t, build) })
 	t.Run("soak", func(t *testing.T) { soak(t, build) })
@@ -32,6 +32,7 @@ func Faults(t *testing.T, build Build) {
 	t.Run("recovery", func(t *testing.T) { recovery(t, build) })
 	t.Run("max memory", func(t *testing.T) { maxMemory(t, build) })
 	t.Run("sentinel failover", func(t *testing.T) { sentinelFailover(t, build) })
+	t.Run("cluster failover", func(t *testing.T) { clusterFailover(t, build) })
 }
 
 // redisDown stops Redis mid-traffic, by cutting every connection at the
