@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/httpcache"
 	"github.com/rediskit/rediskit/internal/redistest"
@@ -25,61 +23,21 @@ import (
 // loaded CI machine until that gap is understood.
 const cacheMaxRecovery = 1500 * time.Millisecond
 
-// cacheTopology is a deployment a failover test breaks: a core client on
-// it and kill, which kills a master (the one holding key, on a cluster) and
-// returns when it was killed and when the deployment was healthy again.
-type cacheTopology struct {
-	c    *core.Client
-	kill func(key string) (killed, healthy time.Time)
-}
-
-func cacheSentinel(t *testing.T) cacheTopology {
-	s := redistest.StartSentinel(t)
-	c, err := core.New(core.Config{SentinelAddrs: s.SentinelAddrs, MasterName: s.MasterName})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return cacheTopology{c: c, kill: func(string) (time.Time, time.Time) {
-		killed := time.Now()
-		_, healthy := s.WaitHealthy(s.KillMaster())
-		return killed, healthy
-	}}
-}
-
-func cacheCluster(t *testing.T) cacheTopology {
-	rc := redistest.StartReplicaCluster(t)
-	c, err := core.New(core.Config{ClusterAddrs: rc.Addrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return cacheTopology{c: c, kill: func(key string) (time.Time, time.Time) {
-		m, err := c.Redis().(*redis.ClusterClient).MasterForKey(context.Background(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		killed := time.Now()
-		rc.Kill(m.Options().Addr)
-		return killed, rc.WaitHealthy()
-	}}
-}
-
 func TestCacheSentinelFailover(t *testing.T) {
 	t.Parallel()
-	cacheFailover(t, cacheSentinel(t))
+	cacheFailover(t, redistest.FailoverSentinel(t))
 }
 
 func TestCacheClusterFailover(t *testing.T) {
 	t.Parallel()
-	cacheFailover(t, cacheCluster(t))
+	cacheFailover(t, redistest.FailoverCluster(t))
 }
 
 // cacheFailover kills a master under a steady load of GETs through
 // Cache.Serve from four goroutines: every request is answered 200 with the
 // right body (from the handler while Redis is away), and requests are hits
 // again within cacheMaxRecovery of the deployment being healthy.
-func cacheFailover(t *testing.T, topo cacheTopology) {
+func cacheFailover(t *testing.T, topo redistest.Failover) {
 	const paths, workers = 16, 4
 	ns := redistest.Prefix(t)
 	var origin atomic.Int64
@@ -94,7 +52,7 @@ func cacheFailover(t *testing.T, topo cacheTopology) {
 		lastErrMsg string
 		statuses   = map[string]int{}
 	)
-	cache, err := httpcache.New(topo.c, httpcache.Options{
+	cache, err := httpcache.New(topo.Client(t), httpcache.Options{
 		Namespace: ns, Timeout: 200 * time.Millisecond,
 		OnError: func(_ context.Context, err error) { mu.Lock(); lastErrMsg = err.Error(); mu.Unlock() },
 		OnResult: func(_ *http.Request, res httpcache.Result) {
@@ -152,7 +110,7 @@ func cacheFailover(t *testing.T, topo cacheTopology) {
 		return lastMiss
 	}
 	time.Sleep(300 * time.Millisecond)
-	killed, healthy := topo.kill(core.MakeKey(ns, "gen"))
+	_, _, killed, healthy := topo.Kill(core.MakeKey(ns, "gen"))
 	for deadline := healthy.Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if time.Since(lastNonHit()) > 500*time.Millisecond && time.Since(healthy) > 500*time.Millisecond {
 			break

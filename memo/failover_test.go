@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/memo"
 )
@@ -20,54 +17,14 @@ import (
 // Func may still see Redis errors.
 const memoMaxRecovery = time.Second
 
-// memoTopology is a deployment a failover test breaks: a core client on
-// it and kill, which kills a master (the one holding key, on a cluster) and
-// returns when it was killed and when the deployment was healthy again.
-type memoTopology struct {
-	c    *core.Client
-	kill func(key string) (killed, healthy time.Time)
-}
-
-func memoSentinel(t *testing.T) memoTopology {
-	s := redistest.StartSentinel(t)
-	c, err := core.New(core.Config{SentinelAddrs: s.SentinelAddrs, MasterName: s.MasterName})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return memoTopology{c: c, kill: func(string) (time.Time, time.Time) {
-		killed := time.Now()
-		_, healthy := s.WaitHealthy(s.KillMaster())
-		return killed, healthy
-	}}
-}
-
-func memoCluster(t *testing.T) memoTopology {
-	rc := redistest.StartReplicaCluster(t)
-	c, err := core.New(core.Config{ClusterAddrs: rc.Addrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return memoTopology{c: c, kill: func(key string) (time.Time, time.Time) {
-		m, err := c.Redis().(*redis.ClusterClient).MasterForKey(context.Background(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		killed := time.Now()
-		rc.Kill(m.Options().Addr)
-		return killed, rc.WaitHealthy()
-	}}
-}
-
 func TestMemoSentinelFailover(t *testing.T) {
 	t.Parallel()
-	memoFailover(t, memoSentinel(t))
+	memoFailover(t, redistest.FailoverSentinel(t))
 }
 
 func TestMemoClusterFailover(t *testing.T) {
 	t.Parallel()
-	memoFailover(t, memoCluster(t))
+	memoFailover(t, redistest.FailoverCluster(t))
 }
 
 // memoFailover kills a master under a steady load of Gets from four
@@ -75,7 +32,7 @@ func TestMemoClusterFailover(t *testing.T) {
 // never an error, never a stale value: a Forget made before the kill holds
 // after it), and the Func is back on Redis hits within memoMaxRecovery of
 // the deployment being healthy.
-func memoFailover(t *testing.T, topo memoTopology) {
+func memoFailover(t *testing.T, topo redistest.Failover) {
 	const nkeys, workers = 16, 4
 	var versions [nkeys]atomic.Int64
 	for i := range versions {
@@ -90,7 +47,7 @@ func memoFailover(t *testing.T, topo memoTopology) {
 	}
 	var lastErr atomic.Int64 // UnixNano of the last Redis error reported
 	ns := redistest.Prefix(t)
-	f, err := memo.Wrap(topo.c, "users", fn, memo.Options{
+	f, err := memo.Wrap(topo.Client(t), "users", fn, memo.Options{
 		Namespace: ns, Beta: -1, Timeout: 200 * time.Millisecond,
 		OnError: func(context.Context, error) { lastErr.Store(time.Now().UnixNano()) },
 	})
@@ -149,7 +106,7 @@ func memoFailover(t *testing.T, topo memoTopology) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	before := f.Stats()
-	killed, healthy := topo.kill(ns + ":users:gen")
+	_, _, killed, healthy := topo.Kill(ns + ":users:gen")
 	// Back when no Redis error happened for 500 ms (at most 3 s).
 	for deadline := healthy.Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if time.Since(time.Unix(0, lastErr.Load())) > 500*time.Millisecond && time.Since(healthy) > 500*time.Millisecond {

@@ -1,81 +1,42 @@
 package ratelimit_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/ratelimit"
 )
 
-// limiterTopology is a deployment a failover test breaks: a core client on
-// it and kill, which kills a master (the one holding key's slot, on a
-// cluster) and returns when it was killed and when the deployment was
-// healthy again. maxRecovery is how long after healthy the limiter may
-// still fall back.
-type limiterTopology struct {
-	c           *core.Client
-	kill        func(key string) (killed, healthy time.Time)
-	maxRecovery time.Duration
-}
-
-func limiterSentinel(t *testing.T) limiterTopology {
-	s := redistest.StartSentinel(t)
-	c, err := core.New(core.Config{SentinelAddrs: s.SentinelAddrs, MasterName: s.MasterName})
-	if err != nil {
-		t.Fatal(err)
+// limiterMaxRecovery is how long after the deployment is healthy the
+// limiter may still fall back: 1 s on Sentinel. On a cluster the client
+// learns the new master only from a slot-map reload (core reloads on
+// errors), which go-redis sends to a node picked at random among those it
+// knows, the killed one included (likely the slow case: dial retries
+// first); every request until then times out (50 ms) and falls back.
+// Measured 1.0-1.2 s after healthy there; 2 s bounds it.
+func limiterMaxRecovery(topo redistest.Failover) time.Duration {
+	if topo.Name == "cluster" {
+		return 2 * time.Second
 	}
-	t.Cleanup(func() { _ = c.Close() })
-	return limiterTopology{c: c, maxRecovery: time.Second, kill: func(string) (time.Time, time.Time) {
-		killed := time.Now()
-		_, healthy := s.WaitHealthy(s.KillMaster())
-		return killed, healthy
-	}}
-}
-
-func limiterCluster(t *testing.T) limiterTopology {
-	rc := redistest.StartReplicaCluster(t)
-	c, err := core.New(core.Config{ClusterAddrs: rc.Addrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	// On a cluster the client learns the new master only from a slot-map
-	// reload (core reloads on errors), which go-redis sends to a node picked
-	// at random among those it knows, the killed one included (likely the
-	// slow case: dial retries first); every request until then times out
-	// (50 ms) and falls back. Measured 1.0-1.2 s after healthy, where
-	// Sentinel's is 0; 2 s bounds it.
-	return limiterTopology{c: c, maxRecovery: 2 * time.Second, kill: func(key string) (time.Time, time.Time) {
-		m, err := c.Redis().(*redis.ClusterClient).MasterForKey(context.Background(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		killed := time.Now()
-		rc.Kill(m.Options().Addr)
-		return killed, rc.WaitHealthy()
-	}}
+	return time.Second
 }
 
 // TestLimiterSentinelFailover SIGKILLs the master of a Sentinel deployment
 // under load: see limiterFailover.
 func TestLimiterSentinelFailover(t *testing.T) {
 	t.Parallel()
-	limiterFailover(t, limiterSentinel(t))
+	limiterFailover(t, redistest.FailoverSentinel(t))
 }
 
 // TestLimiterClusterFailover SIGKILLs the master of a Redis Cluster that
 // holds the limited client's slot under load: see limiterFailover.
 func TestLimiterClusterFailover(t *testing.T) {
 	t.Parallel()
-	limiterFailover(t, limiterCluster(t))
+	limiterFailover(t, redistest.FailoverCluster(t))
 }
 
 // limiterFailover kills a master while four goroutines send requests of
@@ -83,7 +44,7 @@ func TestLimiterClusterFailover(t *testing.T) {
 // every request is decided (200 or 429, never an error), the admissions
 // over the whole run stay within Limit per window spanned plus one extra
 // window's worth, and decisions are back on Redis within 1 s of the
-// deployment being healthy (2 s on a cluster: see limiterCluster).
+// deployment being healthy (2 s on a cluster: see limiterMaxRecovery).
 //
 // Where the extra window comes from: the Redis counters never learn of the
 // fallback's admissions, so the window in which Redis answers again may
@@ -92,9 +53,9 @@ func TestLimiterClusterFailover(t *testing.T) {
 // denies locally until the window ends (a kill in the first milliseconds of
 // a window, before the key was denied, could add up to that window's
 // remaining units: rare, and not what this bound covers).
-func limiterFailover(t *testing.T, topo limiterTopology) {
+func limiterFailover(t *testing.T, topo redistest.Failover) {
 	const limit, window = 20, 500 * time.Millisecond
-	c := topo.c
+	c := topo.Client(t)
 	var (
 		mu           sync.Mutex
 		lastFallback time.Time
@@ -158,7 +119,7 @@ func limiterFailover(t *testing.T, topo limiterTopology) {
 	time.Sleep(300 * time.Millisecond)
 	// Every counter of the one client (key "ip:192.0.2.1") is in the slot
 	// of its hash tag.
-	killed, healthy := topo.kill("{ip:192.0.2.1}")
+	_, _, killed, healthy := topo.Kill("{ip:192.0.2.1}")
 	last := func() time.Time {
 		mu.Lock()
 		defer mu.Unlock()
@@ -188,7 +149,7 @@ func limiterFailover(t *testing.T, topo limiterTopology) {
 	if allowed > bound {
 		t.Errorf("allowed %d over %d windows, want <= %d (Limit per window plus one window)", allowed, spanned, bound)
 	}
-	if recovery > topo.maxRecovery {
-		t.Errorf("fallback decisions until %v after healthy, want <= %v", recovery, topo.maxRecovery)
+	if maxRecovery := limiterMaxRecovery(topo); recovery > maxRecovery {
+		t.Errorf("fallback decisions until %v after healthy, want <= %v", recovery, maxRecovery)
 	}
 }

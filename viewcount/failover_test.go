@@ -4,109 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/viewcount"
 )
-
-// durableTopology is a deployment a failover test breaks: a core client on
-// it and kill, which kills a master (the one holding key's slot, on a
-// cluster), waits until the deployment is healthy again and gives the
-// promoted master a new replica (it has none left, so WAIT 1 could not be
-// acknowledged again; until then durable flushes fail with
-// ErrNotReplicated and keep their views). It returns when the master was
-// killed and when the deployment was healthy.
-type durableTopology struct {
-	c    *core.Client
-	kill func(key string) (killed, healthy time.Time)
-}
-
-func durableSentinel(t *testing.T) durableTopology {
-	s := redistest.StartSentinel(t)
-	c, err := core.New(core.Config{SentinelAddrs: s.SentinelAddrs, MasterName: s.MasterName})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return durableTopology{c: c, kill: func(string) (time.Time, time.Time) {
-		killed := time.Now()
-		master, healthy := s.WaitHealthy(s.KillMaster())
-		host, port, _ := net.SplitHostPort(master)
-		redistest.StartServer(t, redistest.ServerOptions{Args: []string{"--replicaof", host, port}})
-		return killed, healthy
-	}}
-}
-
-func durableCluster(t *testing.T) durableTopology {
-	rc := redistest.StartReplicaCluster(t)
-	c, err := core.New(core.Config{ClusterAddrs: rc.Addrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	master := func(key string) string {
-		m, err := c.Redis().(*redis.ClusterClient).MasterForKey(context.Background(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.Options().Addr
-	}
-	return durableTopology{c: c, kill: func(key string) (time.Time, time.Time) {
-		old := master(key)
-		killed := time.Now()
-		rc.Kill(old)
-		healthy := rc.WaitHealthy()
-		// The slot's new master, as a node of the cluster reports it.
-		promoted := ""
-		for _, s := range clusterSlots(t, rc) {
-			if slot := core.Slot(key); slot >= s.Start && slot <= s.End {
-				promoted = s.Nodes[0].Addr
-			}
-		}
-		if promoted == "" || promoted == old {
-			t.Fatalf("slot of %s: master %q after the failover (killed %s)", key, promoted, old)
-		}
-		rc.AddReplica(promoted)
-		return killed, healthy
-	}}
-}
-
-// clusterSlots returns CLUSTER SLOTS as the first node of rc that answers
-// reports it.
-func clusterSlots(t *testing.T, rc *redistest.ReplicaCluster) []redis.ClusterSlot {
-	t.Helper()
-	for _, a := range rc.Masters() {
-		rdb := redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1})
-		slots, err := rdb.ClusterSlots(context.Background()).Result()
-		_ = rdb.Close()
-		if err == nil {
-			return slots
-		}
-	}
-	t.Fatal("no node answers CLUSTER SLOTS")
-	return nil
-}
 
 // TestDurableSentinelFailover SIGKILLs the master of a Sentinel deployment
 // under load: see durableFailover.
 func TestDurableSentinelFailover(t *testing.T) {
 	t.Parallel()
-	durableFailover(t, durableSentinel(t))
+	durableFailover(t, redistest.FailoverSentinel(t))
 }
 
 // TestDurableClusterFailover SIGKILLs the master of a Redis Cluster that
 // holds the first counted item's slot under load: see durableFailover.
 func TestDurableClusterFailover(t *testing.T) {
 	t.Parallel()
-	durableFailover(t, durableCluster(t))
+	durableFailover(t, redistest.FailoverCluster(t))
 }
 
 // durableFailover kills a master while four goroutines record views into a
@@ -115,8 +33,8 @@ func TestDurableClusterFailover(t *testing.T) {
 // counted twice. A second Counter without WaitReplicas records the same
 // views alongside; what it loses is logged, not asserted (replication is
 // asynchronous).
-func durableFailover(t *testing.T, topo durableTopology) {
-	c := topo.c
+func durableFailover(t *testing.T, topo redistest.Failover) {
+	c := topo.Client(t)
 	ns := redistest.Prefix(t)
 	var notReplicated, otherErrs atomic.Int64
 	mk := func(ns string, wait int) *viewcount.Counter {
@@ -170,7 +88,10 @@ func durableFailover(t *testing.T, topo durableTopology) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	// Every key of an item is in the slot of its hash tag {<item>}.
-	killed, healthy := topo.kill("{" + items[0] + "}")
+	// The promoted master has no replica left: until one attaches, WAIT 1
+	// cannot be acknowledged and durable flushes keep their views.
+	_, promoted, killed, healthy := topo.Kill("{" + items[0] + "}")
+	topo.AddReplica(promoted)
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	wg.Wait()

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/redistest"
 	"github.com/rediskit/rediskit/viewcount"
@@ -37,63 +35,16 @@ type productSample struct {
 	hit        bool
 }
 
-// failoverTopology is a deployment the failover scenario breaks: conn
-// connects to it, and kill SIGKILLs a master of the service f runs, waits
-// until a replica took over and the deployment is healthy, and returns what
-// happened (for the log), when the master was killed and when the
-// deployment was healthy again.
-type failoverTopology struct {
-	conn core.Config
-	kill func(f *fixture) (what string, killed, healthy time.Time)
-}
-
-// sentinelTopology is a Sentinel deployment: one master, one replica,
-// three sentinels.
-func sentinelTopology(t *testing.T) failoverTopology {
-	s := redistest.StartSentinel(t)
-	return failoverTopology{
-		conn: core.Config{SentinelAddrs: s.SentinelAddrs, MasterName: s.MasterName},
-		kill: func(*fixture) (string, time.Time, time.Time) {
-			old := s.KillMaster()
-			killed := time.Now()
-			master, healthy := s.WaitHealthy(old)
-			return fmt.Sprintf("master %s killed; %s promoted", old, master), killed, healthy
-		},
-	}
-}
-
-// clusterTopology is a Redis Cluster of three masters with one replica
-// each. kill kills the master holding the generation key of the product
-// memo, which every product load reads.
-func clusterTopology(t *testing.T) failoverTopology {
-	rc := redistest.StartReplicaCluster(t)
-	return failoverTopology{
-		conn: core.Config{ClusterAddrs: rc.Addrs},
-		kill: func(f *fixture) (string, time.Time, time.Time) {
-			key := core.MakeKey(namespace, "memo", "product", "gen")
-			m, err := f.client.Redis().(*redis.ClusterClient).MasterForKey(context.Background(), key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			old := m.Options().Addr
-			killed := time.Now()
-			rc.Kill(old)
-			healthy := rc.WaitHealthy()
-			return fmt.Sprintf("master %s (slot %d of %s) killed; its replica took over", old, core.Slot(key), key), killed, healthy
-		},
-	}
-}
-
 // sentinelFailover is the failover scenario on a Sentinel deployment.
 func sentinelFailover(t *testing.T, build Build) {
 	t.Parallel()
-	failover(t, build, sentinelTopology(t))
+	failover(t, build, redistest.FailoverSentinel(t))
 }
 
 // clusterFailover is the failover scenario on a Redis Cluster.
 func clusterFailover(t *testing.T, build Build) {
 	t.Parallel()
-	failover(t, build, clusterTopology(t))
+	failover(t, build, redistest.FailoverCluster(t))
 }
 
 // failover runs the service on topo under steady load from a few
@@ -108,9 +59,9 @@ func clusterFailover(t *testing.T, build Build) {
 // twice. Views lost with the master are logged, not asserted: shop's
 // Counter does not set WaitReplicas, so a flush the master acknowledged but
 // had not replicated is gone.
-func failover(t *testing.T, build Build, topo failoverTopology) {
+func failover(t *testing.T, build Build, topo redistest.Failover) {
 	f := &fixture{t: t, logs: &logRecorder{}}
-	f.serve(build, topo.conn, nil)
+	f.serve(build, topo.Config, nil)
 
 	base := f.get("/products/1", nil)
 	expectProduct(t, base, "1")
@@ -207,7 +158,11 @@ func failover(t *testing.T, build Build, topo failoverTopology) {
 
 	time.Sleep(failoverKillAfter)
 	mark := f.logs.mark()
-	what, killedAt, healthyAt := topo.kill(f)
+	// On a cluster, kill the master serving the generation key of the
+	// product memo, which every product load reads.
+	key := core.MakeKey(namespace, "memo", "product", "gen")
+	old, promoted, killedAt, healthyAt := topo.Kill(key)
+	what := fmt.Sprintf("%s: master %s killed (slot %d of %s); %s took over", topo.Name, old, core.Slot(key), key, promoted)
 	t.Logf("%s, deployment healthy %v after the kill", what, healthyAt.Sub(killedAt).Round(time.Millisecond))
 	stopAt := healthyAt.Add(failoverTail)
 	if limit := loadStart.Add(failoverMaxLoad); stopAt.After(limit) {
@@ -274,7 +229,7 @@ func failover(t *testing.T, build Build, topo failoverTopology) {
 		t.Errorf("closing the service: %v", err)
 	}
 	dropped := count(f.logs.since(mark), func(r logRecord) bool { return r.msg == "view counts dropped" })
-	total := readViewTotal(t, topo.conn, "hello-redis")
+	total := readViewTotal(t, topo.Config, "hello-redis")
 	served := articlesOK.Load()
 	switch {
 	case total > served:
