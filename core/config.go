@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -293,7 +294,7 @@ func (c Config) newRedis() (redis.UniversalClient, error) {
 	}
 	if len(c.SentinelAddrs) > 0 {
 		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: c.MasterName, SentinelAddrs: c.SentinelAddrs,
+			MasterName: c.MasterName, SentinelAddrs: slices.Clone(c.SentinelAddrs),
 			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
 			DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
 			PoolSize: opt.PoolSize, MaxRetries: opt.MaxRetries, ContextTimeoutEnabled: true,
@@ -310,7 +311,9 @@ func (c Config) timeouts() (dial, read, write time.Duration) {
 func (c Config) newCluster() (redis.UniversalClient, error) {
 	dial, read, write := c.timeouts()
 	opt := &redis.ClusterOptions{
-		Addrs: c.ClusterAddrs, Username: c.Username, Password: c.Password,
+		// go-redis appends the nodes it learns to Addrs: a copy, so the
+		// caller's slice is never written behind its back.
+		Addrs: slices.Clone(c.ClusterAddrs), Username: c.Username, Password: c.Password,
 		DialTimeout: dial, ReadTimeout: read, WriteTimeout: write, PoolSize: c.PoolSize,
 		MaxRetries: c.MaxRetries, ContextTimeoutEnabled: true,
 	}
