@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/rediskit/rediskit/internal/generation"
+	"github.com/rediskit/rediskit/internal/lease"
 	"github.com/rediskit/rediskit/internal/script"
 )
 
@@ -14,7 +15,7 @@ import (
 // (Forget's tombstone, and SET NX for the lease). Check derives its probes
 // from both.
 var (
-	scripts       = slices.Concat([]*script.Script{writeScript, releaseScript}, generation.Scripts)
+	scripts       = slices.Concat([]*script.Script{writeScript}, lease.Scripts, generation.Scripts)
 	plainCommands = []string{"get", "set"}
 )
 

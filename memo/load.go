@@ -8,12 +8,7 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/internal/budget"
-)
-
-// Lease polling: waiters re-read the entry at growing intervals up to this.
-const (
-	pollFirst = 5 * time.Millisecond
-	pollMax   = 50 * time.Millisecond
+	"github.com/rediskit/rediskit/internal/lease"
 )
 
 // share runs work at most once at a time per key in this process, detached
@@ -89,14 +84,14 @@ func (f *Func[K, V]) loadShared(ctx context.Context, k K, key string) result[V] 
 // reports a result found while waiting. A Redis error ends the attempt:
 // the caller then loads without a lease or, with FailClosed, gets the
 // error (done).
-func (f *Func[K, V]) takeLease(ctx context.Context, key, lease string) (token string, r result[V], done bool) {
+func (f *Func[K, V]) takeLease(ctx context.Context, key, lk string) (token string, r result[V], done bool) {
 	failed := func(err error) (string, result[V], bool) {
 		if f.cfg.FailClosed {
 			return "", result[V]{err: err}, true
 		}
 		return "", result[V]{}, false
 	}
-	token, ok, err := f.acquire(ctx, lease)
+	token, ok, err := f.acquire(ctx, lk)
 	if err != nil {
 		return failed(err)
 	}
@@ -104,38 +99,28 @@ func (f *Func[K, V]) takeLease(ctx context.Context, key, lease string) (token st
 		return token, r, false
 	}
 	f.stats.leaseWaits.Add(1)
-	deadline := time.Now().Add(f.cfg.LeaseWait)
-	wait := pollFirst
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			f.stats.leaseTimeouts.Add(1)
-			return "", r, false
-		}
-		t.Reset(min(wait, left))
-		select {
-		case <-ctx.Done():
-			return "", result[V]{err: fmt.Errorf("memo: waiting for lease %q: %w", lease, ctx.Err())}, true
-		case <-t.C:
-		}
-		wait = min(2*wait, pollMax)
+	var redisErr error // a failed read or acquire; other errors are ctx's
+	timedOut, err := lease.Poll(ctx, f.cfg.LeaseWait, func() (bool, error) {
 		e, err := f.readOnce(ctx, key, false)
-		if err != nil {
-			return failed(err)
+		if err == nil && e != nil && ms(f.cfg.Now()) < e.Soft {
+			r, done = result[V]{env: e}, true
+			return true, nil
 		}
-		if e != nil && ms(f.cfg.Now()) < e.Soft {
-			return "", result[V]{env: e}, true
+		if err == nil {
+			token, ok, err = f.acquire(ctx, lk)
 		}
-		token, ok, err = f.acquire(ctx, lease)
-		if err != nil {
-			return failed(err)
-		}
-		if ok {
-			return token, r, false
-		}
+		redisErr = err
+		return ok, err
+	})
+	switch {
+	case redisErr != nil:
+		return failed(redisErr)
+	case err != nil:
+		return "", result[V]{err: fmt.Errorf("memo: waiting for lease %q: %w", lk, err)}, true
+	case timedOut:
+		f.stats.leaseTimeouts.Add(1)
 	}
+	return token, r, done
 }
 
 // call runs fn, stores its result at t (when t.key is set) and releases

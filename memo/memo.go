@@ -12,6 +12,7 @@ import (
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/call"
 	"github.com/rediskit/rediskit/internal/generation"
+	"github.com/rediskit/rediskit/internal/lease"
 )
 
 // Func is a memoized function from K to V. It is safe for concurrent use;
@@ -253,7 +254,7 @@ func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
 	if known, err := f.generation(ctx); err == nil && known != gen {
 		keys = append(keys, f.entryKey(known, part))
 	}
-	tomb := tombstonePrefix + newToken()
+	tomb := tombstonePrefix + lease.Token()
 	for _, key := range keys {
 		_, err = call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (string, error) {
 			return f.rdb.Set(ctx, key, tomb, f.cfg.tombstoneTTL()).Result()

@@ -2,7 +2,6 @@ package memo
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
@@ -14,18 +13,13 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/rediskit/rediskit/internal/call"
+	"github.com/rediskit/rediskit/internal/lease"
 	"github.com/rediskit/rediskit/internal/script"
 )
 
 // Lua scripts, declared with the commands they call (Check probes them).
 // Each touches one key, so they run on a cluster too.
 var (
-	// releaseScript deletes a lease only if it still holds our token, so a
-	// holder whose lease expired never deletes another process's lease.
-	releaseScript = script.New(`if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`)
 	// writeScript stores an entry (ARGV[1], PX ARGV[3]) only if the key
 	// still holds what the load saw before calling the function: ARGV[2] is
 	// "" for nothing, else the SHA-1 of those bytes. So a load never
@@ -47,12 +41,6 @@ const tombstonePrefix = "memo:forgotten:"
 // (saw the entry) before the Forget stores within LoadTimeout plus one
 // write, or not at all.
 func (c config) tombstoneTTL() time.Duration { return c.LoadTimeout + c.Timeout + time.Second }
-
-func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
 
 // await returns a shared call's result, or ctx.Err() as soon as ctx ends;
 // the call goes on for the others.
@@ -271,20 +259,19 @@ func (f *Func[K, V]) write(ctx context.Context, t target, e *envelope[V]) {
 
 // acquire tries to take the lease on key; it returns the token on success.
 func (f *Func[K, V]) acquire(ctx context.Context, key string) (token string, ok bool, err error) {
-	token = newToken()
-	ok, err = call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (bool, error) {
-		return f.rdb.SetNX(ctx, key, token, f.cfg.LeaseTTL).Result()
+	token, err = call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (string, error) {
+		return lease.Take(ctx, f.rdb, key, f.cfg.LeaseTTL)
 	})
 	if err != nil {
 		return "", false, f.redisErr(ctx, "lease", key, err)
 	}
-	return token, ok, nil
+	return token, token != "", nil
 }
 
 // release deletes the lease on key if it still holds token.
 func (f *Func[K, V]) release(ctx context.Context, key, token string) {
-	_, err := call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (any, error) {
-		return releaseScript.Run(ctx, f.rdb, []string{key}, token).Result()
+	_, err := call.Do(ctx, f.cfg.Timeout, f.wait, f.direct, func(ctx context.Context) (bool, error) {
+		return lease.Release(ctx, f.rdb, key, token, "", 0)
 	})
 	if err != nil {
 		_ = f.redisErr(ctx, "release lease", key, err)
