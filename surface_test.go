@@ -19,7 +19,7 @@ var surfaceLimits = map[string]int{
 	"core":             72, // +3: Observer, Client.WithObserver, Client.Observer (one instrumentation hook)
 	"memo":             26,
 	"ratelimit":        35,
-	"httpcache":        31,
+	"httpcache":        32, // +1: CollapseOptions (cross-instance collapsing)
 	"viewcount":        50, // +1: ErrNotReplicated (a durable flush, Options.WaitReplicas)
 	"clientip":         9,
 	"adapters/nethttp": 9,

@@ -7,16 +7,17 @@ import (
 
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/generation"
+	"github.com/rediskit/rediskit/internal/lease"
 	"github.com/rediskit/rediskit/internal/script"
 )
 
-// scripts are the Lua scripts the cache runs: its Vary and tag scripts and
-// the generation number's.
-var scripts = slices.Concat([]*script.Script{storeVary, addTag}, generation.Scripts)
+// scripts are the Lua scripts the cache runs: its Vary and tag scripts, the
+// lease's and the generation number's.
+var scripts = slices.Concat([]*script.Script{storeVary, addTag}, lease.Scripts, generation.Scripts)
 
 // plainCommands are the commands the cache sends outside its scripts:
 // lookup (GET, HGET), store (SET), Purge and invalidation (UNLINK), PurgeTag
-// (ZSCAN, UNLINK, ZREM).
+// (ZSCAN, UNLINK, ZREM), the lease (GET, SET NX).
 var plainCommands = []string{"get", "hget", "set", "unlink", "zscan", "zrem"}
 
 // Check runs, once, every Redis command the cache uses: the commands its

@@ -59,6 +59,9 @@
 //	                         variant (Accept-Encoding normalized); at most
 //	                         MaxVariants variants, another evicts an
 //	                         arbitrary older one
+//	<ns>:g<gen>:lease:{<key>}  lease of the instance calling the handler
+//	                         for <key> (its token, or "pass"), expires after
+//	                         Collapse.LeaseTTL
 //	<ns>:g<gen>:tag:<tag>    sorted set of the entry keys carrying tag,
 //	                         scored by their expiry (server milliseconds);
 //	                         expired members are dropped whenever an entry
@@ -109,10 +112,27 @@
 // process call the handler once; the other requests wait (each up to its
 // own context) and reuse the response when it is shareable and usable for
 // them without validation (reported as collapsed), else call the handler
-// themselves. Collapsing is in-process only: instances sharing a Redis do
-// not coordinate (there is no cross-instance lease), so N instances may
-// call the handler up to N times for one cold key. Only one background
-// revalidation per entry runs at a time in a process.
+// themselves.
+//
+// Across instances (processes sharing a Redis) misses collapse too, unless
+// Options.Collapse.Disable: before it calls the handler, a process's leader
+// takes a lease on the key (SET NX PX with a random token, the lease memo
+// uses), stores the response, then releases the lease (compare-and-delete).
+// A leader of another instance that finds the lease taken waits, polling
+// the lease at 5 ms doubling to 50 ms; once it is free it serves the stored
+// response when usable for its request (collapsed), else takes the lease
+// itself. A holder whose response was not stored leaves the mark "pass" in
+// the lease for one LeaseTTL: waiters stop waiting and call the handler at
+// once, and so do later misses meanwhile. A waiter calls the handler
+// itself after Collapse.Wait (default LeaseTTL, 5 s), and when the holder
+// dies its lease expires after LeaseTTL, so some other waiter takes over.
+// A Redis error while taking or polling the lease is reported and the
+// handler called (fail open). The cost is one Redis call before the handler
+// on a miss and one after the response was sent; hits pay nothing.
+// Requests with no-cache or max-age=0, which could not use another's
+// response, skip the lease. Only one background revalidation per entry runs
+// at a time in a process, and across instances under the lease, taken
+// without waiting.
 //
 // # Redis version
 //

@@ -49,7 +49,7 @@ func (t *txn) fetch(stale *entry) {
 			stale = e
 		}
 	}
-	shared = t.fetchOwn(stale)
+	shared = t.fetchLeased(stale)
 }
 
 func respTimeOf(e *entry) int64 {
@@ -252,7 +252,8 @@ func (t *txn) fail(err error) {
 
 // revalidateInBackground refreshes e with a conditional request to the
 // handler (or the one its Detach returns) after the client was answered, one
-// at a time per key. It runs under RevalidateTimeout with the request's
+// at a time per key in this process and, under the lease taken without
+// waiting, among the instances. It runs under RevalidateTimeout with the request's
 // context values but neither its cancellation nor its request budget: the
 // client waits on none of it.
 func (t *txn) revalidateInBackground(e *entry) {
@@ -276,6 +277,14 @@ func (t *txn) revalidateInBackground(e *entry) {
 				c.reportError(ctx, fmt.Errorf("httpcache: background revalidation panicked: %v", p))
 			}
 		}()
+		lk := c.leaseKey(bt.gen, bt.slot)
+		token, ok := bt.takeBackgroundLease(lk)
+		if !ok {
+			return // another instance is revalidating
+		}
 		bt.fetchOwn(e)
+		if token != "" {
+			bt.releaseLease(lk, token, "")
+		}
 	}()
 }

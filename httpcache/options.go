@@ -84,6 +84,8 @@ type Options struct {
 	Keys KeyOptions
 	// Storage says what is stored and for how long.
 	Storage StorageOptions
+	// Collapse configures collapsing of concurrent misses across instances.
+	Collapse CollapseOptions
 	// CacheStatus configures the Cache-Status response header.
 	CacheStatus StatusOptions
 	// OnError receives every Redis or storage error (the request itself is
@@ -249,6 +251,7 @@ func fillDefaults(o *Options) error {
 		{"Timeout", &o.Timeout, DefaultTimeout},
 		{"RevalidateTimeout", &o.RevalidateTimeout, defaultRevalidateTimeout},
 		{"GenerationRefresh", &o.GenerationRefresh, defaultGenerationRefresh},
+		{"Collapse.LeaseTTL", &o.Collapse.LeaseTTL, defaultLeaseTTL},
 	} {
 		if *d.v < 0 {
 			return fmt.Errorf("%w: negative %s", ErrInvalidOptions, d.name)
@@ -256,6 +259,12 @@ func fillDefaults(o *Options) error {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	switch {
+	case o.Collapse.Wait < 0:
+		return fmt.Errorf("%w: negative Collapse.Wait", ErrInvalidOptions)
+	case o.Collapse.Wait == 0:
+		o.Collapse.Wait = o.Collapse.LeaseTTL
 	}
 	st := &o.Storage
 	for _, d := range []struct {

@@ -47,6 +47,11 @@ type Stats struct {
 	Invalidated uint64 `json:"invalidated"`
 	Purged      uint64 `json:"purged"`
 	Errors      uint64 `json:"errors"`
+	// LeaseWaits counts misses that waited for another instance's handler
+	// call (Options.Collapse), LeaseTimeouts those of them that stopped
+	// waiting after Collapse.Wait.
+	LeaseWaits    uint64 `json:"lease_waits"`
+	LeaseTimeouts uint64 `json:"lease_timeouts"`
 	// NotStorable counts responses not stored, by reason.
 	NotStorable map[string]uint64 `json:"not_storable"`
 }
@@ -54,6 +59,7 @@ type Stats struct {
 type stats struct {
 	hits, stale, revalidated, misses, collapsed, bypassed atomic.Uint64
 	stored, invalidated, errors                           atomic.Uint64
+	leaseWaits, leaseTimeouts                             atomic.Uint64
 	purged                                                atomic.Int64
 	notStorable                                           [16]atomic.Uint64
 }
@@ -64,7 +70,7 @@ func (c *Cache) Stats() Stats {
 	out := Stats{Hits: s.hits.Load(), Stale: s.stale.Load(), Revalidated: s.revalidated.Load(),
 		Misses: s.misses.Load(), Collapsed: s.collapsed.Load(), Bypassed: s.bypassed.Load(),
 		Stored: s.stored.Load(), Invalidated: s.invalidated.Load(), Purged: uint64(max(s.purged.Load(), 0)),
-		Errors: s.errors.Load(), NotStorable: map[string]uint64{}}
+		Errors: s.errors.Load(), LeaseWaits: s.leaseWaits.Load(), LeaseTimeouts: s.leaseTimeouts.Load(), NotStorable: map[string]uint64{}}
 	for i, r := range reasons {
 		if n := s.notStorable[i].Load(); n > 0 {
 			out.NotStorable[r] = n
