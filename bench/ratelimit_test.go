@@ -51,26 +51,31 @@ func rlServer(b *testing.B) *redis.Client {
 	return srv.Client(b, &redis.Options{PoolSize: rlCallers})
 }
 
-// BenchmarkRateLimitDecisions measures decisions per second with 256
-// concurrent callers. impl=redis_rate and impl=ulule are the peers;
-// impl=fixed is rediskit's fixed window (batched MULTI), impl=fixed-script
-// its Lua path (clusters, Redis < 7) and impl=gcra rediskit's GCRA
-// (redis_rate's script, auto-pipelined).
-func BenchmarkRateLimitDecisions(b *testing.B) {
-	ctx := context.Background()
-	type decide func(ctx context.Context, key string) (bool, error)
-	impls := []struct {
-		name string
-		make func(b *testing.B, rdb *redis.Client) decide
-	}{
-		{"redis_rate", func(b *testing.B, rdb *redis.Client) decide {
+// rlDecide is one decision of an implementation under benchmark.
+type rlDecide func(ctx context.Context, key string) (bool, error)
+
+// rlImpl is an implementation of the decision benchmarks; used, when not
+// nil, returns how many units the limiter counted for key (to check
+// exactness after a run).
+type rlImpl struct {
+	name string
+	make func(b *testing.B, rdb *redis.Client) (rlDecide, func(key string) int64)
+}
+
+// rlImpls are the peers (redis_rate, ulule), then rediskit's limiters:
+// fixed (the batched MULTI of a standalone Redis 7+), fixed-script (its Lua
+// path: clusters, Redis < 7, costs above 1), gcra and multi (two fixed
+// windows at once), all with a limit nobody reaches.
+func rlImpls() []rlImpl {
+	return []rlImpl{
+		{"redis_rate", func(b *testing.B, rdb *redis.Client) (rlDecide, func(string) int64) {
 			l, lim := redis_rate.NewLimiter(rdb), redis_rate.PerHour(1_000_000_000)
 			return func(ctx context.Context, key string) (bool, error) {
 				r, err := l.Allow(ctx, key, lim)
 				return err == nil && r.Allowed > 0, err
-			}
+			}, nil
 		}},
-		{"ulule", func(b *testing.B, rdb *redis.Client) decide {
+		{"ulule", func(b *testing.B, rdb *redis.Client) (rlDecide, func(string) int64) {
 			store, err := sredis.NewStoreWithOptions(rdb, limiter.StoreOptions{Prefix: "ulule"})
 			if err != nil {
 				b.Fatal(err)
@@ -79,65 +84,121 @@ func BenchmarkRateLimitDecisions(b *testing.B) {
 			return func(ctx context.Context, key string) (bool, error) {
 				r, err := l.Get(ctx, key)
 				return err == nil && !r.Reached, err
-			}
+			}, nil
 		}},
-		{"fixed", func(b *testing.B, rdb *redis.Client) decide {
-			return rlLimiter(b, rdb, false, false)
+		{"fixed", func(b *testing.B, rdb *redis.Client) (rlDecide, func(string) int64) {
+			return rlLimiter(b, rdb, "fixed")
 		}},
-		{"fixed-script", func(b *testing.B, rdb *redis.Client) decide {
-			return rlLimiter(b, rdb, true, false)
+		{"fixed-script", func(b *testing.B, rdb *redis.Client) (rlDecide, func(string) int64) {
+			return rlLimiter(b, rdb, "fixed-script")
 		}},
-		{"gcra", func(b *testing.B, rdb *redis.Client) decide {
-			return rlLimiter(b, rdb, false, true)
+		{"gcra", func(b *testing.B, rdb *redis.Client) (rlDecide, func(string) int64) {
+			return rlLimiter(b, rdb, "gcra")
+		}},
+		{"multi", func(b *testing.B, rdb *redis.Client) (rlDecide, func(string) int64) {
+			return rlLimiter(b, rdb, "multi")
 		}},
 	}
-	for _, impl := range impls {
+}
+
+// BenchmarkRateLimitDecisions measures decisions per second with 256
+// concurrent callers spread over 10,000 keys, each implementation of
+// rlImpls on its own redis-server.
+func BenchmarkRateLimitDecisions(b *testing.B) {
+	for _, impl := range rlImpls() {
 		b.Run("impl="+impl.name, func(b *testing.B) {
-			rdb := rlServer(b)
-			d := impl.make(b, rdb)
-			if _, err := d(ctx, "warm"); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.SetParallelism(max(1, rlCallers/runtime.GOMAXPROCS(0)))
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := rand.IntN(rlKeys)
-				for pb.Next() {
-					i = (i + 1) % rlKeys
-					ok, err := d(ctx, "client-"+strconv.Itoa(i))
-					if err != nil || !ok {
-						b.Errorf("got %v, %v, want allowed", ok, err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+			rlRun(b, impl, func(i int) string { return "client-" + strconv.Itoa(i%rlKeys) })
 		})
 	}
 }
 
-func rlLimiter(b *testing.B, rdb *redis.Client, script, gcra bool) func(context.Context, string) (bool, error) {
+// BenchmarkRateLimitHotKey measures decisions per second with 256
+// concurrent callers all on one key (an API-wide or per-tenant limit), each
+// implementation of rlImpls on its own redis-server. For the counters it
+// then checks the count is exact: one unit per decision.
+func BenchmarkRateLimitHotKey(b *testing.B) {
+	for _, impl := range rlImpls() {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			rlRun(b, impl, func(int) string { return "tenant" })
+		})
+	}
+}
+
+// rlRun runs impl's decisions from rlCallers goroutines on the keys key(i)
+// gives, and reports decisions/s.
+func rlRun(b *testing.B, impl rlImpl, key func(i int) string) {
+	ctx := context.Background()
+	rdb := rlServer(b)
+	d, counted := impl.make(b, rdb)
+	if _, err := d(ctx, "warm"); err != nil {
+		b.Fatal(err)
+	}
+	var decided atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(max(1, rlCallers/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := rand.IntN(rlKeys)
+		for pb.Next() {
+			i++
+			ok, err := d(ctx, key(i))
+			if err != nil || !ok {
+				b.Errorf("got %v, %v, want allowed", ok, err)
+				return
+			}
+			decided.Add(1)
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	if k := key(0); counted != nil && key(1) == k {
+		if got := counted(k); got != decided.Load() {
+			b.Fatalf("%s counted %d units for %q, want %d (one per decision)", impl.name, got, k, decided.Load())
+		}
+	}
+}
+
+// rlLimiter returns the decisions of one of rediskit's limiters (kind
+// "fixed", "fixed-script", "gcra" or "multi") and, for the counters, how
+// many units a key used.
+func rlLimiter(b *testing.B, rdb *redis.Client, kind string) (rlDecide, func(string) int64) {
 	c := core.NewFromRedis(rdb)
+	opts := ratelimit.Options{Limit: 1_000_000_000, Window: time.Hour, Timeout: 5 * time.Second}
 	var l ratelimit.Limiter
 	var err error
-	switch {
-	case gcra:
-		l, err = ratelimit.NewGCRA(c, ratelimit.Options{Limit: 1_000_000_000, Window: time.Hour, Timeout: 5 * time.Second})
-	case script:
+	switch kind {
+	case "gcra":
+		l, err = ratelimit.NewGCRA(c, opts)
+	case "fixed-script":
 		// A cost of 2 takes the Lua path the cluster and Redis < 7 use.
-		fw, e := ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: 1_000_000_000, Window: time.Hour, Timeout: 5 * time.Second})
+		fw, e := ratelimit.NewFixedWindow(c, opts)
 		err = e
 		l = costTwo{fw}
+	case "multi":
+		l, err = ratelimit.NewMulti(c, ratelimit.Options{Timeout: opts.Timeout, Policies: []ratelimit.Policy{
+			{Name: "hour", Limit: 1_000_000_000, Window: time.Hour}, {Name: "day", Limit: 1_000_000_000, Window: 24 * time.Hour}}})
 	default:
-		l, err = ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: 1_000_000_000, Window: time.Hour, Timeout: 5 * time.Second})
+		l, err = ratelimit.NewFixedWindow(c, opts)
 	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	return func(ctx context.Context, key string) (bool, error) {
+	decide := func(ctx context.Context, key string) (bool, error) {
 		r, err := l.Allow(ctx, key)
 		return r.Allowed, err
+	}
+	if kind == "gcra" {
+		return decide, nil
+	}
+	return decide, func(key string) int64 {
+		r, err := l.Peek(context.Background(), key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		used := int64(r.Limit - r.Remaining)
+		if kind == "fixed-script" {
+			used /= 2 // units of cost 2
+		}
+		return used
 	}
 }
 

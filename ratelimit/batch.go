@@ -6,69 +6,60 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rediskit/rediskit/internal/budget"
 	"github.com/rediskit/rediskit/internal/call"
-	"github.com/rediskit/rediskit/internal/window"
 )
 
-// txBatcher coalesces concurrent fixed-window increments on a standalone
-// Redis 7+ into one transaction per round trip:
+// batcher coalesces concurrent decisions into batches that share one round
+// trip. While one batch is in flight the next one fills; a flusher
+// goroutine runs only while there is work, so an idle limiter holds no
+// goroutine and needs no Close. send, which knows the Redis side (a
+// transaction of increments, or one script call deciding many keys), is
+// only ever called by the flusher, one batch at a time.
 //
-//	MULTI; INCRBY k1 1; PEXPIRE k1 ttl1 NX; INCRBY k2 1; PEXPIRE k2 ttl2 NX; ... EXEC
-//
-// Each counter gets its increment and its TTL atomically (the whole batch
-// is one transaction), at about 0.5 µs of server time per decision against
-// about 3 µs for a Lua script. go-redis' AutoPipeliner cannot carry MULTI (it
-// diverts it to an unbatched connection), hence this batcher. While one batch
-// is in flight the next one fills; a flusher goroutine runs only while there
-// is work, so an idle limiter holds no goroutine and needs no Close.
-//
-// A batch may run only as long as one of its callers still waits for it
-// (plus a little slack): its context ends at the latest caller deadline.
-// While Redis is unreachable go-redis may spend a long time per batch
-// (dial errors, retry backoff); bounding the batch by its callers keeps the
-// single sender free, so the first decision after an outage gets through.
-type txBatcher struct {
-	rdb   redis.UniversalClient
-	wait  call.Wait     // nil: waits not reported
-	slack time.Duration // how long a batch may outlive its last caller's wait
+// Each caller waits for its own decision at most its Timeout, or less when
+// its request budget has less left (call.Context's bound, computed without
+// a context: a timer is cheaper), and a caller who gave up before its
+// batch was sent is left out of it. A batch may run only as long as one of
+// its callers still waits for it (plus a little slack): its context ends at
+// the latest caller deadline. While Redis is unreachable go-redis may spend
+// a long time per batch (dial errors, retry backoff); bounding the batch by
+// its callers keeps the single sender free, so the first decision after an
+// outage gets through.
+type batcher[T any] struct {
+	send  func(ctx context.Context, batch []*pending[T]) // sets each request's reply or err
+	wait  call.Wait                                      // nil: waits not reported
+	slack time.Duration                                  // how long a batch may outlive its last caller's wait
 
 	mu      sync.Mutex
-	queue   []*txReq
+	queue   []*pending[T]
 	running bool
-	buf     []*txReq // the flusher's batch, reused (one flusher at a time)
-
-	unsupported atomic.Bool // the server rejected PEXPIRE NX (Redis < 7)
+	buf     []*pending[T] // the flusher's batch, reused (one flusher at a time)
 }
 
-// txReq is one increment waiting for its batch. done is closed when count
-// and err are set.
-type txReq struct {
-	key       string
-	ttl       time.Duration
-	deadline  time.Time // when the caller stops waiting
-	count     int64
+// pending is one decision waiting for its batch: req holds the request and,
+// once done is closed, the reply (or err is set).
+type pending[T any] struct {
+	req       T
 	err       error
+	deadline  time.Time // when the caller stops waiting
 	done      chan struct{}
 	abandoned atomic.Bool // the caller gave up: skip it if not yet sent
 }
 
 const maxBatch = 512
 
-// newTxBatcher returns a batcher whose batches outlive their callers' wait
-// (timeout) by at most a tenth of it.
-// wait, when not nil, gets each caller's wait.
-func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wait) *txBatcher {
-	return &txBatcher{rdb: rdb, slack: timeout / 10, wait: wait}
+// newBatcher returns a batcher whose batches outlive their callers' wait
+// (timeout) by at most a tenth of it. wait, when not nil, gets each
+// caller's wait.
+func newBatcher[T any](timeout time.Duration, wait call.Wait, send func(context.Context, []*pending[T])) *batcher[T] {
+	return &batcher[T]{send: send, wait: wait, slack: timeout / 10}
 }
 
-// incr queues an increment of key by 1 and waits for it at most timeout,
-// or less when ctx's request budget has less left, and takes its wait off
-// the budget (the bound of call.Context, computed here without a context: a
-// timer is cheaper). errUnsupported reports a server without PEXPIRE NX:
-// nothing was changed.
-func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, timeout time.Duration) (int64, error) {
+// do queues p and waits for its batch at most timeout (or the request
+// budget, or ctx), and takes its wait off the budget. On success p.req
+// holds the reply.
+func (b *batcher[T]) do(ctx context.Context, p *pending[T], timeout time.Duration) error {
 	now := time.Now()
 	wait := timeout
 	bud := budget.From(ctx)
@@ -86,20 +77,20 @@ func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, tim
 			}
 		}()
 	}
-	if wait <= 0 { // the request's budget is spent: never queue an increment nobody waits for
-		return 0, timeoutErr(0, context.DeadlineExceeded)
+	if wait <= 0 { // the request's budget is spent: never queue a decision nobody waits for
+		return timeoutErr(0, context.DeadlineExceeded)
 	}
-	deadline := now.Add(wait)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	p.deadline = now.Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(p.deadline) {
+		p.deadline = d
 	}
-	r := &txReq{key: key, ttl: ttl, deadline: deadline, done: make(chan struct{})}
+	p.done = make(chan struct{})
 	b.mu.Lock()
 	if len(b.queue) >= maxQueued {
 		b.mu.Unlock()
-		return 0, ErrOverloaded
+		return ErrOverloaded
 	}
-	b.queue = append(b.queue, r)
+	b.queue = append(b.queue, p)
 	if !b.running {
 		b.running = true
 		go b.flush()
@@ -109,19 +100,19 @@ func (b *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, tim
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case <-r.done:
-		return r.count, r.err
+	case <-p.done:
+		return p.err
 	case <-t.C:
-		r.abandoned.Store(true)
-		return 0, timeoutErr(wait, context.DeadlineExceeded)
+		p.abandoned.Store(true)
+		return timeoutErr(wait, context.DeadlineExceeded)
 	case <-ctx.Done():
-		r.abandoned.Store(true)
-		return 0, ctx.Err()
+		p.abandoned.Store(true)
+		return ctx.Err()
 	}
 }
 
 // flush sends batches until the queue is empty, then exits.
-func (b *txBatcher) flush() {
+func (b *batcher[T]) flush() {
 	b.mu.Lock()
 	batch := b.buf[:0] // only one flusher runs at a time
 	b.mu.Unlock()
@@ -144,19 +135,19 @@ func (b *txBatcher) flush() {
 	}
 }
 
-// exec sends the requests of batch whose callers still wait, as one
-// transaction bounded by the latest of their deadlines plus b.slack.
-func (b *txBatcher) exec(batch []*txReq) {
+// exec sends the requests of batch whose callers still wait, bounded by the
+// latest of their deadlines plus b.slack, and wakes them.
+func (b *batcher[T]) exec(batch []*pending[T]) {
 	live := batch[:0]
 	var last time.Time
-	for _, r := range batch {
-		if r.abandoned.Load() {
-			close(r.done)
+	for _, p := range batch {
+		if p.abandoned.Load() {
+			close(p.done)
 			continue
 		}
-		live = append(live, r)
-		if r.deadline.After(last) {
-			last = r.deadline
+		live = append(live, p)
+		if p.deadline.After(last) {
+			last = p.deadline
 		}
 	}
 	if len(live) == 0 {
@@ -164,30 +155,8 @@ func (b *txBatcher) exec(batch []*txReq) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), last.Add(b.slack))
 	defer cancel()
-	incrs := make([]*redis.IntCmd, len(live))
-	var pexpire *redis.Cmd
-	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for i, r := range live {
-			var expire *redis.Cmd
-			incrs[i], expire = window.Queue(ctx, p, r.key, 1, r.ttl)
-			if i == 0 {
-				pexpire = expire
-			}
-		}
-		return nil
-	})
-	if err != nil && window.NXUnsupported(pexpire.Err()) {
-		b.unsupported.Store(true)
-		err = errUnsupported
-	}
-	for i, r := range live {
-		r.count, r.err = incrs[i].Val(), incrs[i].Err()
-		if err != nil {
-			r.err = err
-		}
-		if r.err != nil {
-			r.err = wrapRedis(r.err)
-		}
-		close(r.done)
+	b.send(ctx, live)
+	for _, p := range live {
+		close(p.done)
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/call"
-	"github.com/rediskit/rediskit/internal/script"
 )
 
 // executor runs single commands through go-redis' deferred auto-pipeliner,
@@ -62,14 +61,6 @@ func (e *executor) do(ctx context.Context, cmd redis.Cmder) error {
 	return e.wrap(ctx, err)
 }
 
-// doOnce is do for a command that changes a counter: go-redis must not
-// resend it after a network error (its reply lost, it may have been
-// applied), so a retry can never count a hit twice. A MOVED or ASK
-// redirection is still followed: Redis did not run the command then.
-func (e *executor) doOnce(ctx context.Context, cmd redis.Cmder) error {
-	return e.do(ctx, call.NoRetry{Cmder: cmd})
-}
-
 // wrap turns our own deadline into ErrTimeout and prefixes Redis errors.
 func (e *executor) wrap(ctx context.Context, err error) error {
 	switch {
@@ -97,28 +88,4 @@ func wrapRedis(err error) error {
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return fmt.Errorf("ratelimit: redis: %w", err)
-}
-
-// run runs sc by EVALSHA through the auto-pipeliner, falling back to EVAL
-// when the server does not have it (first use, restart, another cluster
-// node); both are sent at most once. (script.Run cannot be used here: it
-// reads the reply of a command the pipeliner may still hold after a
-// timeout.)
-func (e *executor) run(ctx context.Context, sc *script.Script, keys []string, args ...any) (*redis.Cmd, error) {
-	cmd := redis.NewCmd(ctx, scriptArgs("evalsha", sc.Hash(), keys, args)...)
-	err := e.doOnce(ctx, cmd)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = redis.NewCmd(ctx, scriptArgs("eval", sc.Source(), keys, args)...)
-		err = e.doOnce(ctx, cmd)
-	}
-	return cmd, err
-}
-
-func scriptArgs(verb, body string, keys []string, args []any) []any {
-	out := make([]any, 0, 3+len(keys)+len(args))
-	out = append(out, verb, body, len(keys))
-	for _, k := range keys {
-		out = append(out, k)
-	}
-	return append(out, args...)
 }

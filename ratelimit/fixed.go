@@ -15,16 +15,18 @@ import (
 // fixedWindow is the fixed-window counter: at most Limit units per window
 // per key, windows aligned to multiples of Window since the Unix epoch.
 //
-// A decision is one round trip. On a standalone Redis 7+, Allow rides a
-// shared transaction MULTI{INCRBY; PEXPIRE NX} batched with concurrent
-// decisions; AllowN with n > 1, clusters and older servers use one Lua
-// script that increments only when the cost fits. Either way the count and
-// its TTL change atomically, so no counter lives without a TTL.
+// A decision is one round trip, shared with the limiter's concurrent
+// decisions. On a standalone Redis 7+, Allow rides a transaction
+// MULTI{INCRBY; PEXPIRE NX} (txBatcher); AllowN with n > 1, clusters and
+// older servers ride one call of a Lua script that increments only when the
+// cost fits (scriptBatcher). Either way the count and its TTL change
+// atomically, so no counter lives without a TTL.
 type fixedWindow struct {
-	opts  Options
-	exec  *executor
-	batch *txBatcher // nil on a cluster or a non-standard client
-	deny  *denyCache
+	opts    Options
+	exec    *executor
+	batch   *txBatcher // nil on a cluster or a non-standard client
+	scripts *scriptBatcher
+	deny    *denyCache
 }
 
 // NewFixedWindow returns a fixed-window limiter over c: at most
@@ -40,9 +42,11 @@ func NewFixedWindow(c *core.Client, opts Options) (*RedisLimiter, error) {
 	if err := opts.fillSingle(false); err != nil {
 		return nil, err
 	}
-	f := &fixedWindow{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}
+	wait := call.Observe(c.Observer(), "ratelimit")
+	f := &fixedWindow{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize),
+		scripts: newCounterBatcher(c.Redis(), opts.Timeout, wait, []int{opts.Limit})}
 	if _, ok := c.Redis().(*redis.Client); ok {
-		f.batch = newTxBatcher(c.Redis(), opts.Timeout, call.Observe(c.Observer(), "ratelimit"))
+		f.batch = newTxBatcher(c.Redis(), opts.Timeout, wait)
 	}
 	return newRedisLimiter(c, &opts, f), nil
 }
@@ -50,21 +54,21 @@ func NewFixedWindow(c *core.Client, opts Options) (*RedisLimiter, error) {
 // window returns the Redis key, the time left in the current window and
 // the counter's TTL (the rest of the window plus a grace of up to a second
 // for late requests and clock skew).
-func (f *fixedWindow) window(key string) (rkey string, left, ttl time.Duration, err error) {
-	tag, err := hashTag(key)
+func (f *fixedWindow) window(key string) (tag, rkey string, left, ttl time.Duration, err error) {
+	tag, err = hashTag(key)
 	if err != nil {
-		return "", 0, 0, err
+		return "", "", 0, 0, err
 	}
 	now := f.opts.Now().UnixNano()
 	w := now / int64(f.opts.Window)
 	left = time.Duration((w+1)*int64(f.opts.Window) - now)
 	ttl = left + min(f.opts.Window, time.Second)
-	return windowKey(f.opts.Namespace, "fw", tag, w, f.opts.Policy, durationMS(f.opts.Window)), left, ttl, nil
+	return tag, windowKey(f.opts.Namespace, "fw", tag, w, f.opts.Policy, durationMS(f.opts.Window)), left, ttl, nil
 }
 
 func (f *fixedWindow) allowN(ctx context.Context, key string, n int) (Result, error) {
 	res := Result{Limit: f.opts.Limit, Policy: f.opts.Policy, Window: f.opts.Window}
-	rkey, left, ttl, err := f.window(key)
+	tag, rkey, left, ttl, err := f.window(key)
 	if err != nil {
 		return res, err
 	}
@@ -76,7 +80,7 @@ func (f *fixedWindow) allowN(ctx context.Context, key string, n int) (Result, er
 		res.RetryAfter, res.Local = d, true
 		return res, nil
 	}
-	count, allowed, err := f.increment(ctx, rkey, n, ttl)
+	count, allowed, err := f.increment(ctx, tag, rkey, n, ttl)
 	if err != nil {
 		return res, err
 	}
@@ -92,51 +96,37 @@ func (f *fixedWindow) allowN(ctx context.Context, key string, n int) (Result, er
 }
 
 // increment returns the counter after the decision and whether n fitted.
-// The batched path counts denied single units too (the count only passes
-// the limit once the window is used up, so nothing is lost); the script
-// path changes nothing on a denial.
-func (f *fixedWindow) increment(ctx context.Context, rkey string, n int, ttl time.Duration) (int64, bool, error) {
+// The transaction path counts denied single units too (the count only
+// passes the limit once the window is used up, so nothing is lost); the
+// script path changes nothing on a denial.
+func (f *fixedWindow) increment(ctx context.Context, tag, rkey string, n int, ttl time.Duration) (int64, bool, error) {
 	if n == 1 && f.batch != nil && !f.batch.unsupported.Load() {
 		count, err := f.batch.incr(ctx, rkey, ttl, f.opts.Timeout)
 		if !errors.Is(err, errUnsupported) {
 			return count, count <= int64(f.opts.Limit), err
 		}
 	}
-	counts, denied, err := runCounter(ctx, f.exec, []string{rkey}, n, []int{f.opts.Limit}, []time.Duration{ttl})
+	out, err := f.scripts.decideOne(ctx, tag, rkey, ttl, true, n, f.opts.Timeout)
 	if err != nil {
 		return 0, false, err
 	}
-	return counts[0], denied == 0, nil
+	return out[1], out[0] == 0, nil
 }
 
-// runCounter runs counterScript: the counts after the decision and the
-// 1-based index of the first limit that denied (0: allowed).
-func runCounter(ctx context.Context, e *executor, keys []string, n int, limits []int, ttls []time.Duration) ([]int64, int, error) {
-	args := make([]any, 0, 1+2*len(keys))
-	args = append(args, n)
-	for _, lim := range limits {
-		args = append(args, lim)
+// newCounterBatcher returns the batcher of counterScript for decisions on
+// len(limits) counters each, under these limits.
+func newCounterBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wait, limits []int) *scriptBatcher {
+	head := make([]any, 0, 1+len(limits))
+	head = append(head, len(limits))
+	for _, l := range limits {
+		head = append(head, l)
 	}
-	for _, ttl := range ttls {
-		args = append(args, ttl.Milliseconds())
-	}
-	cmd, err := e.run(ctx, counterScript, keys, args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	vals, err := cmd.Int64Slice()
-	if err == nil && len(vals) != len(keys)+1 {
-		err = fmt.Errorf("%d values, want %d", len(vals), len(keys)+1)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("ratelimit: redis: unexpected script reply: %w", err)
-	}
-	return vals[1:], int(vals[0]), nil
+	return newScriptBatcher(rdb, timeout, wait, counterScript, head, 1+len(limits))
 }
 
 func (f *fixedWindow) peek(ctx context.Context, key string) (Result, error) {
 	res := Result{Limit: f.opts.Limit, Policy: f.opts.Policy, Window: f.opts.Window}
-	rkey, left, _, err := f.window(key)
+	_, rkey, left, _, err := f.window(key)
 	if err != nil {
 		return res, err
 	}
@@ -161,7 +151,7 @@ func (f *fixedWindow) peek(ctx context.Context, key string) (Result, error) {
 }
 
 func (f *fixedWindow) reset(ctx context.Context, key string) error {
-	rkey, _, _, err := f.window(key)
+	_, rkey, _, _, err := f.window(key)
 	if err != nil {
 		return err
 	}

@@ -8,15 +8,17 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/call"
 )
 
 // multi checks several fixed-window limits on each request, all or
 // nothing, in one round trip: one Lua script over counters that share the
 // key's {id} hash tag, so it is cluster-safe.
 type multi struct {
-	opts Options
-	exec *executor
-	deny *denyCache
+	opts    Options
+	exec    *executor
+	scripts *scriptBatcher
+	deny    *denyCache
 }
 
 // NewMulti returns a limiter over c that checks several fixed-window limits
@@ -50,7 +52,12 @@ func NewMulti(c *core.Client, opts Options) (*RedisLimiter, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
 	}
-	m := &multi{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize)}
+	limits := make([]int, len(opts.Policies))
+	for i, p := range opts.Policies {
+		limits[i] = p.Limit
+	}
+	m := &multi{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize),
+		scripts: newCounterBatcher(c.Redis(), opts.Timeout, call.Observe(c.Observer(), "ratelimit"), limits)}
 	return newRedisLimiter(c, &opts, m), nil
 }
 
@@ -92,14 +99,11 @@ func (m *multi) allowN(ctx context.Context, key string, n int) (Result, error) {
 		res.RetryAfter, res.Local = d, true
 		return res, nil
 	}
-	limits := make([]int, len(keys))
-	for i, p := range m.opts.Policies {
-		limits[i] = p.Limit
-	}
-	counts, denied, err := runCounter(ctx, m.exec, keys, n, limits, ttls)
+	out, err := m.scripts.decide(ctx, tag, keys, ttls, n, m.opts.Timeout)
 	if err != nil {
 		return res, err
 	}
+	denied, counts := int(out[0]), out[1:]
 	if denied > 0 {
 		i := denied - 1
 		res = m.result(i, counts[i], left[i])

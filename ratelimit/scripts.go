@@ -1,119 +1,141 @@
 package ratelimit
 
-import (
-	"context"
-	"errors"
+import "github.com/rediskit/rediskit/internal/script"
 
-	"github.com/go-redis/redis_rate/v10"
-	"github.com/redis/go-redis/v9"
+// The limiters' Lua scripts each decide a whole batch of requests in one
+// call (see scriptBatcher): KEYS are the keys of each decision in turn
+// (keysPer each), ARGV the limiter's constants, then each decision's cost
+// and, for the counters, its TTLs in ms. They read each key once, decide the
+// requests in order against the running state (so concurrent decisions on
+// one hot key are exact, whatever their number), and write each key once at
+// the end. A key holding something else than what the script writes fails
+// only the decisions that use it. All values are integers, so replies need
+// no string parsing.
 
-	"github.com/rediskit/rediskit/internal/script"
-)
-
-// counterScript is the all-or-nothing windowed counter: KEYS are counters
-// (sharing one {id} hash tag), ARGV[1] the cost n, ARGV[1+i] the limit of
-// KEYS[i] and ARGV[1+#KEYS+i] its TTL in ms. If n fits under every limit it
-// increments them all; otherwise it increments none and returns the index of
-// the first limit that does not fit. A counter found without a TTL (written
-// by someone else, or left by a crash) gets one either way, and a denied
-// request never creates a key. It returns {denied, count1, count2, ...}.
-// This is the path for costs above 1, several limits, clusters and Redis
-// before 7 (no PEXPIRE NX); it works on Redis 2.6 and later.
+// counterScript is the all-or-nothing windowed counter. ARGV: k (counters
+// per decision), the k limits, then per decision its cost n and the k
+// counters' TTLs in ms. If n fits under every limit it increments them all;
+// otherwise it increments none and reports the first limit that does not
+// fit. A counter found without a TTL (written by someone else, or left by a
+// crash) gets one either way, and a denied request never creates a key.
+// Reply, per decision: denied (0: allowed, i: the i-th limit denied, -1: a
+// counter is not an integer), then the k counts after the decision. This is
+// the path for costs above 1, several limits, clusters and Redis before 7
+// (no PEXPIRE NX); it works on Redis 2.6.12 and later.
 var counterScript = script.New(`
-local n = tonumber(ARGV[1])
-local k = #KEYS
-local counts = {}
-local denied = 0
-for i = 1, k do
-  local c = tonumber(redis.call('GET', KEYS[i]) or '0')
-  counts[i] = c
-  if denied == 0 and c + n > tonumber(ARGV[1 + i]) then
-    denied = i
+local k = tonumber(ARGV[1])
+local count, was, fresh, ttl, order = {}, {}, {}, {}, {}
+local out = {}
+local a = 2 + k
+for d = 0, #KEYS / k - 1 do
+  local n = tonumber(ARGV[a])
+  local denied = 0
+  for i = 1, k do
+    local key = KEYS[d * k + i]
+    local c = count[key]
+    if c == nil then
+      local v = redis.pcall('GET', key)
+      c = false
+      if v == false then
+        c = 0
+        fresh[key] = true
+      elseif type(v) == 'string' then
+        c = tonumber(v)
+        if c == nil or c % 1 ~= 0 then c = false end
+      end
+      count[key], was[key], ttl[key] = c, c, ARGV[a + i]
+      order[#order + 1] = key
+    end
+    if c == false then
+      denied = -1
+    elseif denied == 0 and c + n > tonumber(ARGV[1 + i]) then
+      denied = i
+    end
   end
+  out[#out + 1] = denied
+  for i = 1, k do
+    local key = KEYS[d * k + i]
+    if denied == 0 then count[key] = count[key] + n end
+    out[#out + 1] = count[key] or 0
+  end
+  a = a + 1 + k
 end
-local out = {denied}
-for i = 1, k do
-  local c = counts[i]
-  if denied == 0 then
-    c = redis.call('INCRBY', KEYS[i], n)
+for _, key in ipairs(order) do
+  local c = count[key]
+  if c and fresh[key] then
+    if c > 0 then redis.call('SET', key, c, 'PX', ttl[key]) end
+  elseif c then
+    if c > was[key] then redis.call('INCRBY', key, c - was[key]) end
+    if redis.call('PTTL', key) == -1 then redis.call('PEXPIRE', key, ttl[key]) end
   end
-  if redis.call('PTTL', KEYS[i]) == -1 then
-    redis.call('PEXPIRE', KEYS[i], ARGV[1 + k + i])
-  end
-  out[i + 1] = c
 end
 return out
 `)
 
-// gcraScript is the script redis_rate runs for AllowN (GCRA's decisions and
-// Peek), read from redis_rate itself (see redisRateScript), so that Check
-// probes the commands the library version in use really calls.
-var gcraScript = script.New(redisRateScript())
-
-// redisRateScript returns the source of the Lua script redis_rate's AllowN
-// runs: it makes one AllowN against a scripter that answers EVALSHA with
-// NOSCRIPT, so that go-redis falls back to EVAL, which carries the source.
-// Nothing is sent anywhere.
-func redisRateScript() string {
-	var s captureScripter
-	_, _ = redis_rate.NewLimiter(&s).AllowN(context.Background(), "k", redis_rate.PerSecond(1), 1)
-	if s.src == "" {
-		panic("ratelimit: cannot read redis_rate's GCRA script")
-	}
-	return s.src
-}
-
-// captureScripter records the source of the first script EVAL'd through it
-// and fails every call.
-type captureScripter struct{ src string }
-
-var errCaptured = errors.New("captured")
-
-func (s *captureScripter) failed(ctx context.Context, err error) *redis.Cmd {
-	cmd := redis.NewCmd(ctx)
-	cmd.SetErr(err)
-	return cmd
-}
-
-func (s *captureScripter) Eval(ctx context.Context, src string, _ []string, _ ...any) *redis.Cmd {
-	if s.src == "" {
-		s.src = src
-	}
-	return s.failed(ctx, errCaptured)
-}
-
-func (s *captureScripter) EvalSha(ctx context.Context, _ string, _ []string, _ ...any) *redis.Cmd {
-	return s.failed(ctx, noScript{})
-}
-
-// noScript is Redis' NOSCRIPT error (a redis.Error).
-type noScript struct{}
-
-func (noScript) Error() string { return "NOSCRIPT No matching script." }
-func (noScript) RedisError()   {}
-
-func (s *captureScripter) EvalRO(ctx context.Context, src string, keys []string, args ...any) *redis.Cmd {
-	return s.Eval(ctx, src, keys, args...)
-}
-
-func (s *captureScripter) EvalShaRO(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
-	return s.EvalSha(ctx, sha, keys, args...)
-}
-
-func (s *captureScripter) ScriptExists(ctx context.Context, _ ...string) *redis.BoolSliceCmd {
-	cmd := redis.NewBoolSliceCmd(ctx)
-	cmd.SetErr(errCaptured)
-	return cmd
-}
-
-func (s *captureScripter) ScriptLoad(ctx context.Context, _ string) *redis.StringCmd {
-	cmd := redis.NewStringCmd(ctx)
-	cmd.SetErr(errCaptured)
-	return cmd
-}
-
-func (s *captureScripter) Del(ctx context.Context, _ ...string) *redis.IntCmd {
-	cmd := redis.NewIntCmd(ctx)
-	cmd.SetErr(errCaptured)
-	return cmd
-}
+// gcraScript is the generic cell rate algorithm of
+// github.com/go-redis/redis_rate/v10 (from github.com/rwz/redis-gcra), over
+// a batch, with the same state in Redis (the theoretical arrival time in
+// seconds since 2017-01-01 UTC, as a number, expiring when it passes), so
+// both read each other's keys. ARGV: burst, rate, period in seconds, then
+// each decision's cost (0: a Peek). Every decision of one call is made at
+// the same instant, Redis' TIME. Reply, per decision: allowed (the cost when
+// allowed, 0 when not, -1 when the key holds something else than a number),
+// remaining units, retry-after in µs (-1 when allowed) and reset-after in
+// µs.
+var gcraScript = script.New(`
+redis.replicate_commands()
+local burst = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local period = tonumber(ARGV[3])
+local emission = period / rate
+local burst_offset = emission * burst
+local t = redis.call('TIME')
+local now = (t[1] - 1483228800) + (t[2] / 1000000)
+local tats, changed, order = {}, {}, {}
+local out = {}
+local function reply(allowed, remaining, retry_after, reset_after)
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = allowed, remaining, retry_after, reset_after
+end
+for d = 1, #KEYS do
+  local key = KEYS[d]
+  local cost = tonumber(ARGV[3 + d])
+  local tat = tats[key]
+  if tat == nil then
+    local v = redis.pcall('GET', key)
+    tat = false
+    if v == false then
+      tat = now
+    elseif type(v) == 'string' then
+      tat = tonumber(v) or false
+    end
+    if tat then tat = math.max(tat, now) end
+    tats[key] = tat
+    order[#order + 1] = key
+  end
+  if tat == false then
+    reply(-1, 0, 0, 0)
+  else
+    local new_tat = tat + emission * cost
+    local diff = now - (new_tat - burst_offset)
+    if diff < 0 then
+      reply(0, 0, -diff * 1000000, (tat - now) * 1000000)
+    else
+      if cost > 0 then
+        tats[key] = new_tat
+        changed[key] = true
+      end
+      reply(cost, diff / emission, -1, (new_tat - now) * 1000000)
+    end
+  end
+end
+for _, key in ipairs(order) do
+  if changed[key] then
+    local reset_after = tats[key] - now
+    if reset_after > 0 then
+      redis.call('SET', key, tats[key], 'EX', math.ceil(reset_after))
+    end
+  end
+end
+return out
+`)
