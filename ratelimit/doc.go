@@ -11,25 +11,56 @@
 //
 //   - NewFixedWindow: at most Limit units per Window, windows aligned to the
 //     epoch. Exact: with limit L, exactly L requests pass per window however
-//     many arrive at once, from however many processes. Each decision is one
-//     round trip. On a standalone Redis (a *redis.Client), concurrent Allow
-//     calls share one transaction per round trip, MULTI{INCRBY k 1; PEXPIRE
-//     k ttl NX; ...}, about 0.5 µs of server time each (go-redis'
-//     AutoPipeliner cannot batch MULTI); it reads no PTTL: the time to the
-//     reset comes from the window arithmetic. AllowN with n > 1 and
-//     clusters use one Lua script that increments only when the cost fits,
-//     auto-pipelined. A server before Redis 7 is not detected at start: the
-//     first batched decision (or Check) finds it, when Redis refuses
-//     PEXPIRE NX and discards that transaction unapplied; that decision and
-//     every later one then use the script. Either way a counter and its TTL
+//     many arrive at once, from however many processes. On a standalone
+//     Redis (a *redis.Client), Allow rides a transaction MULTI{INCRBY k n;
+//     PEXPIRE k ttl NX; ...}, about 0.5 µs of server time per counter
+//     (go-redis' AutoPipeliner cannot batch MULTI); it reads no PTTL: the
+//     time to the reset comes from the window arithmetic. AllowN with n > 1
+//     and clusters use a Lua script that increments only when the cost
+//     fits. A server before Redis 7 is not detected at start: the first
+//     batched decision (or Check) finds it, when Redis refuses PEXPIRE NX
+//     and discards that transaction unapplied; that decision and every
+//     later one then use the script. Either way a counter and its TTL
 //     change atomically: no key ever lives without a TTL, and a counter
 //     found without one (written by other code) is given one.
 //   - NewGCRA: a smooth rate (Limit per Window) with bursts (Burst), the
 //     algorithm of github.com/go-redis/redis_rate/v10, with this package's
-//     keys and timeouts.
+//     keys and timeouts, in a script of its own that keeps redis_rate's
+//     state (each reads the other's keys).
 //   - NewMulti: several fixed windows, Options.Policies (say 10 per second
 //     and 1,000 per hour), decided all or nothing in one Lua script; a
 //     denied request consumes none of them.
+//
+// # Batches and hot keys
+//
+// Each decision is one round trip, shared with the limiter's concurrent
+// decisions: while one batch is in flight the next one fills (at most 512
+// decisions each), and a batch is one transaction (the fixed window's Redis
+// 7 path) or one script call deciding all of them (the script path, GCRA,
+// Multi). On a cluster a script's keys must share a slot, so a batch is one
+// script call per {hash tag}, sent as one pipeline that go-redis splits by
+// node: never a CROSSSLOT error. Each caller still waits at most its own
+// Timeout (or request budget); a caller who gave up before its batch left
+// is not sent, and a batch is bounded by the callers still waiting for it
+// (see Failure policy).
+//
+// Concurrent decisions on one key in one process (a hot key: an API-wide
+// or per-tenant limit) coalesce: the transaction increments the counter
+// once by the number of its decisions, INCRBY k n, and each caller takes
+// its own position from the total (total-n+1 to total, in arrival order),
+// exactly the count a separate INCR would have returned it; the scripts
+// read the key once, decide the requests in order against the running
+// state, and write it once. So the limit stays exact across processes: with
+// limit L, exactly L units pass per window, and a batch that crosses the
+// limit allows its first callers and denies the rest. The semantics of each
+// path are those of a single decision: on the transaction path a denied
+// unit is counted too, as a lone INCR counts it (the counter passes the
+// limit only once the window is used up, so no allowed unit is lost;
+// Remaining reports 0, and the deny cache then keeps this process's later
+// requests off Redis until the window ends); the scripts count nothing for
+// a denied request. GCRA decides a batch at one instant (Redis' TIME), each
+// request in turn against the theoretical arrival time the previous ones
+// left, with its own allow or deny, Remaining, RetryAfter and ResetAfter.
 //
 // A denial that leaves no units is remembered in a local deny cache until
 // the window resets (GCRA: until RetryAfter), so an abusive client costs no
@@ -72,8 +103,8 @@
 // counts it in Stats. A Guard then fails open by default (the request
 // proceeds) or, with FailClosed, answers 503, never 429; it does not report
 // the error again. A timed-out command may still run later; it is never retried
-// by this package. A batched transaction is bounded by its callers: its
-// context ends a tenth of Timeout after the last of them stops waiting, so
+// by this package. A batch (transaction or script call) is bounded by its
+// callers: its context ends a tenth of Timeout after the last of them stops waiting, so
 // go-redis' retries and backoff during an outage cannot keep the batcher
 // busy past it and hold up the decisions that follow (go-redis honours the
 // context in socket I/O only with ContextTimeoutEnabled, which core.New
@@ -91,8 +122,8 @@
 // is still reported and counted in Stats.Errors; Stats.Fallback counts the
 // local decisions.
 //
-// A command that counts a hit (the MULTI of the batched path, the Lua
-// scripts) is sent at most once: go-redis' own retries (Options.MaxRetries)
+// A command that counts a hit (the MULTI of the transaction path, the Lua
+// scripts' calls) is sent at most once: go-redis' own retries (Options.MaxRetries)
 // are disabled for it through Cmder.NoRetry. When a connection is reset
 // after Redis applied a hit but before its reply arrived, the decision
 // returns an error (the failure policy applies) and that hit stays counted
@@ -114,9 +145,9 @@
 // uses (those its Lua scripts call are read from the scripts themselves) on
 // probe keys under Namespace and returns an error naming a missing ACL
 // permission (Redis' NOPERM text). An ACL user for the limiter needs key
-// access to "<namespace>:*" and the commands GET, MGET, DEL, INCRBY,
+// access to "<namespace>:*" and the commands GET, SET, MGET, DEL, INCRBY,
 // PEXPIRE, PTTL, MULTI, EXEC, EVAL, EVALSHA and SCRIPT (GCRA's script also
-// calls SET and TIME), for example
+// calls TIME), for example
 //
 //	user app on >secret ~ratelimit:* &* +@all -@dangerous -@admin
 //

@@ -12,8 +12,9 @@ import (
 	"github.com/rediskit/rediskit/internal/call"
 )
 
-// executor runs single commands through go-redis' deferred auto-pipeliner,
-// so concurrent decisions share pipelines, and bounds the caller's wait by a
+// executor runs the single commands of Peek (GET, MGET) and Reset (DEL)
+// through go-redis' deferred auto-pipeliner, so concurrent calls share
+// pipelines, and bounds the caller's wait by a
 // timeout (call.Context: the earlier of the timeout and the request
 // budget). The auto-pipeliner ignores per-command contexts once a command
 // is queued, so the bound is enforced here, on the waiting side

@@ -99,8 +99,7 @@ func TestRecoversRightAfterOutage(t *testing.T) {
 	srv := redistest.StartServer(t, redistest.ServerOptions{})
 	checkTTLs(t, srv.Client(t, nil), ratelimit.DefaultNamespace)
 	// kinds: the limiters to check with each client. With slow go-redis
-	// retries only the batched path is bounded by this package: the
-	// auto-pipeliner (script and GCRA paths) runs its own retries.
+	// retries every batch is bounded by this package, by its callers.
 	clients := []struct {
 		name  string
 		kinds []string
@@ -113,7 +112,7 @@ func TestRecoversRightAfterOutage(t *testing.T) {
 			}
 			return c.Redis()
 		}},
-		{"slow retries", []string{"fixed"}, func(addr string) redis.UniversalClient {
+		{"slow retries", []string{"fixed", "fixed-script", "gcra", "multi"}, func(addr string) redis.UniversalClient {
 			return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 10, ContextTimeoutEnabled: true,
 				MinRetryBackoff: 100 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond})
 		}},
