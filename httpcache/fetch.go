@@ -105,6 +105,7 @@ func (t *txn) originRequest(ctx context.Context, stale *entry) *http.Request {
 		or.URL.RawQuery = c.filterQuery(or.URL.RawQuery, false) // the client's order, ignored names dropped
 		or.RequestURI = or.URL.RequestURI()
 	}
+	c.addSurrogateCapability(or.Header)
 	if stale != nil {
 		or.Method = http.MethodGet
 		if v := stale.header.Get("ETag"); v != "" {

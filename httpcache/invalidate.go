@@ -29,6 +29,9 @@ func (iw *invalidator) Header() http.Header { return iw.w.Header() }
 func (iw *invalidator) WriteHeader(status int) {
 	if !iw.wrote && status >= 200 {
 		iw.wrote = true
+		if iw.c.surrogateOn() {
+			delete(iw.w.Header(), surrogateControl)
+		}
 		if status < 400 {
 			iw.c.invalidate(iw.r, iw.w.Header())
 		}

@@ -164,6 +164,12 @@ type StorageOptions struct {
 	// removed from responses sent to clients unless KeepTagHeader is set.
 	TagHeader     string
 	KeepTagHeader bool
+	// IgnoreSurrogateControl makes the cache read Cache-Control only. By
+	// default a response's Surrogate-Control directives (untargeted, or
+	// targeted at CacheStatus.Name) win over Cache-Control for this cache
+	// (see the package doc), the header is removed from responses sent to
+	// clients, and requests to the handler carry Surrogate-Capability.
+	IgnoreSurrogateControl bool
 }
 
 // StatusOptions configures the Cache-Status header (RFC 9211).
@@ -190,6 +196,8 @@ type Cache struct {
 	opts    Options
 	onError core.ErrorHandler
 	hosts   map[string]bool
+	// surrogateCapability is this cache's Surrogate-Capability value.
+	surrogateCapability string
 	ignore  map[string]bool
 	strip   []string
 	flight  flight
@@ -227,6 +235,7 @@ func New(c *core.Client, opts Options) (*Cache, error) {
 	for _, q := range opts.Keys.IgnoreQuery {
 		hc.ignore[q] = true
 	}
+	hc.surrogateCapability = opts.CacheStatus.Name + `="Surrogate/1.0"`
 	hc.strip = opts.Keys.StripHeaders
 	if hc.strip == nil {
 		hc.strip = DefaultStripHeaders

@@ -132,3 +132,24 @@ func TestEntryRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: got %+v, %v, want %+v", got, err, e)
 	}
 }
+
+func TestSurrogateDirectives(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		lines []string
+		want  directives
+	}{
+		{nil, nil},
+		{[]string{"max-age=60"}, directives{"max-age": "60"}},
+		{[]string{"max-age=60;other, no-store;cdn"}, nil},
+		{[]string{"max-age=60;other", "no-store;Me"}, directives{"no-store": ""}},
+		{[]string{"max-age=10, max-age=100;me, stale-if-error=5"}, directives{"max-age": "100", "stale-if-error": "5"}},
+		{[]string{`content="ESI/1.0", MaX-aGe=30 ; me`}, directives{"content": "ESI/1.0", "max-age": "30"}},
+	}
+	for _, tc := range cases {
+		got := surrogateDirectives(http.Header{"Surrogate-Control": tc.lines}, "me")
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("surrogateDirectives(%q): got %v, want %v", tc.lines, got, tc.want)
+		}
+	}
+}

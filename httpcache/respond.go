@@ -96,7 +96,9 @@ func (t *txn) serveEntry(e *entry, age time.Duration, cs cacheStatus, res Result
 	h := t.w.Header()
 	if e.owned {
 		for k, v := range e.header {
-			h[k] = v // capacity-limited slices of this request's own decode
+			if !t.c.hidden(k) {
+				h[k] = v // capacity-limited slices of this request's own decode
+			}
 		}
 	} else {
 		n := 0
@@ -105,6 +107,9 @@ func (t *txn) serveEntry(e *entry, age time.Duration, cs cacheStatus, res Result
 		}
 		vals := make([]string, 0, n) // shared entries: copy, in one allocation
 		for k, v := range e.header {
+			if t.c.hidden(k) {
+				continue
+			}
 			i := len(vals)
 			vals = append(vals, v...)
 			h[k] = vals[i:len(vals):len(vals)]
@@ -123,7 +128,7 @@ func (t *txn) serveFetched(e *entry, h http.Header, stale *entry, stored bool) {
 	}
 	out := t.w.Header()
 	for k, v := range h {
-		if k != t.c.opts.Storage.TagHeader || t.c.opts.Storage.KeepTagHeader {
+		if !t.c.hidden(k) {
 			out[k] = v
 		}
 	}

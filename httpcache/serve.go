@@ -225,7 +225,7 @@ func (t *txn) pass(cs cacheStatus, res Result) {
 func (t *txn) sendHeader(status int, h http.Header, cs cacheStatus) {
 	out := t.w.Header()
 	for k, v := range h {
-		if k == t.c.opts.Storage.TagHeader && !t.c.opts.Storage.KeepTagHeader {
+		if t.c.hidden(k) {
 			continue
 		}
 		out[k] = v

@@ -54,7 +54,7 @@ func (c *Cache) Storable(r *http.Request, status int, h http.Header) (ok bool, r
 
 func (c *Cache) policyFor(r *http.Request, rd requestDirectives, status int, h http.Header, now time.Time) policy {
 	var p policy
-	d := parseCacheControl(h)
+	d := c.cacheDirectives(h)
 	p.lifetime, p.reason = c.lifetime(r, status, d, h, now)
 	p.swr = capWindow(d, "stale-while-revalidate", c.opts.Storage.MaxStaleWhileRevalidate)
 	p.sie = capWindow(d, "stale-if-error", c.opts.Storage.MaxStaleIfError)
