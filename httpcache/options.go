@@ -196,8 +196,6 @@ type Cache struct {
 	opts    Options
 	onError core.ErrorHandler
 	hosts   map[string]bool
-	// surrogateCapability is this cache's Surrogate-Capability value.
-	surrogateCapability string
 	ignore  map[string]bool
 	strip   []string
 	flight  flight
@@ -208,6 +206,8 @@ type Cache struct {
 	wait    call.Wait     // nil: Redis waits not reported
 
 	now func() time.Time
+	// surrogateCapability is this cache's Surrogate-Capability value.
+	surrogateCapability string
 }
 
 // New returns a Cache storing in c's Redis. It validates opts and fills
