@@ -153,8 +153,14 @@ type StorageOptions struct {
 	MaxStaleWhileRevalidate time.Duration
 	MaxStaleIfError         time.Duration
 	// Rules give responses without explicit freshness a TTL by path prefix.
-	// Without a matching rule such responses get none.
+	// Without a matching rule such responses get heuristic freshness.
 	Rules []Rule
+	// MaxHeuristicFreshness caps the heuristic freshness lifetime (RFC
+	// 9111 §4.2.2: 10% of the time since Last-Modified) of responses
+	// without explicit freshness and without a matching Rule. Default 24h;
+	// negative turns heuristic freshness off (such responses are then
+	// stored stale, for revalidation).
+	MaxHeuristicFreshness time.Duration
 	// StoreSetCookie stores responses carrying Set-Cookie with Set-Cookie
 	// stripped from the entry (the client that caused the store still gets
 	// it). Default false: such responses are not stored.
@@ -279,7 +285,7 @@ func fillDefaults(o *Options) error {
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
-	}{{&st.StaleRetention, defaultStaleRetention}, {&st.MaxStaleWhileRevalidate, defaultMaxStaleWindow}, {&st.MaxStaleIfError, defaultMaxStaleWindow}} {
+	}{{&st.StaleRetention, defaultStaleRetention}, {&st.MaxHeuristicFreshness, defaultMaxHeuristic}, {&st.MaxStaleWhileRevalidate, defaultMaxStaleWindow}, {&st.MaxStaleIfError, defaultMaxStaleWindow}} {
 		if *d.v == 0 {
 			*d.v = d.def
 		} else if *d.v < 0 {

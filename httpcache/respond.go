@@ -74,7 +74,7 @@ func (t *txn) revalidated(stale *entry, h304 http.Header, or *http.Request, reqT
 	stored := pol.reason == "" && t.store(e, or.Header, merged)
 	age := e.age(c.now())
 	t.serveEntry(e, age, cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified, stored: stored,
-		ttl: e.lifetime - age, hasTTL: true}, Result{Status: StatusRevalidated, Stored: stored, Reason: pol.reason, Age: age})
+		ttl: e.lifetime - age, hasTTL: true, detail: freshDetail(e)}, Result{Status: StatusRevalidated, Stored: stored, Reason: pol.reason, Age: age})
 	if pol.reason != "" {
 		return nil
 	}
@@ -133,7 +133,7 @@ func (t *txn) serveFetched(e *entry, h http.Header, stale *entry, stored bool) {
 		}
 	}
 	t.write(e, cacheStatus{fwd: fwdKind(stale), fwdStatus: e.status, stored: stored,
-		ttl: e.lifetime - e.initialAge, hasTTL: stored})
+		ttl: e.lifetime - e.initialAge, hasTTL: stored, detail: freshDetail(e)})
 }
 
 // write sends status and body of e, or a 304 when the client's own

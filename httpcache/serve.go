@@ -131,7 +131,7 @@ func (t *txn) useEntry(e *entry) {
 	ttl := e.lifetime - age
 	switch t.use(e, age) {
 	case useFresh, useStaleOK:
-		t.serveEntry(e, age, cacheStatus{hit: true, ttl: ttl, hasTTL: true}, Result{Status: StatusHit, Age: age})
+		t.serveEntry(e, age, cacheStatus{hit: true, ttl: ttl, hasTTL: true, detail: freshDetail(e)}, Result{Status: StatusHit, Age: age})
 	case useSWR:
 		t.serveEntry(e, age, cacheStatus{hit: true, ttl: ttl, hasTTL: true, detail: "stale-while-revalidate"},
 			Result{Status: StatusStale, Reason: "stale-while-revalidate", Age: age})

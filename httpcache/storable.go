@@ -29,6 +29,7 @@ const (
 	flagMustRevalidate = 1 << iota // must-revalidate, proxy-revalidate or s-maxage
 	flagNoCache                    // no-cache: validate before every use
 	flagAuthOK                     // public, s-maxage or must-revalidate (§3.5)
+	flagHeuristic                  // the lifetime is heuristic (§4.2.2)
 )
 
 // heuristic lists the status codes cacheable without explicit freshness
@@ -55,7 +56,11 @@ func (c *Cache) Storable(r *http.Request, status int, h http.Header) (ok bool, r
 func (c *Cache) policyFor(r *http.Request, rd requestDirectives, status int, h http.Header, now time.Time) policy {
 	var p policy
 	d := c.cacheDirectives(h)
-	p.lifetime, p.reason = c.lifetime(r, status, d, h, now)
+	var heur bool
+	p.lifetime, p.reason, heur = c.lifetime(r, status, d, h, now)
+	if heur {
+		p.flags |= flagHeuristic
+	}
 	p.swr = capWindow(d, "stale-while-revalidate", c.opts.Storage.MaxStaleWhileRevalidate)
 	p.sie = capWindow(d, "stale-if-error", c.opts.Storage.MaxStaleIfError)
 	if d.has("must-revalidate") || d.has("proxy-revalidate") || d.has("s-maxage") {
@@ -92,37 +97,39 @@ func (c *Cache) policyFor(r *http.Request, rd requestDirectives, status int, h h
 }
 
 // lifetime computes the freshness lifetime: s-maxage, then max-age, then
-// Expires - Date, then a matching Rule for heuristically cacheable codes.
-// reason is set when nothing makes the response storable.
-func (c *Cache) lifetime(r *http.Request, status int, d directives, h http.Header, now time.Time) (time.Duration, string) {
+// Expires - Date, then a matching Rule for heuristically cacheable codes,
+// then heuristic freshness (heur true). reason is set when nothing makes
+// the response storable.
+func (c *Cache) lifetime(r *http.Request, status int, d directives, h http.Header, now time.Time) (_ time.Duration, reason string, heur bool) {
 	if v, ok, valid := d.seconds("s-maxage"); ok {
-		return orZero(v, valid), ""
+		return orZero(v, valid), "", false
 	}
 	if v, ok, valid := d.seconds("max-age"); ok {
-		return orZero(v, valid), ""
+		return orZero(v, valid), "", false
 	}
 	if exp, ok := h["Expires"]; ok {
 		t, err := http.ParseTime(strings.TrimSpace(first(exp)))
 		if err != nil {
-			return 0, ""
+			return 0, "", false
 		}
 		date := now
 		if dt, err := http.ParseTime(h.Get("Date")); err == nil {
 			date = dt
 		}
-		return max(t.Sub(date), 0), ""
+		return max(t.Sub(date), 0), "", false
 	}
 	if !heuristic[status] && !d.has("public") {
-		return 0, reasonStatus
+		return 0, reasonStatus, false
 	}
 	if heuristic[status] {
 		for _, rule := range c.opts.Storage.Rules {
 			if strings.HasPrefix(r.URL.Path, rule.Prefix) {
-				return rule.TTL, ""
+				return rule.TTL, "", false
 			}
 		}
 	}
-	return 0, ""
+	v, ok := c.heuristicLifetime(h, now)
+	return v, "", ok
 }
 
 func orZero(v time.Duration, valid bool) time.Duration {
