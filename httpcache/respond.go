@@ -148,6 +148,9 @@ func (t *txn) write(e *entry, cs cacheStatus) {
 		t.w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	if t.writeRange(e, cs) {
+		return
+	}
 	withBody := bodyAllowed(e.status)
 	if withBody && len(h["Content-Length"]) == 0 {
 		h["Content-Length"] = []string{strconv.Itoa(len(e.body))}

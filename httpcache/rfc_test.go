@@ -183,10 +183,6 @@ func storabilityCases() []rfcCase {
 			{method: "HEAD", origin: resp{hdr: []string{ok60, date0}, body: "hello"}, called: true, body: str("")},
 			{origin: resp{hdr: []string{ok60, date0}, body: "hello"}, called: true, body: str("hello")},
 		}},
-		{name: "Range bypasses", steps: []step{
-			{origin: resp{hdr: []string{ok60, date0}, body: "hello"}, called: true},
-			{req: []string{"Range: bytes=0-1"}, origin: resp{status: 206, hdr: []string{date0}, body: "he"}, called: true, status: 206, cs: "fwd=bypass"},
-		}},
 	}
 }
 
@@ -301,7 +297,8 @@ func runSteps(t *testing.T, c *httpcache.Cache, clk *clock, steps []step) {
 		}
 		req := make([]string, len(s.req))
 		for j, v := range s.req {
-			req[j] = strings.ReplaceAll(v, "{date}", clk.HTTPDate(0))
+			name, val, _ := strings.Cut(v, ":")
+			req[j] = name + ": " + o.expand(strings.TrimSpace(val)) // {date}, {date±N}
 		}
 		w := do(h, method, target, req...)
 		checkStep(t, i, s, o, before, w.Code, w.Header(), w.Body.String())

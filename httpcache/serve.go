@@ -174,13 +174,12 @@ func (t *txn) use(e *entry, age time.Duration) int {
 	return useValidate
 }
 
-// bypassed reports requests the cache neither answers nor stores: ranges,
-// protocol upgrades and preconditions other than If-None-Match and
-// If-Modified-Since.
+// bypassed reports requests the cache neither answers nor stores: protocol
+// upgrades and preconditions other than If-None-Match, If-Modified-Since
+// and If-Range (ranges.go).
 func bypassed(r *http.Request) bool {
 	h := r.Header
-	return len(h["Range"]) > 0 || len(h["Upgrade"]) > 0 || len(h["If-Match"]) > 0 ||
-		len(h["If-Unmodified-Since"]) > 0 || len(h["If-Range"]) > 0
+	return len(h["Upgrade"]) > 0 || len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0
 }
 
 func (t *txn) miss() {
