@@ -18,21 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSION=0.4.5
-work=$(mktemp -d "${TMPDIR:-/tmp}/cachetests.XXXXXX")
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ -n "${KEEP:-}" ]]; then
-		echo "kept $work" >&2
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source bench/tempdir.sh cachetests
 
 # wait_log FILE REGEX prints the first match of REGEX in FILE, waiting up to
 # 30s; it fails when PID (the process writing FILE) exits first.
