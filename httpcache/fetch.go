@@ -144,6 +144,9 @@ func (t *txn) fetchOwn(stale *entry) *entry {
 		if stale != nil && (status == http.StatusNotModified || (status >= 500 && t.staleIfError(stale))) {
 			return modeDiscard
 		}
+		if stale != nil && cp.unreachable && t.staleIfUnreachable(stale) {
+			return modeDiscard
+		}
 		pol = c.policyFor(or, t.rd, status, h, c.now())
 		if pol.reason == "" && contentLength(h) > int64(c.opts.Storage.MaxBodyBytes) {
 			pol.reason = reasonTooLarge
@@ -163,7 +166,7 @@ func (t *txn) fetchOwn(stale *entry) *entry {
 	case cp.mode == modeDiscard && cp.status == http.StatusNotModified:
 		return t.revalidated(stale, cp.header, or, reqTime, respTime)
 	case cp.mode == modeDiscard:
-		t.serveStaleOnError(stale, cp.status)
+		t.serveStaleOnError(stale, cp.status, cp.unreachable)
 		return nil
 	case pol.reason == "" && !cp.fits:
 		pol.reason = reasonTooLarge

@@ -54,6 +54,9 @@ type resp struct {
 	status int
 	hdr    []string // "Name: value", repeated names give several values
 	body   string
+	// unreachable: the handler reports the origin unreachable
+	// (httpcache.OriginUnreachable) before writing its response.
+	unreachable bool
 }
 
 // origin is a scripted handler that records the requests it got.
@@ -100,6 +103,9 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rs.status == 0 {
 		rs.status = http.StatusOK
+	}
+	if rs.unreachable && !httpcache.OriginUnreachable(w) {
+		panic("OriginUnreachable: got false for the cache's writer")
 	}
 	body := strings.NewReplacer("{host}", r.Host, "{xfh}", r.Header.Get("X-Forwarded-Host"),
 		"{query}", r.URL.RawQuery).Replace(rs.body)

@@ -81,10 +81,17 @@ func (t *txn) revalidated(stale *entry, h304 http.Header, or *http.Request, reqT
 	return e
 }
 
-func (t *txn) serveStaleOnError(stale *entry, status int) {
+// serveStaleOnError answers with stale instead of the handler's error
+// response (status), which stood for an unreachable origin or was allowed
+// by stale-if-error.
+func (t *txn) serveStaleOnError(stale *entry, status int, unreachable bool) {
 	age := stale.age(t.c.now())
+	why := "stale-if-error"
+	if unreachable && !(status >= 500 && t.staleIfError(stale)) {
+		why = reasonUnreachable
+	}
 	t.serveEntry(stale, age, cacheStatus{fwd: "stale", fwdStatus: status, ttl: stale.lifetime - age, hasTTL: true,
-		detail: "stale-if-error"}, Result{Status: StatusStale, Reason: "stale-if-error", Age: age})
+		detail: why}, Result{Status: StatusStale, Reason: why, Age: age})
 }
 
 // serveEntry answers the client from a stored entry, with Age.

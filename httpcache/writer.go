@@ -28,6 +28,9 @@ type capture struct {
 	// fits is false once the body exceeded max (or a write failed).
 	fits     bool
 	released bool // the header went to the client
+	// unreachable is set by OriginUnreachable: the response stands for an
+	// origin that could not be reached.
+	unreachable bool
 	// decide picks the mode when the status is known.
 	decide func(status int, h http.Header) int
 	// release writes the response header to the client; it may adjust it
