@@ -82,6 +82,21 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(addr str
 			pr.SetURL(target)
 			pr.SetXForwarded()
 		},
+		Transport: newOriginTransport(),
+		// The origin could not be reached (refused, reset, closed before a
+		// response): the cache may answer with a stale response instead of
+		// this 502 (httpcache.OriginUnreachable).
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			httpcache.OriginUnreachable(w)
+			if !errors.Is(err, context.Canceled) {
+				var ue *url.Error // it names the URL, which may hold a secret
+				if errors.As(err, &ue) {
+					err = ue.Err
+				}
+				logger.Warn("origin unreachable", "method", r.Method, "err", err)
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		},
 		ErrorLog: errorLog,
 	}
 	ln, err := net.Listen("tcp", *addr)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -94,6 +95,68 @@ func TestFlags(t *testing.T) {
 	for _, args := range [][]string{{}, {"-origin", "not a url"}, {"-origin", "ftp://x"}, {"-origin", "http://"}, {"-origin", "https:///path"}, {"-origin", "127.0.0.1:8000"}, {"-origin", "mailto:a@b"}, {"-origin", "http://127.0.0.1:1", "-redis", "ftp://x"}, {"-bogus"}} {
 		if err := run(context.Background(), args, io.Discard, nil); err == nil {
 			t.Errorf("run(%q): got nil, want an error", args)
+		}
+	}
+}
+
+// TestProxyStaleWhenOriginCloses: a stale response is served when the
+// origin closes the connection without answering, not when it answers 502,
+// nor when the response forbids it.
+func TestProxyStaleWhenOriginCloses(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	var hangUp atomic.Bool
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hangUp.Load() {
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				c.Close()
+			}
+			return
+		}
+		w.Header().Set("Cache-Control", r.URL.Query().Get("cc"))
+		w.Header().Set("ETag", `"v1"`) // stored stale, for revalidation
+		_, _ = io.WriteString(w, "stored "+r.URL.Path)
+	}))
+	defer origin.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	go func() {
+		_ = run(ctx, []string{"-addr", "127.0.0.1:0", "-origin", origin.URL}, io.Discard, func(a string) { addrc <- a })
+	}()
+	base := "http://" + <-addrc
+	get := func(path string) (int, string, string) {
+		t.Helper()
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, string(b), res.Header.Get("Cache-Status")
+	}
+	const stale, mustRevalidate = "/a?cc=max-age%3D0", "/b?cc=max-age%3D0%2C+must-revalidate"
+	for _, p := range []string{stale, mustRevalidate} {
+		if code, _, _ := get(p); code != 200 {
+			t.Fatalf("GET %s: got %d, want 200", p, code)
+		}
+	}
+	hangUp.Store(true)
+	cases := []struct {
+		path, body, cs string
+		status         int
+	}{
+		{stale, "stored /a", "fwd=stale; fwd-status=502", 200},
+		{mustRevalidate, "", "fwd=stale; fwd-status=502", 502},
+		{"/c", "", "fwd=miss; fwd-status=502", 502},
+	}
+	for _, tc := range cases {
+		code, body, cs := get(tc.path)
+		if code != tc.status || body != tc.body || !strings.Contains(cs, tc.cs) {
+			t.Errorf("GET %s with the origin hanging up: got %d %q (Cache-Status %q), want %d %q (%q)", tc.path, code, body, cs, tc.status, tc.body, tc.cs)
+		}
+		if tc.status == 200 && !strings.Contains(cs, "detail=origin-unreachable") {
+			t.Errorf("GET %s: Cache-Status %q, want detail=origin-unreachable", tc.path, cs)
 		}
 	}
 }
