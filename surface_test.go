@@ -19,7 +19,7 @@ var surfaceLimits = map[string]int{
 	"core":             72, // +3: Observer, Client.WithObserver, Client.Observer (one instrumentation hook)
 	"memo":             26,
 	"ratelimit":        35,
-	"httpcache":        33, // +1: CollapseOptions (cross-instance collapsing); +1: OriginUnreachable (a handler reports a connection error, so the cache may serve stale)
+	"httpcache":        35, // +1: CollapseOptions (cross-instance collapsing); +1: OriginUnreachable (a handler reports a connection error, so the cache may serve stale); +2: LocalOptions and Cache.Close (in-process tier)
 	"viewcount":        50, // +1: ErrNotReplicated (a durable flush, Options.WaitReplicas)
 	"clientip":         9,
 	"adapters/nethttp": 9,

@@ -17,8 +17,9 @@ var scripts = slices.Concat([]*script.Script{storeVary, addTag}, lease.Scripts, 
 
 // plainCommands are the commands the cache sends outside its scripts:
 // lookup (GET, HGET), store (SET), Purge and invalidation (UNLINK), PurgeTag
-// (ZSCAN, UNLINK, ZREM), the lease (GET, SET NX).
-var plainCommands = []string{"get", "hget", "set", "unlink", "zscan", "zrem"}
+// (ZSCAN, UNLINK, ZREM), the lease (GET, SET NX), invalidation messages
+// (PUBLISH).
+var plainCommands = []string{"get", "hget", "set", "unlink", "zscan", "zrem", "publish"}
 
 // Check runs, once, every Redis command the cache uses: the commands its
 // Vary and tag scripts and the generation number's scripts call

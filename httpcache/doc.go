@@ -95,8 +95,9 @@
 // permission (while serving, a refused command is just a Redis error: the
 // cache fails open). An ACL user needs key access to "<ns>:*" and GET, SET,
 // HGET, HSET, HLEN, HKEYS, HDEL, TYPE, PTTL, PEXPIRE, DEL, UNLINK, TIME,
-// ZADD, ZSCORE, ZREMRANGEBYSCORE, ZSCAN, ZREM, EXISTS, INCR, EVAL, EVALSHA
-// and SCRIPT, for example
+// ZADD, ZSCORE, ZREMRANGEBYSCORE, ZSCAN, ZREM, EXISTS, INCR, EVAL, EVALSHA,
+// SCRIPT and PUBLISH, with SUBSCRIBE and PING for the in-process tier, and
+// access to the channel "<ns>:invalidate", for example
 //
 //	user app on >secret ~httpcache:* &* +@all -@dangerous -@admin
 //
@@ -133,6 +134,35 @@
 // response, skip the lease. Only one background revalidation per entry runs
 // at a time in a process, and across instances under the lease, taken
 // without waiting.
+//
+// # In-process tier
+//
+// With Options.Local.MaxBytes set, each instance also keeps decoded entries
+// in memory, at most MaxBytes (bodies, header fields, keys; the least
+// recently used go first), and answers hits from there without a Redis
+// round trip. It is coherent within a bound: every store, Purge, PurgeTag,
+// PurgeAll and invalidation by an unsafe method, by any instance, is
+// published on the channel "<ns>:invalidate" after it was made (every
+// instance publishes, with the tier or without), and each instance's
+// subscription drops what the message names (PurgeAll: everything, and
+// the new generation is used at once). Each instance pings on its
+// subscription's connection every MaxDelay/4; Redis answers in order, so a
+// pong proves that every message published before its ping arrived, and
+// the tier answers only until MaxDelay after the last ping whose pong came
+// back. Hence the bound: a request that starts more than Local.MaxDelay
+// (default 100 ms) after a store or purge returned never gets the replaced
+// response from any tier. A subscription that fails or stays silent (no
+// pong for 2*MaxDelay plus a second) is replaced; a new subscription
+// empties the tier, since messages may have been lost. An entry read from
+// Redis is kept only when no invalidation for its key arrived during the
+// read. Not covered by the bound: writes to the keys made outside the
+// cache, and a failed PUBLISH (reported to OnError; tiers elsewhere then
+// keep the replaced response until it is evicted or its Redis TTL ends).
+// Entries of the tier are shared by concurrent responses: each response
+// gets its own copy of the header fields, the body is written from the
+// shared bytes. Close stops the subscription. Stats.LocalHits and
+// LocalBytes report the tier. The tier works on a cluster too (PUBLISH
+// reaches every node's subscribers).
 //
 // # Redis version
 //

@@ -166,6 +166,14 @@ func decodeEntry(s string) (*entry, error) {
 	return e, nil
 }
 
+// share marks e as shared by several responses, which then copy its header
+// (an entry of the in-process tier already is: it is never written to).
+func (e *entry) share() {
+	if e.owned {
+		e.owned = false
+	}
+}
+
 // age is the entry's current_age at now (RFC 9111 §4.2.3).
 func (e *entry) age(now time.Time) time.Duration {
 	resident := now.UnixNano() - e.responseTime

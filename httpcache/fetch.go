@@ -41,7 +41,7 @@ func (t *txn) fetch(stale *entry) {
 	if finished {
 		if e, err := t.find(); err == nil && e != nil && e.responseTime != respTimeOf(stale) {
 			if u := t.use(e, e.age(t.c.now())); u == useFresh || u == useStaleOK {
-				e.owned = false // its header goes to followers too: each copies it
+				e.share()
 				shared = e
 				t.useEntry(e)
 				return

@@ -1,10 +1,6 @@
 package httpcache
 
-import (
-	"hash/maphash"
-	"sync"
-	"sync/atomic"
-)
+import "sync"
 
 // flight collapses concurrent origin fetches for one key: the first caller
 // (the leader) fetches in the goroutine that joined (the request's; for a
@@ -13,16 +9,13 @@ import (
 //
 // It also tells a new leader whether a call for its key may have finished
 // (and stored) since the leader's own lookup began: mark before the lookup,
-// then finishedSince after join. Keys share flightBuckets counters, so a
-// finish of another key can answer yes (one needless lookup), never no.
+// then finishedSince after join (see marks: a false yes costs one needless
+// lookup).
 type flight struct {
-	mu    sync.Mutex
-	calls map[string]*flightCall
-	seq   atomic.Uint64         // calls finished
-	last  [flightBuckets]uint64 // seq at the last finish in each bucket (under mu)
+	mu       sync.Mutex
+	calls    map[string]*flightCall
+	finished marks // calls finished (under mu)
 }
-
-const flightBuckets = 256
 
 type flightCall struct {
 	done    chan struct{}
@@ -31,7 +24,7 @@ type flightCall struct {
 }
 
 // mark returns the count of finished calls, for finishedSince.
-func (f *flight) mark() uint64 { return f.seq.Load() }
+func (f *flight) mark() uint64 { return f.finished.mark() }
 
 // join returns the call in flight for key, and whether the caller leads it.
 // A leader also learns whether a call for key finished after mark returned m.
@@ -47,7 +40,7 @@ func (f *flight) join(key string, m uint64) (c *flightCall, leader, finishedSinc
 	}
 	c = &flightCall{done: make(chan struct{})}
 	f.calls[key] = c
-	return c, true, f.last[f.bucket(key)] > m
+	return c, true, f.finished.since(key, m)
 }
 
 // leave publishes the leader's result and wakes the waiters. The leader
@@ -55,12 +48,8 @@ func (f *flight) join(key string, m uint64) (c *flightCall, leader, finishedSinc
 func (f *flight) leave(key string, c *flightCall, e *entry) {
 	f.mu.Lock()
 	delete(f.calls, key)
-	f.last[f.bucket(key)] = f.seq.Add(1)
+	f.finished.record(key)
 	f.mu.Unlock()
 	c.e = e
 	close(c.done)
 }
-
-var flightSeed = maphash.MakeSeed()
-
-func (f *flight) bucket(key string) uint64 { return maphash.String(flightSeed, key) % flightBuckets }

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/rediskit/rediskit/internal/call"
 )
@@ -26,8 +27,9 @@ func (c *Cache) generation(ctx context.Context) (int64, error) {
 func (c *Cache) PurgeAll(ctx context.Context) error {
 	ctx, cancel := call.Context(ctx, c.opts.Timeout, c.wait)
 	defer cancel()
-	if _, err := c.gen.Bump(ctx); err != nil {
+	n, err := c.gen.Bump(ctx)
+	if err != nil {
 		return fmt.Errorf("httpcache: purge all: %w", err)
 	}
-	return nil
+	return c.publish(ctx, genPrefix+strconv.FormatInt(n, 10))
 }

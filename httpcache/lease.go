@@ -111,7 +111,7 @@ func (t *txn) awaitLease(key string, stale *entry) (token string, e *entry, err 
 			return true, err
 		}
 		if found != nil && found.responseTime != respTimeOf(stale) && t.canShare(found, found.age(c.now())) {
-			found.owned = false // its header goes to in-process followers too
+			found.share()
 			e = found
 			return true, nil
 		}

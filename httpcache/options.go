@@ -86,6 +86,8 @@ type Options struct {
 	Storage StorageOptions
 	// Collapse configures collapsing of concurrent misses across instances.
 	Collapse CollapseOptions
+	// Local configures the coherent in-process tier (off by default).
+	Local LocalOptions
 	// CacheStatus configures the Cache-Status response header.
 	CacheStatus StatusOptions
 	// OnError receives every Redis or storage error (the request itself is
@@ -207,6 +209,7 @@ type Cache struct {
 	flight  flight
 	bg      flight
 	stats   stats
+	local   *local // nil: no in-process tier
 	gen     *generation.Cache
 	obs     core.Observer // nil: no fetch spans
 	wait    call.Wait     // nil: Redis waits not reported
@@ -217,7 +220,9 @@ type Cache struct {
 }
 
 // New returns a Cache storing in c's Redis. It validates opts and fills
-// defaults; it does not touch Redis.
+// defaults; it does not touch Redis, except that with Options.Local it
+// starts the in-process tier's subscription in the background (stop it
+// with Close).
 func New(c *core.Client, opts Options) (*Cache, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil core client", ErrInvalidOptions)
@@ -253,6 +258,9 @@ func New(c *core.Client, opts Options) (*Cache, error) {
 	}
 	hc.gen = generation.New(c, core.MakeKey(opts.Namespace, "gen"), opts.GenerationRefresh, opts.Timeout,
 		hc.callCtx, func(ctx context.Context, err error) { hc.reportError(ctx, fmt.Errorf("httpcache: %w", err)) })
+	if opts.Local.MaxBytes > 0 {
+		hc.startLocal()
+	}
 	return hc, nil
 }
 
@@ -267,6 +275,7 @@ func fillDefaults(o *Options) error {
 		{"RevalidateTimeout", &o.RevalidateTimeout, defaultRevalidateTimeout},
 		{"GenerationRefresh", &o.GenerationRefresh, defaultGenerationRefresh},
 		{"Collapse.LeaseTTL", &o.Collapse.LeaseTTL, defaultLeaseTTL},
+		{"Local.MaxDelay", &o.Local.MaxDelay, defaultLocalMaxDelay},
 	} {
 		if *d.v < 0 {
 			return fmt.Errorf("%w: negative %s", ErrInvalidOptions, d.name)
@@ -292,8 +301,8 @@ func fillDefaults(o *Options) error {
 			*d.v = 0
 		}
 	}
-	if st.MaxBodyBytes < 0 || o.Keys.MaxKeyBytes < 0 {
-		return fmt.Errorf("%w: negative Storage.MaxBodyBytes or Keys.MaxKeyBytes", ErrInvalidOptions)
+	if st.MaxBodyBytes < 0 || o.Keys.MaxKeyBytes < 0 || o.Local.MaxBytes < 0 {
+		return fmt.Errorf("%w: negative Storage.MaxBodyBytes, Keys.MaxKeyBytes or Local.MaxBytes", ErrInvalidOptions)
 	}
 	if st.MaxBodyBytes == 0 {
 		st.MaxBodyBytes = defaultMaxBodyBytes

@@ -52,6 +52,10 @@ type Stats struct {
 	// waiting after Collapse.Wait.
 	LeaseWaits    uint64 `json:"lease_waits"`
 	LeaseTimeouts uint64 `json:"lease_timeouts"`
+	// LocalHits counts lookups the in-process tier answered (Options.Local),
+	// LocalBytes is what it holds now.
+	LocalHits  uint64 `json:"local_hits"`
+	LocalBytes int64  `json:"local_bytes"`
 	// NotStorable counts responses not stored, by reason.
 	NotStorable map[string]uint64 `json:"not_storable"`
 }
@@ -71,6 +75,9 @@ func (c *Cache) Stats() Stats {
 		Misses: s.misses.Load(), Collapsed: s.collapsed.Load(), Bypassed: s.bypassed.Load(),
 		Stored: s.stored.Load(), Invalidated: s.invalidated.Load(), Purged: uint64(max(s.purged.Load(), 0)),
 		Errors: s.errors.Load(), LeaseWaits: s.leaseWaits.Load(), LeaseTimeouts: s.leaseTimeouts.Load(), NotStorable: map[string]uint64{}}
+	if l := c.local; l != nil {
+		out.LocalHits, out.LocalBytes = l.hits.Load(), l.size()
+	}
 	for i, r := range reasons {
 		if n := s.notStorable[i].Load(); n > 0 {
 			out.NotStorable[r] = n

@@ -76,6 +76,14 @@ func urlName(rawURL string) string {
 // expired or corrupt entry is (nil, nil); err is a Redis failure.
 func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Request) (*entry, error) {
 	key := c.entryKey(gen, slot)
+	var m uint64
+	if l := c.local; l != nil {
+		now := c.now().UnixNano()
+		if e := l.get(key, r, now); e != nil && now <= e.responseTime+int64(c.ttlFor(e)) {
+			return e, nil
+		}
+		m = l.mark()
+	}
 	rctx, cancel := call.Context(ctx, c.opts.Timeout, c.wait) // a read may stop with its client
 	defer cancel()
 	rdb := c.c.Redis()
@@ -102,6 +110,9 @@ func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Requ
 			return nil, nil // a variant past its own retention in a longer-lived hash
 		}
 		e.variant = variantID(e.vary, r.Header)
+	}
+	if c.local != nil {
+		c.local.put(key, m, e, e.responseTime+int64(c.ttlFor(e)))
 	}
 	return e, nil
 }
@@ -139,7 +150,7 @@ func (c *Cache) put(ctx context.Context, gen int64, slot string, e *entry, reqH 
 	if err != nil {
 		return fmt.Errorf("httpcache: store %s: %w", entryName(gen, slot), err)
 	}
-	return nil
+	return c.publish(ctx, key)
 }
 
 // remove deletes every variant stored under the given slot ids.
@@ -151,14 +162,17 @@ func (c *Cache) remove(ctx context.Context, slots ...string) (int64, error) {
 	rctx, cancel := c.callCtx(ctx)
 	defer cancel()
 	var n int64
+	keys := make([]string, 0, len(slots))
 	for _, s := range slots {
-		d, err := c.c.Redis().Unlink(rctx, c.entryKey(gen, s)).Result()
+		key := c.entryKey(gen, s)
+		d, err := c.c.Redis().Unlink(rctx, key).Result()
 		if err != nil {
-			return n, fmt.Errorf("httpcache: purge: %w", err)
+			return n, errors.Join(fmt.Errorf("httpcache: purge: %w", err), c.publish(ctx, keys...))
 		}
 		n += d
+		keys = append(keys, key)
 	}
-	return n, nil
+	return n, c.publish(ctx, keys...)
 }
 
 // Purge removes the stored responses (every variant) for rawURL, an absolute

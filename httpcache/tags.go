@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (c *Cache) purgeTagPage(ctx context.Context, rdb redis.UniversalClient, tk 
 	}
 	rctx, cancel = call.Context(ctx, c.opts.Timeout, c.wait)
 	defer cancel()
-	n, err = purgeMembers(rctx, rdb, tk, pairs)
+	n, err = c.purgeTagMembers(rctx, rdb, tk, pairs)
 	return next, n, err
 }
 
@@ -129,6 +130,16 @@ func purgeMembers(ctx context.Context, rdb redis.UniversalClient, tk string, pai
 		return n, err
 	}
 	return n, rdb.ZRem(ctx, tk, members...).Err()
+}
+
+// purgeTagMembers is purgeMembers announcing the removed entries.
+func (c *Cache) purgeTagMembers(ctx context.Context, rdb redis.UniversalClient, tk string, pairs []string) (int64, error) {
+	n, err := purgeMembers(ctx, rdb, tk, pairs)
+	keys := make([]string, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		keys = append(keys, pairs[i])
+	}
+	return n, errors.Join(err, c.publish(ctx, keys...))
 }
 
 // parseTags splits a tag header into tags (comma or space separated).

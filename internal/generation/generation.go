@@ -167,3 +167,15 @@ func (g *Cache) Bump(ctx context.Context) (int64, error) {
 	g.readAt.Store(time.Now().UnixNano())
 	return n, nil
 }
+
+// Observe adopts n, a number another process bumped to and announced, when
+// it is above the known one: that Bump then takes effect here at once
+// rather than within refresh.
+func (g *Cache) Observe(n int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if n > g.gen.Load() {
+		g.gen.Store(n)
+		g.readAt.Store(time.Now().UnixNano())
+	}
+}

@@ -75,6 +75,7 @@ var probes = map[string]func(k string) []any{
 	"type":             func(k string) []any { return []any{"type", k} },
 	"zremrangebyscore": func(k string) []any { return []any{"zremrangebyscore", k, 1, 0} },
 	"zscan":            func(k string) []any { return []any{"zscan", k, 0} },
+	"publish":          func(k string) []any { return []any{"publish", k, ""} }, // k as the channel
 }
 
 // Probe is the start-up permission check of a feature: it runs every
