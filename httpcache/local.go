@@ -38,10 +38,16 @@ func (c *Cache) invalidationChannel() string { return core.MakeKey(c.opts.Namesp
 
 // publish announces that the entry keys changed, after they did. Every
 // instance publishes, whether its own tier is on or not, so that every
-// tier in the namespace stays coherent.
+// tier in the namespace stays coherent. This instance's tier drops them at
+// once: a process sees its own changes immediately.
 func (c *Cache) publish(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
+	}
+	if c.local != nil {
+		for _, k := range keys {
+			c.local.apply(c, k)
+		}
 	}
 	rctx, cancel := c.callCtx(ctx)
 	defer cancel()

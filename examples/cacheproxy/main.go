@@ -4,6 +4,7 @@
 // the cache when RFC 9111 allows, unsafe methods invalidate what they touch.
 //
 //	cacheproxy -origin http://127.0.0.1:8000 [-addr 127.0.0.1:8081] [-redis auto]
+//		[-local-bytes 0] [-collapse=true]
 //
 // -origin must be an http or https URL with a host. -addr is the listen
 // address, as for the example services (-listen is its deprecated alias).
@@ -12,6 +13,14 @@
 // -redis is "auto" (the default: REDIS_URL or REDIS_CLUSTER_ADDRS when set,
 // else an embedded in-process Redis, good for a demo or a test run), "env",
 // "embedded", or a redis:// or rediss:// URL.
+//
+// -local-bytes sizes the cache's coherent in-process tier
+// (httpcache.Options.Local.MaxBytes): hits are then answered from memory,
+// and a store or purge by any instance sharing the Redis is seen within
+// 100 ms. The default, 0, leaves it off, as in the library: every hit is
+// then one Redis round trip. -collapse=false turns off collapsing of
+// concurrent misses across instances (httpcache.Options.Collapse; on by
+// default).
 package main
 
 import (
@@ -56,8 +65,16 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(addr str
 	fs.StringVar(addr, "listen", "127.0.0.1:8081", "deprecated: use -addr")
 	originURL := fs.String("origin", "", "origin base URL, e.g. http://127.0.0.1:8000 (required)")
 	redisMode := fs.String("redis", redisconn.ModeAuto, `"auto" (REDIS_URL or REDIS_CLUSTER_ADDRS when set, else embedded), "env", "embedded" or a redis:// URL`)
+	localBytes := fs.Int("local-bytes", 0, "size in bytes of the coherent in-process tier answering hits without Redis (0: off)")
+	collapse := fs.Bool("collapse", true, "collapse concurrent misses across instances sharing the Redis (a lease per key)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("cacheproxy: unexpected arguments %q", fs.Args())
+	}
+	if *localBytes < 0 {
+		return fmt.Errorf("cacheproxy: -local-bytes %d: want 0 (off) or a positive size", *localBytes)
 	}
 	target, err := parseOrigin(*originURL)
 	if err != nil {
@@ -72,11 +89,14 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(addr str
 	logger.Info("redis", "using", conn.Description)
 	errorLog := slog.NewLogLogger(logger.Handler(), slog.LevelError) // for ReverseProxy and http.Server
 	cache, err := httpcache.New(conn.Client, httpcache.Options{
-		OnError: func(_ context.Context, err error) { logger.Warn("httpcache", "err", err) },
+		OnError:  func(_ context.Context, err error) { logger.Warn("httpcache", "err", err) },
+		Local:    httpcache.LocalOptions{MaxBytes: *localBytes},
+		Collapse: httpcache.CollapseOptions{Disable: !*collapse},
 	})
 	if err != nil {
 		return err
 	}
+	defer cache.Close()
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)

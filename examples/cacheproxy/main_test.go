@@ -12,9 +12,22 @@ import (
 )
 
 // TestProxy runs the proxy in-process, on an embedded Redis, in front of an
-// httptest origin.
+// httptest origin, without and with the in-process tier.
 func TestProxy(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"redis", nil},
+		{"in-process tier", []string{"-local-bytes", "1048576"}},
+		{"no collapsing", []string{"-collapse=false"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testProxy(t, tc.args) })
+	}
+}
+
+func testProxy(t *testing.T, args []string) {
 	var mu sync.Mutex
 	seen := map[string]int{}
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -34,7 +47,7 @@ func TestProxy(t *testing.T) {
 	addrc := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"-addr", "127.0.0.1:0", "-origin", origin.URL}, io.Discard, func(a string) { addrc <- a })
+		errc <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-origin", origin.URL}, args...), io.Discard, func(a string) { addrc <- a })
 	}()
 	var base string
 	select {
@@ -92,7 +105,9 @@ func TestProxy(t *testing.T) {
 }
 
 func TestFlags(t *testing.T) {
-	for _, args := range [][]string{{}, {"-origin", "not a url"}, {"-origin", "ftp://x"}, {"-origin", "http://"}, {"-origin", "https:///path"}, {"-origin", "127.0.0.1:8000"}, {"-origin", "mailto:a@b"}, {"-origin", "http://127.0.0.1:1", "-redis", "ftp://x"}, {"-bogus"}} {
+	for _, args := range [][]string{{}, {"-origin", "not a url"}, {"-origin", "ftp://x"}, {"-origin", "http://"}, {"-origin", "https:///path"}, {"-origin", "127.0.0.1:8000"}, {"-origin", "mailto:a@b"}, {"-origin", "http://127.0.0.1:1", "-redis", "ftp://x"}, {"-bogus"},
+		{"-origin", "http://127.0.0.1:1", "-local-bytes", "-1"}, {"-origin", "http://127.0.0.1:1", "-local-bytes", "lots"},
+		{"-origin", "http://127.0.0.1:1", "-collapse=maybe"}, {"-origin", "http://127.0.0.1:1", "extra"}} {
 		if err := run(context.Background(), args, io.Discard, nil); err == nil {
 			t.Errorf("run(%q): got nil, want an error", args)
 		}
