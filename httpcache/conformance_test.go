@@ -12,7 +12,7 @@ import (
 // origins, request-header normalisation) like TestRFC, on every topology.
 func TestConformance(t *testing.T) {
 	var cases []rfcCase
-	for _, part := range [][]rfcCase{surrogateCases(), heuristicCases(), rangeCases(), unreachableCases()} {
+	for _, part := range [][]rfcCase{surrogateCases(), heuristicCases(), rangeCases(), unreachableCases(), normalisationCases()} {
 		cases = append(cases, part...)
 	}
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {

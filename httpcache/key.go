@@ -173,9 +173,10 @@ func variantID(spec string, r http.Header) string {
 }
 
 // normalizeHeaderValue combines a request header's lines for variant
-// matching: whitespace around list elements is dropped, and Accept-Encoding
-// becomes the sorted set of codings it accepts (q>0), so equivalent
-// spellings share a variant.
+// matching: whitespace around list elements is dropped, fields with
+// q-values become sorted sets (vary.go), and Accept-Encoding becomes the
+// sorted set of codings it accepts (q>0), so equivalent spellings share a
+// variant.
 func normalizeHeaderValue(name string, vals []string) string {
 	if len(vals) == 0 {
 		return "\x00absent"
@@ -187,6 +188,9 @@ func normalizeHeaderValue(name string, vals []string) string {
 				elems = append(elems, e)
 			}
 		}
+	}
+	if qLists[name] {
+		return normalizeQList(elems)
 	}
 	if name != "Accept-Encoding" {
 		return strings.Join(elems, ",")

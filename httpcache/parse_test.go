@@ -153,3 +153,41 @@ func TestSurrogateDirectives(t *testing.T) {
 		}
 	}
 }
+
+func TestQListNormalization(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		same [][]string // each spelling selects one variant
+		diff [][]string // each selects another
+	}{
+		{"Accept-Language",
+			[][]string{{"en, de"}, {"de, en"}, {"eN, De"}, {" en ,   de"}, {"en;q=1.0, de;q=1"}, {"de", "en"}, {"en, de, en"}},
+			[][]string{{"en"}, {"en, de;q=0.5"}, {"en, de, fr"}, nil, {"en-US, de"}}},
+		{"Accept-Language",
+			[][]string{{"fr;q=0.5, de"}, {"de;q=1.000, FR; Q=0.50"}},
+			[][]string{{"fr;q=0.6, de"}, {"fr;q=bad, de"}}},
+		{"Accept",
+			[][]string{{"text/html, application/json;q=0.9"}, {"application/JSON; q=0.90, TEXT/html"}},
+			[][]string{{"text/html;level=1, application/json;q=0.9"}, {"text/html"}}},
+		{"Accept-Charset",
+			[][]string{{"utf-8, iso-8859-1;q=0.5"}, {"ISO-8859-1;q=.5,UTF-8"}},
+			[][]string{{"utf-8"}}},
+	}
+	for _, tc := range cases {
+		want := normalizeHeaderValue(tc.name, tc.same[0])
+		for _, v := range tc.same {
+			if got := normalizeHeaderValue(tc.name, v); got != want {
+				t.Errorf("%s %q: got %q, want %q (as %q)", tc.name, v, got, want, tc.same[0])
+			}
+		}
+		for _, v := range tc.diff {
+			if got := normalizeHeaderValue(tc.name, v); got == want {
+				t.Errorf("%s %q: got the variant of %q, want another", tc.name, v, tc.same[0])
+			}
+		}
+	}
+	if a, b := normalizeHeaderValue("X-List", []string{"a, b"}), normalizeHeaderValue("X-List", []string{"b, a"}); a == b {
+		t.Errorf("X-List: order ignored (%q), want it kept for fields without q-values", a)
+	}
+}
