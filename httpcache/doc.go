@@ -10,15 +10,30 @@
 //     A response is stored when its status is final and understood and it
 //     has explicit freshness (s-maxage, max-age, Expires) or public, or its
 //     status is heuristically cacheable (200, 203, 204, 300, 301, 308, 404,
-//     405, 410, 414, 501). Without explicit freshness a response gets none
-//     (it is stored stale, for revalidation, when it has a validator) unless
-//     a Rule gives it a TTL.
+//     405, 410, 414, 501). Without explicit freshness a response gets the
+//     TTL of a matching Rule, else heuristic freshness (§4.2.2): 10% of the
+//     time since its Last-Modified, capped by
+//     Options.Storage.MaxHeuristicFreshness (default 24h; negative turns
+//     it off), reported as Cache-Status detail=heuristic; else none (it is
+//     stored stale, for revalidation, when it has a validator).
+//   - Surrogate-Control (the header CDNs read; directives untargeted or
+//     targeted at this cache with ";<CacheStatus.Name>") wins over
+//     Cache-Control for this cache: its no-store keeps a response out, its
+//     max-age replaces the Cache-Control freshness and no-store/no-cache/
+//     must-revalidate, so an origin can say "Cache-Control: no-store" to
+//     browsers and "Surrogate-Control: max-age=60" to this cache. The
+//     header never reaches clients; requests to the handler carry
+//     Surrogate-Capability: <name>="Surrogate/1.0". See
+//     Options.Storage.IgnoreSurrogateControl.
 //   - Not stored: no-store, private, Vary: *, a request's no-store, a
 //     response to a request with Authorization unless it has public,
 //     s-maxage or must-revalidate (§3.5), a response with Set-Cookie unless
 //     Options.Storage.StoreSetCookie (which stores it without Set-Cookie),
 //     a body over Options.Storage.MaxBodyBytes (default 1 MiB; such a body streams to the
-//     client and is never buffered whole). Hop-by-hop and Connection-listed
+//     client and is never buffered whole), a 206 (see Range below).
+//     Set-Cookie is the safe default of an application cache: a response
+//     that sets a cookie is usually personal, and a shared copy would hand
+//     one client's cookie, or a page made for it, to others. Hop-by-hop and Connection-listed
 //     fields are never stored. Status, header fields and multiple values
 //     are replayed as the handler wrote them, with Age.
 //   - Request directives no-cache, no-store, max-age, min-fresh, max-stale
@@ -27,8 +42,32 @@
 //     proxy-revalidate, s-maxage, stale-while-revalidate and stale-if-error
 //     (RFC 5861, capped by Options).
 //   - Clients' If-None-Match and If-Modified-Since are answered with 304
-//     from the entry; a stale entry is revalidated with a conditional
-//     request to the handler, and a 304 refreshes its header fields.
+//     from the entry (without Last-Modified, If-Modified-Since is compared
+//     with the entry's Date, §4.3.2); a stale entry is revalidated with a
+//     conditional request to the handler, and a 304 refreshes its header
+//     fields.
+//   - Range (RFC 9110 §14): one byte range, "first-last", "first-" or
+//     "-suffix", is answered 206 from a stored complete 200, a range past
+//     its end 416 with Content-Range "bytes */<length>"; If-Range is
+//     honoured (strong ETag or strong Last-Modified), several ranges or an
+//     invalid field get the whole 200. A range request that misses goes
+//     to the handler as sent; a 206 it answers is passed on, not stored:
+//     the cache stores whole responses (up to MaxBodyBytes) and cuts
+//     ranges from them, and combining parts needs a shared strong
+//     validator (RFC 9111 §3.4), which a part without one cannot give. A
+//     206 whose Content-Range disagrees with its body length is never
+//     guessed at.
+//   - Disconnected origin (§4.2.4): a handler that could not reach its
+//     origin says so with OriginUnreachable (examples/cacheproxy does, from
+//     httputil.ReverseProxy's ErrorHandler); the cache then answers with
+//     the stale entry it was revalidating, unless must-revalidate,
+//     proxy-revalidate, s-maxage, no-cache or the request's no-cache,
+//     max-age or min-fresh forbid it.
+//   - Vary: request fields are compared normalised: whitespace around
+//     list elements dropped; Accept-Encoding as the set of codings it
+//     accepts; Accept-Language, Accept-Charset and Accept as sets of
+//     case-folded elements with numeric q-values (order among them is not
+//     significant, RFC 9110 §12.5.4).
 //   - A successful POST, PUT, PATCH or DELETE (any unsafe method)
 //     invalidates its URI and same-origin Location and Content-Location.
 //   - Every GET or HEAD response carries a Cache-Status member (RFC 9211).

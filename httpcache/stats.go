@@ -11,11 +11,11 @@ import (
 // Outcomes of a GET or HEAD request, reported in Result.Status.
 const (
 	StatusHit         = "hit"         // served from a fresh entry (or one a request's max-stale accepted)
-	StatusStale       = "stale"       // served stale: stale-while-revalidate or stale-if-error
+	StatusStale       = "stale"       // served stale: stale-while-revalidate, stale-if-error or an unreachable origin
 	StatusRevalidated = "revalidated" // stale entry confirmed by a 304 from the handler
 	StatusMiss        = "miss"        // answered by the handler
 	StatusCollapsed   = "collapsed"   // waited for another request's handler call and reused its response
-	StatusBypass      = "bypass"      // not cacheable (Range, Upgrade, disallowed host, …)
+	StatusBypass      = "bypass"      // not cacheable (Upgrade, If-Match, disallowed host, …)
 	StatusError       = "error"       // Redis failed; answered by the handler
 	StatusGatewayTO   = "only-if-cached"
 )
@@ -26,7 +26,7 @@ type Result struct {
 	// Stored reports the handler's response was stored.
 	Stored bool `json:"stored"`
 	// Reason is why a response was not stored, or the stale rule used
-	// ("stale-while-revalidate", "stale-if-error"). The reasons, also the
+	// ("stale-while-revalidate", "stale-if-error", "origin-unreachable"). The reasons, also the
 	// keys of Stats.NotStorable and the Cache-Status detail, are
 	// "request-no-store", "no-store", "private", "authorization",
 	// "set-cookie", "status", "vary-star", "no-freshness", "too-large" and
