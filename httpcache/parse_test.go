@@ -11,22 +11,34 @@ import (
 
 func TestParseCacheControl(t *testing.T) {
 	t.Parallel()
+	cc := parseCacheControl
+	// surrogate reads Surrogate-Control lines for a cache named "me".
+	surrogate := func(h http.Header) directives {
+		return surrogateDirectives(http.Header{"Surrogate-Control": h["Cache-Control"]}, "me")
+	}
 	cases := []struct {
+		parse func(http.Header) directives
 		lines []string
 		want  directives
 	}{
-		{nil, nil},
-		{[]string{"max-age=60"}, directives{"max-age": "60"}},
-		{[]string{"Max-Age=60, PUBLIC", "no-cache"}, directives{"max-age": "60", "public": "", "no-cache": ""}},
-		{[]string{`no-cache="Set-Cookie, X-A", max-age="30"`}, directives{"no-cache": "Set-Cookie, X-A", "max-age": "30"}},
-		{[]string{"max-age=1, max-age=99"}, directives{"max-age": "1"}},
-		{[]string{" , ,s-maxage = 5 ,,"}, directives{"s-maxage": "5"}},
-		{[]string{`private="a\"b", x`}, directives{"private": `a"b`, "x": ""}},
+		{cc, nil, nil},
+		{cc, []string{"max-age=60"}, directives{"max-age": "60"}},
+		{cc, []string{"Max-Age=60, PUBLIC", "no-cache"}, directives{"max-age": "60", "public": "", "no-cache": ""}},
+		{cc, []string{`no-cache="Set-Cookie, X-A", max-age="30"`}, directives{"no-cache": "Set-Cookie, X-A", "max-age": "30"}},
+		{cc, []string{"max-age=1, max-age=99"}, directives{"max-age": "1"}},
+		{cc, []string{" , ,s-maxage = 5 ,,"}, directives{"s-maxage": "5"}},
+		{cc, []string{`private="a\"b", x`}, directives{"private": `a"b`, "x": ""}},
+		{surrogate, nil, nil},
+		{surrogate, []string{"max-age=60"}, directives{"max-age": "60"}},
+		{surrogate, []string{"max-age=60;other, no-store;cdn"}, nil},
+		{surrogate, []string{"max-age=60;other", "no-store;Me"}, directives{"no-store": ""}},
+		{surrogate, []string{"max-age=10, max-age=100;me, stale-if-error=5"}, directives{"max-age": "100", "stale-if-error": "5"}},
+		{surrogate, []string{`content="ESI/1.0", MaX-aGe=30 ; me`}, directives{"content": "ESI/1.0", "max-age": "30"}},
 	}
-	for _, tc := range cases {
-		got := parseCacheControl(http.Header{"Cache-Control": tc.lines})
+	for i, tc := range cases {
+		got := tc.parse(http.Header{"Cache-Control": tc.lines})
 		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("parseCacheControl(%q): got %v, want %v", tc.lines, got, tc.want)
+			t.Errorf("case %d, %q: got %v, want %v", i, tc.lines, got, tc.want)
 		}
 	}
 }
@@ -130,27 +142,6 @@ func TestEntryRoundTrip(t *testing.T) {
 	e.owned = true
 	if err != nil || !reflect.DeepEqual(got, e) {
 		t.Fatalf("round trip: got %+v, %v, want %+v", got, err, e)
-	}
-}
-
-func TestSurrogateDirectives(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		lines []string
-		want  directives
-	}{
-		{nil, nil},
-		{[]string{"max-age=60"}, directives{"max-age": "60"}},
-		{[]string{"max-age=60;other, no-store;cdn"}, nil},
-		{[]string{"max-age=60;other", "no-store;Me"}, directives{"no-store": ""}},
-		{[]string{"max-age=10, max-age=100;me, stale-if-error=5"}, directives{"max-age": "100", "stale-if-error": "5"}},
-		{[]string{`content="ESI/1.0", MaX-aGe=30 ; me`}, directives{"content": "ESI/1.0", "max-age": "30"}},
-	}
-	for _, tc := range cases {
-		got := surrogateDirectives(http.Header{"Surrogate-Control": tc.lines}, "me")
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("surrogateDirectives(%q): got %v, want %v", tc.lines, got, tc.want)
-		}
 	}
 }
 

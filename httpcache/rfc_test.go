@@ -266,9 +266,12 @@ func validationCases() []rfcCase {
 	}
 }
 
-func TestRFC(t *testing.T) {
+func TestRFC(t *testing.T) { runCases(t, rfcCases()) }
+
+// runCases plays each case on its own cache, on every topology.
+func runCases(t *testing.T, cases []rfcCase) {
 	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
-		for i, rc := range rfcCases() {
+		for i, rc := range cases {
 			t.Run(rc.name, func(t *testing.T) {
 				t.Parallel()
 				clk := newClock()
