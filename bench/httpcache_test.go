@@ -3,9 +3,10 @@ package bench
 // httpcache benchmarks (issue 5): the cost of a cache hit through the
 // net/http middleware against the floor it cannot beat, a raw go-redis GET
 // of the same stored entry plus writing it to an httptest.ResponseRecorder.
-// Sibling sub-benchmarks impl=raw-get (the baseline) and impl=httpcache, so
-// `benchstat -col /impl` gives the ratio. A hit never calls the handler: the
-// benchmark fails if it does.
+// Sibling sub-benchmarks impl=raw-get (the baseline), impl=httpcache and
+// impl=httpcache-local (with the in-process tier, Options.Local: no Redis
+// round trip), so `benchstat -col /impl` gives the ratios. A hit never calls
+// the handler: the benchmark fails if it does.
 
 import (
 	"context"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rediskit/rediskit/adapters/nethttp"
 	"github.com/rediskit/rediskit/core"
@@ -70,7 +72,7 @@ func benchHit(b *testing.B, size int, par bool) {
 			_, _ = w.WriteString(s)
 		})
 	})
-	b.Run("impl=httpcache", func(b *testing.B) {
+	hit := func(b *testing.B, h http.Handler) {
 		httpcacheRun(b, par, func() {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
@@ -81,7 +83,19 @@ func benchHit(b *testing.B, size int, par bool) {
 		if n := calls.Load(); n != 0 {
 			b.Fatalf("handler calls during hits: got %d, want 0", n)
 		}
+	}
+	b.Run("impl=httpcache", func(b *testing.B) { hit(b, h) })
+	lc, err := httpcache.New(core.NewFromRedis(rdb), httpcache.Options{Namespace: ns, Local: httpcache.LocalOptions{MaxBytes: 1 << 20}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lc.Close()
+	lh := nethttp.HTTPCache(lc)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	redistest.Eventually(b, 5*time.Second, "the in-process tier answering", func() bool {
+		lh.ServeHTTP(httptest.NewRecorder(), req)
+		return lc.Stats().LocalHits > 0
 	})
+	b.Run("impl=httpcache-local", func(b *testing.B) { hit(b, lh) })
 }
 
 func httpcacheRun(b *testing.B, par bool, op func()) {

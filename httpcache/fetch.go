@@ -257,9 +257,9 @@ func (t *txn) fail(err error) {
 // revalidateInBackground refreshes e with a conditional request to the
 // handler (or the one its Detach returns) after the client was answered, one
 // at a time per key in this process and, under the lease taken without
-// waiting, among the instances. It runs under RevalidateTimeout with the request's
-// context values but neither its cancellation nor its request budget: the
-// client waits on none of it.
+// waiting, among the instances. It runs under RevalidateTimeout with the
+// request's context values but neither its cancellation nor its request
+// budget: the client waits on none of it.
 func (t *txn) revalidateInBackground(e *entry) {
 	c := t.c
 	key := t.slot + "\x00" + e.variant

@@ -3,10 +3,8 @@ package httpcache
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/rediskit/rediskit/core"
 	"github.com/rediskit/rediskit/internal/lease"
 )
 
@@ -43,7 +41,7 @@ const defaultLeaseTTL = 5 * time.Second
 // leaseKey is the key of the lease on slot's entry, in the entry's cluster
 // slot.
 func (c *Cache) leaseKey(gen int64, slot string) string {
-	return core.MakeKey(c.opts.Namespace, "g"+strconv.FormatInt(gen, 10), "lease", "{"+slot+"}")
+	return c.genPrefix(gen) + "lease:{" + slot + "}"
 }
 
 // leased reports whether a fetch for the request takes the lease: not when

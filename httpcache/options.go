@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rediskit/rediskit/core"
@@ -210,9 +211,11 @@ type Cache struct {
 	bg      flight
 	stats   stats
 	local   *local // nil: no in-process tier
-	gen     *generation.Cache
-	obs     core.Observer // nil: no fetch spans
-	wait    call.Wait     // nil: Redis waits not reported
+	// keyPrefix is the key prefix of the generation last used.
+	keyPrefix atomic.Pointer[genKeys]
+	gen       *generation.Cache
+	obs       core.Observer // nil: no fetch spans
+	wait      call.Wait     // nil: Redis waits not reported
 
 	now func() time.Time
 	// surrogateCapability is this cache's Surrogate-Capability value.

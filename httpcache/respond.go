@@ -122,8 +122,7 @@ func (t *txn) serveEntry(e *entry, age time.Duration, cs cacheStatus, res Result
 			h[k] = vals[i:len(vals):len(vals)]
 		}
 	}
-	h["Age"] = []string{strconv.FormatInt(int64(max(age, 0)/time.Second), 10)}
-	t.write(e, cs)
+	t.writeAged(e, cs, max(age, 0))
 	t.report(res)
 }
 
@@ -145,8 +144,29 @@ func (t *txn) serveFetched(e *entry, h http.Header, stale *entry, stored bool) {
 
 // write sends status and body of e, or a 304 when the client's own
 // validators match e (RFC 9111 §4.3.2).
-func (t *txn) write(e *entry, cs cacheStatus) {
+func (t *txn) write(e *entry, cs cacheStatus) { t.writeAged(e, cs, -1) }
+
+// writeAged is write with an Age field of age, unless age < 0.
+func (t *txn) writeAged(e *entry, cs cacheStatus, age time.Duration) {
 	h := t.w.Header()
+	withBody := bodyAllowed(e.status)
+	if len(t.r.Header["Range"]) == 0 && !t.notModified(e) {
+		// The common case, a whole response: its computed fields in two
+		// allocations.
+		n := -1
+		if withBody && len(h["Content-Length"]) == 0 {
+			n = len(e.body)
+		}
+		t.setFields(h, cs, age, n)
+		t.w.WriteHeader(e.status)
+		if withBody && t.r.Method != http.MethodHead {
+			_, _ = io.WriteString(t.w, e.body)
+		}
+		return
+	}
+	if age >= 0 {
+		h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	}
 	if t.notModified(e) {
 		for _, k := range []string{"Content-Length", "Content-Type", "Content-Range"} {
 			delete(h, k)
@@ -158,7 +178,6 @@ func (t *txn) write(e *entry, cs cacheStatus) {
 	if t.writeRange(e, cs) {
 		return
 	}
-	withBody := bodyAllowed(e.status)
 	if withBody && len(h["Content-Length"]) == 0 {
 		h["Content-Length"] = []string{strconv.Itoa(len(e.body))}
 	}
@@ -166,6 +185,43 @@ func (t *txn) write(e *entry, cs cacheStatus) {
 	t.w.WriteHeader(e.status)
 	if withBody && t.r.Method != http.MethodHead {
 		_, _ = io.WriteString(t.w, e.body)
+	}
+}
+
+// setFields sets Age (unless age < 0), Content-Length (unless n < 0) and
+// this cache's Cache-Status member in h, in two allocations: one string
+// holding the three values and one slice backing them.
+func (t *txn) setFields(h http.Header, cs cacheStatus, age time.Duration, n int) {
+	var buf [160]byte
+	b := buf[:0]
+	if age >= 0 {
+		b = strconv.AppendInt(b, int64(age/time.Second), 10)
+	}
+	ageEnd := len(b)
+	if n >= 0 {
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	lenEnd := len(b)
+	cs.key = t.key
+	b = t.c.appendCacheStatus(b, cs)
+	s := string(b)
+	vals := make([]string, 0, 3)
+	set := func(name, v string) {
+		vals = append(vals, v)
+		h[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	if age >= 0 {
+		set("Age", s[:ageEnd])
+	}
+	if n >= 0 {
+		set("Content-Length", s[ageEnd:lenEnd])
+	}
+	switch prev := h["Cache-Status"]; {
+	case len(s) == lenEnd: // disabled
+	case len(prev) > 0:
+		h["Cache-Status"] = append(prev, s[lenEnd:])
+	default:
+		set("Cache-Status", s[lenEnd:])
 	}
 }
 

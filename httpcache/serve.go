@@ -3,6 +3,7 @@ package httpcache
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -40,10 +41,18 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		return
 	}
 	// The request itself is copied with ctx only when next runs: a hit
-	// needs no copy.
-	t := &txn{c: c, w: w, r: r, ctx: ctx, next: next}
+	// needs no copy. A txn lives for this call only (a background
+	// revalidation gets its own): it is recycled.
+	t := txnPool.Get().(*txn)
+	*t = txn{c: c, w: w, r: r, ctx: ctx, next: next}
+	defer func() {
+		*t = txn{}
+		txnPool.Put(t)
+	}()
 	t.run()
 }
+
+var txnPool = sync.Pool{New: func() any { return new(txn) }}
 
 // withContext returns r with ctx, without a copy when it already has it.
 func withContext(r *http.Request, ctx context.Context) *http.Request {

@@ -3,7 +3,6 @@ package httpcache
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -137,58 +136,63 @@ func (c *Cache) setCacheStatus(h http.Header, cs cacheStatus) {
 	if c.opts.CacheStatus.Disable {
 		return
 	}
-	var b strings.Builder
-	b.Grow(64)
-	b.WriteString(c.opts.CacheStatus.Name)
+	var buf [128]byte
+	h["Cache-Status"] = append(h["Cache-Status"], string(c.appendCacheStatus(buf[:0], cs)))
+}
+
+// appendCacheStatus appends this cache's Cache-Status member to b (nothing
+// when the header is disabled).
+func (c *Cache) appendCacheStatus(b []byte, cs cacheStatus) []byte {
+	if c.opts.CacheStatus.Disable {
+		return b
+	}
+	b = append(b, c.opts.CacheStatus.Name...)
 	if cs.hit {
-		b.WriteString("; hit")
+		b = append(b, "; hit"...)
 	} else if cs.fwd != "" {
-		b.WriteString("; fwd=")
-		b.WriteString(cs.fwd)
+		b = append(b, "; fwd="...)
+		b = append(b, cs.fwd...)
 		if cs.fwdStatus != 0 {
-			b.WriteString("; fwd-status=")
-			b.WriteString(strconv.Itoa(cs.fwdStatus))
+			b = append(b, "; fwd-status="...)
+			b = strconv.AppendInt(b, int64(cs.fwdStatus), 10)
 		}
 	}
 	if cs.hasTTL {
-		b.WriteString("; ttl=")
-		b.WriteString(strconv.FormatInt(int64(cs.ttl.Round(time.Second)/time.Second), 10))
+		b = append(b, "; ttl="...)
+		b = strconv.AppendInt(b, int64(cs.ttl.Round(time.Second)/time.Second), 10)
 	}
 	if cs.stored {
-		b.WriteString("; stored")
+		b = append(b, "; stored"...)
 	}
 	if cs.collapsed {
-		b.WriteString("; collapsed")
+		b = append(b, "; collapsed"...)
 	}
 	if c.opts.CacheStatus.ExposeKey && cs.key != "" {
-		b.WriteString("; key=")
-		writeSFString(&b, cs.key)
+		b = append(b, "; key="...)
+		b = appendSFString(b, cs.key)
 	}
 	if cs.detail != "" {
-		b.WriteString("; detail=")
-		b.WriteString(cs.detail)
+		b = append(b, "; detail="...)
+		b = append(b, cs.detail...)
 	}
-	h["Cache-Status"] = append(h["Cache-Status"], b.String())
+	return b
 }
 
-// writeSFString writes s as a structured-field string (RFC 8941 §3.3.3):
-// quotes and backslashes escaped, bytes outside printable ASCII (which it
-// cannot hold) percent-encoded.
-func writeSFString(b *strings.Builder, s string) {
+// appendSFString appends s as a structured-field string (RFC 8941
+// §3.3.3): quotes and backslashes escaped, bytes outside printable ASCII
+// (which it cannot hold) percent-encoded.
+func appendSFString(b []byte, s string) []byte {
 	const hexDigits = "0123456789ABCDEF"
-	b.WriteByte('"')
+	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
+			b = append(b, '\\', c)
 		case c < 0x20 || c > 0x7e:
-			b.WriteByte('%')
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&15])
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
-	b.WriteByte('"')
+	return append(b, '"')
 }

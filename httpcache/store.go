@@ -52,11 +52,28 @@ return 1
 // entryKey is the Redis key of all variants of one URL key: the slot id sits
 // in a hash tag so the entry and its variants share a cluster slot.
 func (c *Cache) entryKey(gen int64, slot string) string {
-	return core.MakeKey(c.opts.Namespace, "g"+strconv.FormatInt(gen, 10), "{"+slot+"}")
+	return c.genPrefix(gen) + "{" + slot + "}"
 }
 
 func (c *Cache) tagKey(gen int64, tag string) string {
-	return core.MakeKey(c.opts.Namespace, "g"+strconv.FormatInt(gen, 10), "tag", tag)
+	return c.genPrefix(gen) + "tag:" + tag
+}
+
+// genKeys is the key prefix of one generation, "<ns>:g<gen>:".
+type genKeys struct {
+	gen    int64
+	prefix string
+}
+
+// genPrefix returns "<ns>:g<gen>:", built once per generation (keys as
+// core.MakeKey(ns, "g<gen>", ...) builds them).
+func (c *Cache) genPrefix(gen int64) string {
+	if p := c.keyPrefix.Load(); p != nil && p.gen == gen {
+		return p.prefix
+	}
+	p := &genKeys{gen: gen, prefix: core.MakeKey(c.opts.Namespace, "g"+strconv.FormatInt(gen, 10), "")}
+	c.keyPrefix.Store(p)
+	return p.prefix
 }
 
 // entryName names an entry in error messages without its URL (a query may

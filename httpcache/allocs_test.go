@@ -1,0 +1,80 @@
+package httpcache_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/internal/redistest"
+)
+
+// discardWriter is a ResponseWriter that allocates nothing once its header
+// map has grown: the allocations counted are the cache's (and go-redis').
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+// A hit allocates at most this much per request (a 1 KiB body, four stored
+// header fields): from Redis, a GET (go-redis: about 8), the call's timeout
+// context, the decoded entry and the computed header fields; from the
+// in-process tier, the header values copied from the shared entry and the
+// computed fields. bench/httpcache_test.go BenchmarkHTTPCacheHit measures
+// the same with an httptest.ResponseRecorder (which adds about 8).
+func TestHitAllocs(t *testing.T) {
+	cases := []struct {
+		name  string
+		local bool
+		max   float64
+	}{
+		{"redis", false, 23},
+		{"in-process tier", true, 7},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := redistest.Case{Target: redistest.StandaloneTarget(t), Prefix: redistest.Prefix(t)}
+			var lo httpcache.LocalOptions
+			if tc.local {
+				lo.MaxBytes = 1 << 20
+			}
+			c := localCaches(t, rc, 1, lo)[0]
+			body := strings.Repeat("x", 1<<10)
+			calls := 0
+			h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				w.Header().Set("Cache-Control", "public, max-age=3600")
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("ETag", `"v1"`)
+				_, _ = w.Write([]byte(body))
+			}))
+			req := httptest.NewRequest("GET", "http://example.com/page?id=42", nil)
+			h.ServeHTTP(httptest.NewRecorder(), req) // store it
+			if tc.local {
+				poll(t, "the in-process tier answering", func() bool {
+					h.ServeHTTP(httptest.NewRecorder(), req)
+					return c.Stats().LocalHits > 0
+				})
+			}
+			w := &discardWriter{h: http.Header{}}
+			got := testing.AllocsPerRun(200, func() {
+				clear(w.h)
+				w.n = 0
+				h.ServeHTTP(w, req)
+			})
+			if w.status != 200 || w.n != len(body) || calls != 1 {
+				t.Fatalf("hit: got status %d, %d bytes, %d handler calls; want 200, %d, 1", w.status, w.n, calls, len(body))
+			}
+			if got > tc.max {
+				t.Errorf("allocations per hit: got %.0f, want at most %.0f", got, tc.max)
+			}
+			t.Logf("allocations per hit: %.0f", got)
+		})
+	}
+}
