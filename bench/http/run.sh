@@ -233,7 +233,9 @@ cache_part() {
 		-origin "http://127.0.0.1:$origin_port" -redis "redis://127.0.0.1:$redis_port/1"
 	url[cacheproxy]=http://127.0.0.1:$port
 	wait_http "${url[cacheproxy]}/-/requests"
-	if "$work/bin/cacheproxy" -h 2>&1 | grep -q -- '-local-bytes'; then
+	local help
+	help=$("$work/bin/cacheproxy" -h 2>&1 || true) # -h exits 2
+	if [[ $help == *-local-bytes* ]]; then
 		free_port port
 		start cacheproxy-local "$work/bin/cacheproxy" -addr "127.0.0.1:$port" -local-bytes "$LOCAL_BYTES" \
 			-origin "http://127.0.0.1:$origin_port" -redis "redis://127.0.0.1:$redis_port/2"
