@@ -9,6 +9,8 @@
 #   INTERLEAVE=1 ./run.sh         # COUNT rounds of -count 1 instead (see below)
 #   OUT=dir ./run.sh              # results in dir (default $TMPDIR/rediskit-bench)
 #   ./run.sh compare FILE         # only the comparison, from a saved run
+#   BASE=main INTERLEAVE=1 ./run.sh # also the benchmarks of git revision BASE,
+#                                 # round by round next to this tree's (below)
 #
 # Convention: the implementations of one benchmark are sibling sub-benchmarks
 # named impl=<name>, the baseline first (BenchmarkSetGet/target=cluster/impl=raw
@@ -56,6 +58,18 @@ speedups() {
 	'
 }
 
+# BASE=rev: the same benchmarks, built from git revision rev (a temporary
+# worktree), run in every round right before this tree's, then compared
+# per benchmark with benchstat (base vs new): a change measured against the
+# code before it in one run.
+build_base() {
+	local src
+	src=$(mktemp -d)
+	git -C .. worktree add --quiet --detach "$src" "$BASE"
+	(cd "$src/bench" && go test -c -o "$OUT/base.test" .)
+	git -C .. worktree remove --force "$src"
+}
+
 compare() {
 	local file=$1 name
 	for name in $(sed -n 's/^Benchmark\([A-Za-z0-9_]*\)[/ -].*/\1/p' "$file" | awk '!seen[$0]++'); do
@@ -77,18 +91,33 @@ if [[ ${1:-} == compare ]]; then
 fi
 
 mkdir -p "$OUT"
+if [[ -n ${BASE:-} && ${INTERLEAVE:-0} != 1 ]]; then
+	echo "BASE needs INTERLEAVE=1" >&2
+	exit 2
+fi
 if [[ ${INTERLEAVE:-0} == 1 ]]; then
 	# COUNT rounds of -count 1 from one test binary: every implementation
 	# runs next to its baseline in each round, so load that drifts during
 	# the run (other processes on the machine) hits both alike.
 	go test -c -o "$OUT/bench.test" .
 	: >"$OUT/bench.txt"
+	if [[ -n ${BASE:-} ]]; then
+		build_base
+		: >"$OUT/base.txt"
+	fi
 	for round in $(seq "$COUNT"); do
 		echo "# round $round/$COUNT" >&2
+		if [[ -n ${BASE:-} ]]; then
+			"$OUT/base.test" -test.run '^$' -test.bench "$BENCH" -test.benchmem -test.count 1 -test.timeout 30m | tee -a "$OUT/base.txt"
+		fi
 		"$OUT/bench.test" -test.run '^$' -test.bench "$BENCH" -test.benchmem -test.count 1 -test.timeout 30m | tee -a "$OUT/bench.txt"
 	done
 else
 	go test -run '^$' -bench "$BENCH" -benchmem -count "$COUNT" -timeout 90m . | tee "$OUT/bench.txt"
 fi
 compare "$OUT/bench.txt" | tee "$OUT/benchstat.txt"
-echo "results: $OUT/bench.txt, comparison: $OUT/benchstat.txt"
+if [[ -n ${BASE:-} ]]; then
+	echo "### base ($BASE) vs new (this tree)" | tee -a "$OUT/benchstat.txt"
+	benchstat "base=$OUT/base.txt" "new=$OUT/bench.txt" | tee -a "$OUT/benchstat.txt"
+fi
+echo "results: $OUT/bench.txt${BASE:+, base: $OUT/base.txt}, comparison: $OUT/benchstat.txt"

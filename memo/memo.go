@@ -3,6 +3,7 @@ package memo
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -16,9 +17,9 @@ import (
 )
 
 // Func is a memoized function from K to V. It is safe for concurrent use;
-// values returned to concurrent callers of one load (and, with L1, to all
-// hits of one entry) are shared, so treat a V holding slices, maps or
-// pointers as read-only. On a Redis error or timeout (each call bounded by
+// values returned to concurrent callers of one load, and to the hits of
+// one entry in one process, are shared, so treat a V holding slices, maps
+// or pointers as read-only. On a Redis error or timeout (each call bounded by
 // Options.Timeout) it fails open by default: the function is called and
 // its result returned unstored; with Options.FailClosed the error is
 // returned, wrapping ErrUnavailable. Every Redis error reaches OnError and
@@ -45,9 +46,9 @@ type Func[K comparable, V any] struct {
 	readsMu    sync.Mutex
 	reads      map[string]*readFlight[V] // key: entry key; shares concurrent GETs
 	loads      singleflight.Group        // key: entry key; shares loads
-	decoded    sync.Map                  // with L1: entry key -> *decoded[V]
-	decodedN   atomic.Int64              // entries in decoded, roughly
-	refreshing sync.Map                  // entry keys being refreshed in the background
+	flights    sync.Pool                 // of *readFlight[V], for reads no other caller joined
+	recent     recentTable[K, V]
+	refreshing sync.Map // entry keys being refreshed in the background
 	gen        *generation.Cache
 	genRead    atomic.Int64 // UnixNano at which the last generation read that ended started; 0 after a failed one
 	genKnown   atomic.Bool  // a generation was read (only kept without direct)
@@ -106,6 +107,7 @@ func wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 		var k K
 		_, f.intKey = appendIntKey(nil, k)
 	}
+	f.recent.seed = maphash.MakeSeed()
 	f.direct = call.Honoured(f.rdb)
 	f.gen = f.newGeneration()
 	if r, ok := f.rdb.(*redis.Client); ok {
@@ -144,8 +146,9 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 	if ctx == nil {
 		return zero, errNilContext("get")
 	}
+	last := f.recent.find(k)
 	var part string
-	if !f.intKey {
+	if last == nil && !f.intKey {
 		var err error
 		if part, err = f.keyOf(k); err != nil {
 			return zero, err
@@ -158,19 +161,27 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 		}
 		return f.redisDown(ctx, k, "", err)
 	}
-	key := f.hitKey(gen, k, part)
-	e, err := f.read(ctx, key)
+	lk := lookup[K, V]{k: k, gen: gen, last: last}
+	if last != nil && last.gen == gen {
+		lk.key, lk.arg = last.key, last.arg
+	} else {
+		if last != nil && !f.intKey {
+			part, _ = f.keyOf(k) // it rendered k before
+		}
+		lk.key = f.hitKey(gen, k, part)
+	}
+	e, err := f.read(ctx, &lk)
 	if err != nil {
 		if err := ctxErr(ctx); err != nil {
 			return zero, err
 		}
-		return f.redisDown(ctx, k, key, err)
+		return f.redisDown(ctx, k, lk.key, err)
 	}
 	if e == nil {
 		f.stats.misses.Add(1)
-		return f.load(ctx, k, key, nil)
+		return f.load(ctx, k, lk.key, nil)
 	}
-	return f.serve(ctx, k, key, e)
+	return f.serve(ctx, k, lk.key, e)
 }
 
 // hitKey is entryKey(gen, keyOf(k)), given part = keyOf(k) unless the key

@@ -80,40 +80,56 @@ type readFlight[V any] struct {
 	done chan struct{} // made by the first waiter (under readsMu); closed when e and err are set
 	e    *envelope[V]
 	err  error
-	env  envelope[V] // where the GET's entry is decoded: no allocation of its own
 }
 
-// read fetches and decodes the entry under key, sharing one GET among the
+// lookup is what Get knows about the entry it reads: k, the generation,
+// its key (arg is the key as an interface, nil when not made yet) and the
+// table's recent entry for k (nil if none).
+type lookup[K comparable, V any] struct {
+	k    K
+	gen  int64
+	key  string
+	arg  any
+	last *recent[K, V]
+}
+
+// read fetches and decodes the entry of lk, sharing one GET among the
 // callers in this process that ask for the same key at the same time. A
 // missing entry is (nil, nil); a corrupt one is reported and returned as
 // (nil, nil) too, so that it is loaded and overwritten. Only Redis failures
 // and ctx errors are errors.
 //
-// The first caller runs the GET itself, bounded by its own ctx and
-// Timeout, so a hit costs no goroutine hand-off; the others wait for
-// it and leave as soon as their ctx ends. If the first caller's ctx ends,
-// a waiter whose ctx has not reads again itself. (go-redis honours ctx
-// deadlines on the socket, with ContextTimeoutEnabled, but not
-// cancellation: a caller cancelled during its own GET waits for it, at most
-// Timeout.)
-func (f *Func[K, V]) read(ctx context.Context, key string) (*envelope[V], error) {
+// The first caller runs the GET itself, bounded by its ctx's deadline,
+// Timeout and request budget but not by its cancellation (call.Detached):
+// a hit costs no goroutine hand-off and no timer, and a caller cancelled
+// during its own GET waits for it, at most Timeout. The others wait for it
+// and leave as soon as their ctx ends; if the GET ends with the first
+// caller's deadline, a waiter whose ctx has not ended reads again itself.
+func (f *Func[K, V]) read(ctx context.Context, lk *lookup[K, V]) (*envelope[V], error) {
 	for {
 		f.readsMu.Lock()
-		fl, waiting := f.reads[key]
+		fl, waiting := f.reads[lk.key]
 		if !waiting {
-			fl = &readFlight[V]{}
-			f.reads[key] = fl
+			fl, _ = f.flights.Get().(*readFlight[V])
+			if fl == nil {
+				fl = &readFlight[V]{}
+			}
+			f.reads[lk.key] = fl
 		} else if fl.done == nil {
 			fl.done = make(chan struct{}) // uncontended reads need no channel
 		}
 		done := fl.done
 		f.readsMu.Unlock()
 		if !waiting {
-			fl.e, fl.err = f.readInto(ctx, key, true, &fl.env)
-			if done := f.endRead(key, fl); done != nil {
+			e, err := f.readEntry(ctx, lk)
+			fl.e, fl.err = e, err
+			if done, joined := f.endRead(lk.key, fl); joined {
 				close(done)
+			} else {
+				*fl = readFlight[V]{} // nobody else saw fl
+				f.flights.Put(fl)
 			}
-			return fl.e, fl.err
+			return e, err
 		}
 		select {
 		case <-ctx.Done():
@@ -127,15 +143,15 @@ func (f *Func[K, V]) read(ctx context.Context, key string) (*envelope[V], error)
 }
 
 // endRead removes fl from the reads in flight, unless Forget did already,
-// and returns its channel, if a waiter made one. No waiter can join fl
-// after that.
-func (f *Func[K, V]) endRead(key string, fl *readFlight[V]) chan struct{} {
+// and returns its channel and whether a waiter joined fl (made the
+// channel). No waiter can join fl after that.
+func (f *Func[K, V]) endRead(key string, fl *readFlight[V]) (chan struct{}, bool) {
 	f.readsMu.Lock()
 	defer f.readsMu.Unlock()
 	if f.reads[key] == fl {
 		delete(f.reads, key)
 	}
-	return fl.done
+	return fl.done, fl.done != nil
 }
 
 // forgetRead makes later readers of key start their own GET, not share
@@ -146,27 +162,53 @@ func (f *Func[K, V]) forgetRead(key string) {
 	f.readsMu.Unlock()
 }
 
-// readOnce is read without sharing, for re-checks that must see writes made
-// after the caller's first read. Those pass report false: the corrupt entry
-// was already reported by the first read.
-func (f *Func[K, V]) readOnce(ctx context.Context, key string, report bool) (*envelope[V], error) {
-	return f.readInto(ctx, key, report, nil)
+// readEntry is Get's read of lk's entry: the GET, then the decoding, or
+// the one of lk.last when the GET returned exactly the bytes it was
+// decoded from. It keeps the key and a new decoding in the recent table.
+func (f *Func[K, V]) readEntry(ctx context.Context, lk *lookup[K, V]) (*envelope[V], error) {
+	data, found, err := f.fetch(ctx, lk.key, lk.arg)
+	if err != nil {
+		return nil, err
+	}
+	last := lk.last
+	current := last != nil && last.gen == lk.gen
+	if found && current && last.env != nil && last.raw == data {
+		return last.env, nil
+	}
+	var e *envelope[V]
+	if found {
+		e = f.decode(ctx, lk.key, data, true)
+	}
+	if !current || e != nil {
+		r := &recent[K, V]{k: lk.k, gen: lk.gen, key: lk.key, arg: lk.arg}
+		if r.arg == nil {
+			r.arg = r.key
+		}
+		if e != nil && len(data) <= maxRecentBytes {
+			r.raw, r.env = data, e
+		}
+		f.recent.store(r)
+	}
+	return e, nil
 }
 
-// readInto is readOnce decoding into e (when not nil).
-func (f *Func[K, V]) readInto(ctx context.Context, key string, report bool, e *envelope[V]) (*envelope[V], error) {
-	data, found, err := f.fetch(ctx, key)
+// readOnce reads and decodes the entry under key without sharing the GET,
+// for re-checks that must see writes made after the caller's first read.
+// Those pass report false: the corrupt entry was already reported by the
+// first read.
+func (f *Func[K, V]) readOnce(ctx context.Context, key string, report bool) (*envelope[V], error) {
+	data, found, err := f.fetch(ctx, key, nil)
 	if err != nil || !found {
 		return nil, err
 	}
-	return f.decode(ctx, key, data, report, e), nil
+	return f.decode(ctx, key, data, report), nil
 }
 
 // observe reads t.key just before a load calls the function and records
 // what the load's write must still find there. If the read fails, t.key is
 // cleared: storing without knowing what was there could undo a Forget.
 func (f *Func[K, V]) observe(ctx context.Context, t *target) (*envelope[V], error) {
-	data, found, err := f.fetch(ctx, t.key)
+	data, found, err := f.fetch(ctx, t.key, nil)
 	if err != nil {
 		t.key = ""
 		return nil, err
@@ -177,17 +219,27 @@ func (f *Func[K, V]) observe(ctx context.Context, t *target) (*envelope[V], erro
 	}
 	sum := sha1.Sum([]byte(data))
 	t.seen = hex.EncodeToString(sum[:])
-	return f.decode(ctx, t.key, data, false, nil), nil
+	return f.decode(ctx, t.key, data, false), nil
 }
 
-// fetch GETs key; found is false when it is missing.
-func (f *Func[K, V]) fetch(ctx context.Context, key string) (data string, found bool, err error) {
+// fetch GETs key (arg is key as an interface, or nil); found is false
+// when it is missing.
+func (f *Func[K, V]) fetch(ctx context.Context, key string, arg any) (data string, found bool, err error) {
+	if arg == nil {
+		arg = key
+	}
 	if f.direct { // call.Do's direct path, without its closure: this is every hit
-		rctx, cancel := call.Context(ctx, f.cfg.Timeout, f.wait)
-		data, err = f.rdb.Get(rctx, key).Result()
+		rctx, cancel := call.Detached(ctx, f.cfg.Timeout, f.wait)
+		cmd := redis.NewStringCmd(rctx, "get", arg)
+		_ = f.rdb.Process(rctx, cmd)
 		cancel()
+		data, err = cmd.Result()
 	} else {
-		data, err = call.Do(ctx, f.cfg.Timeout, f.wait, false, func(ctx context.Context) (string, error) { return f.rdb.Get(ctx, key).Result() })
+		data, err = call.Do(ctx, f.cfg.Timeout, f.wait, false, func(ctx context.Context) (string, error) {
+			cmd := redis.NewStringCmd(ctx, "get", arg)
+			_ = f.rdb.Process(ctx, cmd)
+			return cmd.Result()
+		})
 	}
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -200,19 +252,13 @@ func (f *Func[K, V]) fetch(ctx context.Context, key string) (data string, found 
 	return data, true, nil
 }
 
-// decode turns an entry's bytes into its envelope, decoded into e when e
-// is not nil: nil for a tombstone or a corrupt entry (reported when report
-// is set).
-func (f *Func[K, V]) decode(ctx context.Context, key, data string, report bool, e *envelope[V]) *envelope[V] {
+// decode turns an entry's bytes into a new envelope: nil for a tombstone
+// or a corrupt entry (reported when report is set).
+func (f *Func[K, V]) decode(ctx context.Context, key, data string, report bool) *envelope[V] {
 	if strings.HasPrefix(data, tombstonePrefix) {
 		return nil
 	}
-	if cached := f.l1Decoded(key, data); cached != nil {
-		return cached
-	}
-	if e == nil {
-		e = new(envelope[V])
-	}
+	e := new(envelope[V])
 	var err error
 	if !f.cfg.json || !decodeJSON(data, e) {
 		*e = envelope[V]{}
@@ -228,7 +274,6 @@ func (f *Func[K, V]) decode(ctx context.Context, key, data string, report bool, 
 		}
 		return nil
 	}
-	f.l1Store(key, data, e)
 	return e
 }
 

@@ -42,9 +42,16 @@ func Observe(o Observer, feature string) Wait {
 // reports it to w (when not nil), so call it exactly once, as soon as the
 // call ends: a second call would spend the wait again. The context is
 // cancelled with ctx (pass context.WithoutCancel(ctx) for work that must
-// outlive its caller: the budget still applies; budget.Without removes it).
-// A spent budget gives a context that is already done.
+// outlive its caller: the budget still applies; budget.Without removes it;
+// or see Detached). A spent budget gives a context that is already done.
+//
+// When ctx cannot be cancelled (its Done is nil, as for
+// context.Background and context.WithoutCancel) the call's context has no
+// timer of its own: see Detached.
 func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Context, context.CancelFunc) {
+	if ctx.Done() == nil {
+		return Detached(ctx, timeout, w)
+	}
 	b := budget.From(ctx)
 	if b == nil && w == nil {
 		return context.WithTimeout(ctx, timeout)
@@ -54,7 +61,38 @@ func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Contex
 	}
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
-	return cctx, func() {
+	return cctx, spender(ctx, b, w, start, cancel)
+}
+
+// Detached is Context for a call that ends at its deadline only, not when
+// ctx is cancelled: its deadline is the earliest of ctx's own, the
+// timeout and what is left of ctx's request budget, and its values are
+// ctx's. It is for reads that other callers share, and it is cheap: one
+// allocation and no timer of its own (Done is a channel shared by all calls
+// whose deadline falls in the same millisecond, closed at its end, so a
+// call waits at most about a millisecond past its deadline; go-redis puts
+// the exact deadline on the socket). The cancel func is Context's.
+func Detached(ctx context.Context, timeout time.Duration, w Wait) (context.Context, context.CancelFunc) {
+	b := budget.From(ctx)
+	if b != nil {
+		timeout = min(timeout, b.Left())
+	}
+	start := time.Now()
+	deadline := start.Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	dctx := &deadlineCtx{parent: ctx, deadline: deadline, done: doneAt(start, deadline)}
+	if b == nil && w == nil {
+		return dctx, nop
+	}
+	return dctx, spender(ctx, b, w, start, nop)
+}
+
+// spender returns the cancel func of a call that started at start: cancel,
+// then take the wait off b and report it to w (either may be nil).
+func spender(ctx context.Context, b *budget.Budget, w Wait, start time.Time, cancel context.CancelFunc) context.CancelFunc {
+	return func() {
 		cancel()
 		d := time.Since(start)
 		if b != nil {
@@ -65,6 +103,8 @@ func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Contex
 		}
 	}
 }
+
+func nop() {}
 
 // Do runs op with Context(ctx, timeout, w). go-redis honours context deadlines
 // on the socket only with ContextTimeoutEnabled (Honoured); when direct is
