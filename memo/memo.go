@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
@@ -170,6 +171,7 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 		}
 		lk.key = f.hitKey(gen, k, part)
 	}
+	lk.at = time.Now()
 	e, err := f.read(ctx, &lk)
 	if err != nil {
 		if err := ctxErr(ctx); err != nil {
@@ -181,7 +183,7 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 		f.stats.misses.Add(1)
 		return f.load(ctx, k, lk.key, nil)
 	}
-	return f.serve(ctx, k, lk.key, e)
+	return f.serve(ctx, k, lk.key, e, lk.at)
 }
 
 // hitKey is entryKey(gen, keyOf(k)), given part = keyOf(k) unless the key
@@ -196,9 +198,14 @@ func (f *Func[K, V]) hitKey(gen int64, k K, part string) string {
 	return string(b)
 }
 
-// serve answers from an entry read from Redis according to its age.
-func (f *Func[K, V]) serve(ctx context.Context, k K, key string, e *envelope[V]) (V, error) {
-	now := ms(f.cfg.Now())
+// serve answers from an entry read from Redis according to its age, at
+// the time the read started (with the default clock; Options.Now is asked
+// anew).
+func (f *Func[K, V]) serve(ctx context.Context, k K, key string, e *envelope[V], readAt time.Time) (V, error) {
+	now := ms(readAt)
+	if !f.cfg.realClock {
+		now = ms(f.cfg.Now())
+	}
 	switch {
 	case now < e.Soft:
 		f.countHit(e)

@@ -148,8 +148,9 @@ var defaultReport = report.Default("memo")
 // config is Options with defaults applied.
 type config struct {
 	Options
-	negative bool
-	json     bool // Codec is JSONCodec: hits take decodeJSON
+	negative  bool
+	json      bool // Codec is JSONCodec: hits take decodeJSON
+	realClock bool // Now is time.Now (not set by the caller)
 }
 
 func (o Options) withDefaults() (config, error) {
@@ -202,7 +203,7 @@ func (o Options) withDefaults() (config, error) {
 		c.json = true
 	}
 	if c.Now == nil {
-		c.Now = time.Now
+		c.Now, c.realClock = time.Now, true
 	}
 	return c, c.validate()
 }

@@ -83,14 +83,15 @@ type readFlight[V any] struct {
 }
 
 // lookup is what Get knows about the entry it reads: k, the generation,
-// its key (arg is the key as an interface, nil when not made yet) and the
-// table's recent entry for k (nil if none).
+// its key (arg is the key as an interface, nil when not made yet), the
+// table's recent entry for k (nil if none) and when the read started.
 type lookup[K comparable, V any] struct {
 	k    K
 	gen  int64
 	key  string
 	arg  any
 	last *recent[K, V]
+	at   time.Time
 }
 
 // read fetches and decodes the entry of lk, sharing one GET among the
@@ -166,7 +167,7 @@ func (f *Func[K, V]) forgetRead(key string) {
 // the one of lk.last when the GET returned exactly the bytes it was
 // decoded from. It keeps the key and a new decoding in the recent table.
 func (f *Func[K, V]) readEntry(ctx context.Context, lk *lookup[K, V]) (*envelope[V], error) {
-	data, found, err := f.fetch(ctx, lk.key, lk.arg)
+	data, found, err := f.fetch(ctx, lk.key, lk.arg, lk.at)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +198,7 @@ func (f *Func[K, V]) readEntry(ctx context.Context, lk *lookup[K, V]) (*envelope
 // Those pass report false: the corrupt entry was already reported by the
 // first read.
 func (f *Func[K, V]) readOnce(ctx context.Context, key string, report bool) (*envelope[V], error) {
-	data, found, err := f.fetch(ctx, key, nil)
+	data, found, err := f.fetch(ctx, key, nil, time.Time{})
 	if err != nil || !found {
 		return nil, err
 	}
@@ -208,7 +209,7 @@ func (f *Func[K, V]) readOnce(ctx context.Context, key string, report bool) (*en
 // what the load's write must still find there. If the read fails, t.key is
 // cleared: storing without knowing what was there could undo a Forget.
 func (f *Func[K, V]) observe(ctx context.Context, t *target) (*envelope[V], error) {
-	data, found, err := f.fetch(ctx, t.key, nil)
+	data, found, err := f.fetch(ctx, t.key, nil, time.Time{})
 	if err != nil {
 		t.key = ""
 		return nil, err
@@ -222,14 +223,17 @@ func (f *Func[K, V]) observe(ctx context.Context, t *target) (*envelope[V], erro
 	return f.decode(ctx, t.key, data, false), nil
 }
 
-// fetch GETs key (arg is key as an interface, or nil); found is false
-// when it is missing.
-func (f *Func[K, V]) fetch(ctx context.Context, key string, arg any) (data string, found bool, err error) {
+// fetch GETs key (arg is key as an interface, or nil), starting now (the
+// zero time: the clock is read); found is false when it is missing.
+func (f *Func[K, V]) fetch(ctx context.Context, key string, arg any, now time.Time) (data string, found bool, err error) {
 	if arg == nil {
 		arg = key
 	}
 	if f.direct { // call.Do's direct path, without its closure: this is every hit
-		rctx, cancel := call.Detached(ctx, f.cfg.Timeout, f.wait)
+		if now.IsZero() {
+			now = time.Now()
+		}
+		rctx, cancel := call.Detached(ctx, now, f.cfg.Timeout, f.wait)
 		cmd := redis.NewStringCmd(rctx, "get", arg)
 		_ = f.rdb.Process(rctx, cmd)
 		cancel()

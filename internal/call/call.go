@@ -50,7 +50,7 @@ func Observe(o Observer, feature string) Wait {
 // timer of its own: see Detached.
 func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Context, context.CancelFunc) {
 	if ctx.Done() == nil {
-		return Detached(ctx, timeout, w)
+		return Detached(ctx, time.Now(), timeout, w)
 	}
 	b := budget.From(ctx)
 	if b == nil && w == nil {
@@ -71,22 +71,23 @@ func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Contex
 // allocation and no timer of its own (Done is a channel shared by all calls
 // whose deadline falls in the same millisecond, closed at its end, so a
 // call waits at most about a millisecond past its deadline; go-redis puts
-// the exact deadline on the socket). The cancel func is Context's.
-func Detached(ctx context.Context, timeout time.Duration, w Wait) (context.Context, context.CancelFunc) {
+// the exact deadline on the socket). now is the current time, for callers
+// that have just read the clock; the call's wait is counted from it. The
+// cancel func is Context's.
+func Detached(ctx context.Context, now time.Time, timeout time.Duration, w Wait) (context.Context, context.CancelFunc) {
 	b := budget.From(ctx)
 	if b != nil {
 		timeout = min(timeout, b.Left())
 	}
-	start := time.Now()
-	deadline := start.Add(timeout)
+	deadline := now.Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	dctx := &deadlineCtx{parent: ctx, deadline: deadline, done: doneAt(start, deadline)}
+	dctx := &deadlineCtx{parent: ctx, deadline: deadline, done: doneAt(now, deadline)}
 	if b == nil && w == nil {
 		return dctx, nop
 	}
-	return dctx, spender(ctx, b, w, start, nop)
+	return dctx, spender(ctx, b, w, now, nop)
 }
 
 // spender returns the cancel func of a call that started at start: cancel,

@@ -140,3 +140,97 @@ func (r *waitRecorder) RedisWait(_ context.Context, feature string, d time.Durat
 	r.feature = feature
 	r.waits = append(r.waits, d)
 }
+
+// Detached ends at the earliest of ctx's deadline, the timeout and the
+// budget, never with ctx's cancellation; it keeps ctx's values; and Context
+// gives the same for a ctx that cannot be cancelled.
+func TestDetached(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	tests := []struct {
+		name    string
+		parent  func() (context.Context, context.CancelFunc)
+		timeout time.Duration
+		want    time.Duration // deadline about this far from now
+	}{
+		{"timeout", func() (context.Context, context.CancelFunc) {
+			return context.WithCancel(context.Background())
+		}, 40 * time.Millisecond, 40 * time.Millisecond},
+		{"parent deadline earlier", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 30*time.Millisecond)
+		}, time.Second, 30 * time.Millisecond},
+		{"budget shorter", func() (context.Context, context.CancelFunc) {
+			return context.WithCancel(budget.With(context.Background(), 35*time.Millisecond))
+		}, time.Second, 35 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			parent, cancelParent := tt.parent()
+			parent = context.WithValue(parent, key{}, "v")
+			start := time.Now()
+			ctx, cancel := Detached(parent, start, tt.timeout, nil)
+			defer cancel()
+			d, ok := ctx.Deadline()
+			if got := d.Sub(start); !ok || got < tt.want-5*time.Millisecond || got > tt.want+5*time.Millisecond {
+				t.Fatalf("got deadline in %v, want about %v", got, tt.want)
+			}
+			if ctx.Value(key{}) != "v" {
+				t.Fatalf("got value %v, want the parent's", ctx.Value(key{}))
+			}
+			cancelParent()
+			if err := ctx.Err(); err != nil && time.Now().Before(d) {
+				t.Fatalf("got %v after the parent's cancellation, before the deadline: want nil", err)
+			}
+			<-ctx.Done()
+			if late := time.Since(d); late < 0 || late > 50*time.Millisecond {
+				t.Fatalf("done %v after the deadline, want within a tick (timers may be late on a loaded machine)", late)
+			}
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				t.Fatalf("got %v once done, want context.DeadlineExceeded", ctx.Err())
+			}
+		})
+	}
+	t.Run("Context on a ctx that cannot be cancelled", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := Context(context.WithoutCancel(context.Background()), 10*time.Millisecond, nil)
+		defer cancel()
+		if _, ok := ctx.(*deadlineCtx); !ok {
+			t.Fatalf("got %T, want a deadline-only context", ctx)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+			t.Fatal("not done a second after a 10ms timeout")
+		}
+	})
+	t.Run("spent budget", func(t *testing.T) {
+		t.Parallel()
+		spent := budget.With(context.Background(), time.Millisecond)
+		budget.From(spent).Spend(time.Millisecond)
+		ctx, cancel := Detached(spent, time.Now(), time.Second, nil)
+		defer cancel()
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Fatalf("got %v on a spent budget, want a context already done", ctx.Err())
+		}
+	})
+}
+
+// Detached costs one allocation (the context) without budget or Wait: no
+// timer, no cancel func. Concurrent calls share one done channel per tick.
+func TestDetachedAllocs(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if n := testing.AllocsPerRun(1000, func() {
+		_, cancel := Detached(parent, time.Now(), time.Second, nil)
+		cancel()
+	}); n > 1 {
+		t.Fatalf("got %v allocs per Detached, want at most 1", n)
+	}
+	now := time.Now()
+	a, _ := Detached(parent, now, time.Second, nil)
+	b, _ := Detached(context.Background(), now, time.Second, nil)
+	if a.Done() != b.Done() {
+		t.Fatal("got two done channels for deadlines in one tick, want one")
+	}
+}

@@ -1,0 +1,130 @@
+package memo
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/redistest"
+)
+
+// TestRecentEntries checks the table of recent entries: a warm hit reuses
+// the decoding of exactly the bytes it was made from and decodes anything
+// else (another writer's entry, a tombstone, a new generation's), keeps no
+// decoding of entries over maxRecentBytes, and keys sharing a slot take
+// it in turn without ever answering for each other.
+func TestRecentEntries(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Standalone(t)
+	ctx := context.Background()
+	var calls atomic.Int64
+	fn := func(_ context.Context, k int) (string, error) {
+		calls.Add(1)
+		return strings.Repeat("v", k%(2*maxRecentBytes)), nil
+	}
+	f, err := Wrap(core.NewFromRedis(rdb), "recent", fn, Options{Namespace: redistest.Prefix(t), TTL: time.Hour, Beta: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(k int) string {
+		t.Helper()
+		v, err := f.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// read is Get's read of k's entry, for its envelope.
+	read := func(k int) *envelope[string] {
+		t.Helper()
+		gen, err := f.generation(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lk := lookup[int, string]{k: k, gen: gen, key: f.entryKey(gen, defaultKey(k)), last: f.recent.find(k)}
+		e, err := f.read(ctx, &lk)
+		if err != nil || e == nil {
+			t.Fatalf("read %d: got (%v, %v), want the entry", k, e, err)
+		}
+		return e
+	}
+	store := func(k int, value string) {
+		t.Helper()
+		gen, err := f.generation(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UnixMilli()
+		data, _ := json.Marshal(envelope[string]{Created: now, Soft: now + 60_000, Hard: now + 60_000, Value: value})
+		if err := rdb.Set(ctx, f.entryKey(gen, defaultKey(k)), data, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("same bytes reuse the decoding", func(t *testing.T) {
+		get(3)
+		if a, b := read(3), read(3); a != b || a.Value != "vvv" {
+			t.Fatalf("got envelopes %p %p (%q), want one, of \"vvv\"", a, b, a.Value)
+		}
+	})
+	t.Run("another writer's bytes are decoded", func(t *testing.T) {
+		get(4)
+		store(4, "written elsewhere")
+		if v := get(4); v != "written elsewhere" {
+			t.Fatalf("got %q, want the other writer's value", v)
+		}
+	})
+	t.Run("a forgotten entry is loaded again", func(t *testing.T) {
+		get(5)
+		before := calls.Load()
+		if err := f.Forget(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+		if v := get(5); v != "vvvvv" || calls.Load() != before+1 {
+			t.Fatalf("got %q after %d loads, want \"vvvvv\" from 1 load", v, calls.Load()-before)
+		}
+	})
+	t.Run("a new generation has its own key", func(t *testing.T) {
+		get(6)
+		old := f.recent.find(6)
+		if err := f.ForgetAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		before := calls.Load()
+		get(6)
+		r := f.recent.find(6)
+		if calls.Load() != before+1 || r == nil || r.gen == old.gen || r.key == old.key {
+			t.Fatalf("got %d loads and recent entry %+v after %+v, want 1 load and the new generation's key", calls.Load()-before, r, old)
+		}
+	})
+	t.Run("long entries keep their key only", func(t *testing.T) {
+		k := maxRecentBytes + 1
+		for range 3 {
+			if v := get(k); len(v) != k {
+				t.Fatalf("got %d bytes, want %d", len(v), k)
+			}
+		}
+		if r := f.recent.find(k); r == nil || r.key == "" || r.raw != "" || r.env != nil {
+			t.Fatalf("got recent entry %+v, want its key and no decoding", r)
+		}
+	})
+	t.Run("keys sharing a slot", func(t *testing.T) {
+		a, b := 7, 8
+		for f.recent.slot(b) != f.recent.slot(a) {
+			b++
+		}
+		before := calls.Load()
+		for range 3 {
+			if va, vb := get(a), get(b); va != strings.Repeat("v", a) || vb != strings.Repeat("v", b%(2*maxRecentBytes)) {
+				t.Fatalf("got %d and %d bytes for keys %d and %d", len(va), len(vb), a, b)
+			}
+		}
+		if n := calls.Load() - before; n != 2 {
+			t.Fatalf("got %d loads, want 2 (one per key)", n)
+		}
+	})
+}
