@@ -5,16 +5,18 @@
 //	u, err := byID.Get(ctx, 42)
 //
 // A *Func is safe for concurrent use. Values handed to concurrent callers of
-// one load, and with L1 to every hit of one entry, are shared: treat a V
-// holding slices, maps or pointers as read-only.
+// one load, and to the hits of one entry in one process, are shared: treat
+// a V holding slices, maps or pointers as read-only.
 //
 // # Contracts
 //
 //   - One load per key at a time per process (singleflight). The load runs
 //     detached from the callers (context.WithoutCancel) under its own
 //     LoadTimeout; a caller whose ctx ends gets ctx.Err() alone. Concurrent
-//     reads of one key share one GET too, which a caller also leaves at once
-//     when its ctx ends. A nil ctx is an error wrapping core.ErrNilContext.
+//     reads of one key share one GET too, which a waiting caller leaves at
+//     once when its ctx ends; the caller running it ends it at its ctx's
+//     deadline, not at its cancellation (it waits at most Timeout). A nil
+//     ctx is an error wrapping core.ErrNilContext.
 //   - With Options.Lease, one load per key across processes: SET NX PX with a
 //     random token, released by a compare-and-delete Lua script. Others poll
 //     the entry (5 ms, doubling to 50 ms) for at most LeaseWait, taking the
@@ -92,15 +94,27 @@
 // until) expiry in Unix milliseconds, the load duration, and for "not found"
 // a negative flag and the error text.
 //
+// # Warm hits
+//
+// Every hit reads the entry from Redis (or from L1, below), so a write or
+// Forget by any process is seen by the next read. What a hit does not
+// repeat is the work on unchanged bytes: memo keeps, per Func, the key and
+// the decoded value of up to 4,096 recently read entries (one per slot of
+// a table by hash of K; entries over 8 KiB keep their key only) and
+// reuses the decoded value while the GET returns exactly the bytes it was
+// decoded from. A warm hit is then one GET and a comparison: no key
+// building, no decoding, no timer (the GET's bound, Timeout and the
+// request's deadline and budget, is a deadline-only context that shares
+// its timer with the calls ending in the same millisecond). The entries
+// in Redis stay JSON envelopes, readable with redis-cli.
+//
 // # L1
 //
 // When the core client has client-side caching on (core.Config
 // ClientSideCache, standalone only), warm hits are answered in process by
 // go-redis and invalidated by Redis within milliseconds when any client
-// writes or deletes the entry (Forget included). memo keeps the decoded
-// value beside each cached entry (at most 10,000) and reuses it while the
-// bytes go-redis returns are the same, so an L1 hit decodes nothing.
-// Stats.L1Hits reports the client's cache hits.
+// writes or deletes the entry (Forget included); with the table above, an
+// L1 hit decodes nothing. Stats.L1Hits reports the client's cache hits.
 //
 // # Failure policy
 //

@@ -5,5 +5,11 @@ package memo
 func ReadsInFlight[K comparable, V any](f *Func[K, V]) int {
 	f.readsMu.Lock()
 	defer f.readsMu.Unlock()
-	return len(f.reads)
+	n := 0
+	for _, fl := range f.reads {
+		if fl != nil {
+			n++
+		}
+	}
+	return n
 }

@@ -45,9 +45,9 @@ type Func[K comparable, V any] struct {
 	l1     bool // the client serves repeated GETs from its client-side cache
 
 	readsMu    sync.Mutex
-	reads      map[string]*readFlight[V] // key: entry key; shares concurrent GETs
-	loads      singleflight.Group        // key: entry key; shares loads
-	flights    sync.Pool                 // of *readFlight[V], for reads no other caller joined
+	reads      []*readFlight[V]   // by slot of the recent table (see read); made at the first read
+	loads      singleflight.Group // key: entry key; shares loads
+	flights    sync.Pool          // of *readFlight[V], for reads no other caller joined
 	recent     recentTable[K, V]
 	refreshing sync.Map // entry keys being refreshed in the background
 	gen        *generation.Cache
@@ -100,7 +100,6 @@ func wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 		base:      core.MakeKey(cfg.Namespace, name, ""),
 		leaseBase: core.MakeKey(cfg.Namespace, name, "lease", ""),
 		genKey:    core.MakeKey(cfg.Namespace, name, "gen"),
-		reads:     map[string]*readFlight[V]{},
 		obs:       c.Observer(),
 		wait:      call.Observe(c.Observer(), "memo"),
 	}
@@ -147,7 +146,7 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 	if ctx == nil {
 		return zero, errNilContext("get")
 	}
-	last := f.recent.find(k)
+	slot, last := f.recent.find(k)
 	var part string
 	if last == nil && !f.intKey {
 		var err error
@@ -162,7 +161,7 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 		}
 		return f.redisDown(ctx, k, "", err)
 	}
-	lk := lookup[K, V]{k: k, gen: gen, last: last}
+	lk := lookup[K, V]{k: k, slot: slot, gen: gen, last: last}
 	if last != nil && last.gen == gen {
 		lk.key, lk.arg = last.key, last.arg
 	} else {
@@ -280,7 +279,7 @@ func (f *Func[K, V]) Forget(ctx context.Context, k K) error {
 		if err != nil {
 			return f.redisErr(ctx, "forget", key, err)
 		}
-		f.forgetRead(key) // later Gets start their own read and load
+		f.forgetRead(k, key) // later Gets start their own read and load
 		f.loads.Forget(key)
 	}
 	return nil

@@ -36,7 +36,18 @@ type recentTable[K comparable, V any] struct {
 	slots atomic.Pointer[[recentSlots]atomic.Pointer[recent[K, V]]]
 }
 
-func (t *recentTable[K, V]) slot(k K) *atomic.Pointer[recent[K, V]] {
+// index returns k's slot number.
+func (t *recentTable[K, V]) index(k K) int {
+	var h uint64
+	if n, ok := intValue(k); ok {
+		h = n * 0x9e3779b97f4a7c15 // Fibonacci hashing: the top bits mix all of n
+	} else {
+		h = maphash.Comparable(t.seed, k)
+	}
+	return int(h >> (64 - recentBits))
+}
+
+func (t *recentTable[K, V]) slot(i int) *atomic.Pointer[recent[K, V]] {
 	slots := t.slots.Load()
 	if slots == nil {
 		slots = new([recentSlots]atomic.Pointer[recent[K, V]])
@@ -44,26 +55,21 @@ func (t *recentTable[K, V]) slot(k K) *atomic.Pointer[recent[K, V]] {
 			slots = t.slots.Load()
 		}
 	}
-	var h uint64
-	if n, ok := intValue(k); ok {
-		h = n * 0x9e3779b97f4a7c15 // Fibonacci hashing: the top bits mix all of n
-	} else {
-		h = maphash.Comparable(t.seed, k)
-	}
-	return &slots[h>>(64-recentBits)]
+	return &slots[i]
 }
 
-// find returns what the table holds for k, or nil.
-func (t *recentTable[K, V]) find(k K) *recent[K, V] {
-	if r := t.slot(k).Load(); r != nil && r.k == k {
-		return r
+// find returns k's slot number and what the table holds for k, or nil.
+func (t *recentTable[K, V]) find(k K) (int, *recent[K, V]) {
+	i := t.index(k)
+	if r := t.slot(i).Load(); r != nil && r.k == k {
+		return i, r
 	}
-	return nil
+	return i, nil
 }
 
-// store keeps r in k's slot.
-func (t *recentTable[K, V]) store(r *recent[K, V]) {
-	t.slot(r.k).Store(r)
+// store keeps r in slot i, r.k's.
+func (t *recentTable[K, V]) store(i int, r *recent[K, V]) {
+	t.slot(i).Store(r)
 }
 
 // intValue is k's bits when K is one of the integer types appendIntKey

@@ -45,7 +45,8 @@ func TestRecentEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lk := lookup[int, string]{k: k, gen: gen, key: f.entryKey(gen, defaultKey(k)), last: f.recent.find(k)}
+		slot, last := f.recent.find(k)
+		lk := lookup[int, string]{k: k, slot: slot, gen: gen, key: f.entryKey(gen, defaultKey(k)), last: last}
 		e, err := f.read(ctx, &lk)
 		if err != nil || e == nil {
 			t.Fatalf("read %d: got (%v, %v), want the entry", k, e, err)
@@ -90,13 +91,13 @@ func TestRecentEntries(t *testing.T) {
 	})
 	t.Run("a new generation has its own key", func(t *testing.T) {
 		get(6)
-		old := f.recent.find(6)
+		_, old := f.recent.find(6)
 		if err := f.ForgetAll(ctx); err != nil {
 			t.Fatal(err)
 		}
 		before := calls.Load()
 		get(6)
-		r := f.recent.find(6)
+		_, r := f.recent.find(6)
 		if calls.Load() != before+1 || r == nil || r.gen == old.gen || r.key == old.key {
 			t.Fatalf("got %d loads and recent entry %+v after %+v, want 1 load and the new generation's key", calls.Load()-before, r, old)
 		}
@@ -108,13 +109,13 @@ func TestRecentEntries(t *testing.T) {
 				t.Fatalf("got %d bytes, want %d", len(v), k)
 			}
 		}
-		if r := f.recent.find(k); r == nil || r.key == "" || r.raw != "" || r.env != nil {
+		if _, r := f.recent.find(k); r == nil || r.key == "" || r.raw != "" || r.env != nil {
 			t.Fatalf("got recent entry %+v, want its key and no decoding", r)
 		}
 	})
 	t.Run("keys sharing a slot", func(t *testing.T) {
 		a, b := 7, 8
-		for f.recent.slot(b) != f.recent.slot(a) {
+		for f.recent.index(b) != f.recent.index(a) {
 			b++
 		}
 		before := calls.Load()

@@ -77,6 +77,7 @@ func (f *Func[K, V]) redisErr(ctx context.Context, op, key string, err error) er
 
 // readFlight is one GET shared by the concurrent readers of a key.
 type readFlight[V any] struct {
+	key  string
 	done chan struct{} // made by the first waiter (under readsMu); closed when e and err are set
 	e    *envelope[V]
 	err  error
@@ -87,6 +88,7 @@ type readFlight[V any] struct {
 // table's recent entry for k (nil if none) and when the read started.
 type lookup[K comparable, V any] struct {
 	k    K
+	slot int // k's in the recent table
 	gen  int64
 	key  string
 	arg  any
@@ -106,16 +108,28 @@ type lookup[K comparable, V any] struct {
 // during its own GET waits for it, at most Timeout. The others wait for it
 // and leave as soon as their ctx ends; if the GET ends with the first
 // caller's deadline, a waiter whose ctx has not ended reads again itself.
+//
+// The reads in flight are kept by slot of the recent table, one per slot:
+// a read whose slot holds another key's shares nothing (as rare as keys
+// sharing a slot at the same moment), and no key is hashed again.
 func (f *Func[K, V]) read(ctx context.Context, lk *lookup[K, V]) (*envelope[V], error) {
 	for {
 		f.readsMu.Lock()
-		fl, waiting := f.reads[lk.key]
+		if f.reads == nil {
+			f.reads = make([]*readFlight[V], recentSlots)
+		}
+		fl := f.reads[lk.slot]
+		waiting := fl != nil && fl.key == lk.key
 		if !waiting {
+			free := fl == nil
 			fl, _ = f.flights.Get().(*readFlight[V])
 			if fl == nil {
 				fl = &readFlight[V]{}
 			}
-			f.reads[lk.key] = fl
+			fl.key = lk.key
+			if free {
+				f.reads[lk.slot] = fl
+			}
 		} else if fl.done == nil {
 			fl.done = make(chan struct{}) // uncontended reads need no channel
 		}
@@ -124,7 +138,7 @@ func (f *Func[K, V]) read(ctx context.Context, lk *lookup[K, V]) (*envelope[V], 
 		if !waiting {
 			e, err := f.readEntry(ctx, lk)
 			fl.e, fl.err = e, err
-			if done, joined := f.endRead(lk.key, fl); joined {
+			if done, joined := f.endRead(lk.slot, fl); joined {
 				close(done)
 			} else {
 				*fl = readFlight[V]{} // nobody else saw fl
@@ -146,20 +160,23 @@ func (f *Func[K, V]) read(ctx context.Context, lk *lookup[K, V]) (*envelope[V], 
 // endRead removes fl from the reads in flight, unless Forget did already,
 // and returns its channel and whether a waiter joined fl (made the
 // channel). No waiter can join fl after that.
-func (f *Func[K, V]) endRead(key string, fl *readFlight[V]) (chan struct{}, bool) {
+func (f *Func[K, V]) endRead(slot int, fl *readFlight[V]) (chan struct{}, bool) {
 	f.readsMu.Lock()
 	defer f.readsMu.Unlock()
-	if f.reads[key] == fl {
-		delete(f.reads, key)
+	if f.reads[slot] == fl {
+		f.reads[slot] = nil
 	}
 	return fl.done, fl.done != nil
 }
 
-// forgetRead makes later readers of key start their own GET, not share
-// the one in flight.
-func (f *Func[K, V]) forgetRead(key string) {
+// forgetRead makes later readers of k's entry key start their own GET,
+// not share the one in flight.
+func (f *Func[K, V]) forgetRead(k K, key string) {
+	slot := f.recent.index(k)
 	f.readsMu.Lock()
-	delete(f.reads, key)
+	if f.reads != nil && f.reads[slot] != nil && f.reads[slot].key == key {
+		f.reads[slot] = nil
+	}
 	f.readsMu.Unlock()
 }
 
@@ -188,7 +205,7 @@ func (f *Func[K, V]) readEntry(ctx context.Context, lk *lookup[K, V]) (*envelope
 		if e != nil && len(data) <= maxRecentBytes {
 			r.raw, r.env = data, e
 		}
-		f.recent.store(r)
+		f.recent.store(lk.slot, r)
 	}
 	return e, nil
 }
