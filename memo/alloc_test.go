@@ -26,15 +26,7 @@ func TestWarmHitAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
-	target := redistest.StandaloneTarget(t)
-	if target.Embedded {
-		t.Skip("client-side caching needs a real redis-server")
-	}
-	csc, err := core.New(core.Config{URL: "redis://" + target.Addrs[0], ClientSideCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = csc.Close() })
+	target, csc := memo.L1Client(t)
 	type profile struct {
 		ID    int64    `json:"id"`
 		Name  string   `json:"name"`

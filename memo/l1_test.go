@@ -17,15 +17,7 @@ import (
 // process invalidates them within a bounded time.
 func TestL1Invalidation(t *testing.T) {
 	t.Parallel()
-	target := redistest.StandaloneTarget(t)
-	if target.Embedded {
-		t.Skip("client-side caching needs a real redis-server (RESP3 tracking)")
-	}
-	csc, err := core.New(core.Config{URL: "redis://" + target.Addrs[0], ClientSideCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = csc.Close() })
+	target, csc := memo.L1Client(t)
 	other := core.NewFromRedis(redistest.NewClient(t, target))
 
 	var version atomic.Int64
