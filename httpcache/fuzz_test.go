@@ -99,3 +99,32 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRange: parsing never panics; a satisfiable range lies within the
+// representation and is not empty, and a field holding a comma is never
+// answered with one range.
+func FuzzParseRange(f *testing.F) {
+	for _, s := range []string{"bytes=0-1", "bytes=1-", "bytes=-5", "bytes=5-", "bytes=-0", "bytes=0-1,3-4",
+		"BYTES = 3-100", "items=0-1", "bytes=9-3", "bytes=-99999999999999999999", "bytes=-", "bytes=--1"} {
+		f.Add(s, int64(10))
+		f.Add(s, int64(0))
+	}
+	f.Fuzz(func(t *testing.T, v string, size int64) {
+		if size < 0 {
+			t.Skip("sizes are lengths")
+		}
+		start, end, kind := parseRange(v, size)
+		switch kind {
+		case rangeSatisfiable:
+			if start < 0 || start >= end || end > size {
+				t.Errorf("parseRange(%q, %d): got [%d, %d), want a non-empty range within [0, %d)", v, size, start, end, size)
+			}
+			if strings.Contains(v, ",") {
+				t.Errorf("parseRange(%q, %d): got one range from a field with several", v, size)
+			}
+		case rangeNone, rangeUnsatisfiable:
+		default:
+			t.Errorf("parseRange(%q, %d): got kind %d", v, size, kind)
+		}
+	})
+}
