@@ -290,6 +290,35 @@ func TestCancelledReaderLeavesAtOnce(t *testing.T) {
 	}
 }
 
+// TestEndedContext checks that a Get whose ctx has already ended returns
+// its error, warm entry or not, without reading Redis (the hit's GET is
+// detached from cancellation once started, not before).
+func TestEndedContext(t *testing.T) {
+	t.Parallel()
+	f := wrap(t, core.NewFromRedis(redistest.Standalone(t)), "ended", (&source{}).fn, memo.Options{})
+	if _, err := f.Get(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		want error
+	}{{"cancelled", cancelled, context.Canceled}, {"past its deadline", expired, context.DeadlineExceeded}}
+	for _, c := range cases {
+		before := f.Stats()
+		if v, err := f.Get(c.ctx, "k"); !errors.Is(err, c.want) {
+			t.Fatalf("%s: got (%q, %v), want %v", c.name, v, err, c.want)
+		}
+		if st := f.Stats(); st.Hits != before.Hits || st.Loads != before.Loads || st.Errors != before.Errors {
+			t.Fatalf("%s: stats %+v after %+v, want no hit, load or error counted", c.name, st, before)
+		}
+	}
+}
+
 func TestNilContext(t *testing.T) {
 	t.Parallel()
 	f := wrap(t, core.NewFromRedis(redistest.Standalone(t)), "nilctx", (&source{}).fn, memo.Options{})

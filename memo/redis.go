@@ -247,6 +247,9 @@ func (f *Func[K, V]) fetch(ctx context.Context, key string, arg any, now time.Ti
 		arg = key
 	}
 	if f.direct { // call.Do's direct path, without its closure: this is every hit
+		if err := ctx.Err(); err != nil { // as go-redis would, before Detached hides it
+			return "", false, err
+		}
 		if now.IsZero() {
 			now = time.Now()
 		}
