@@ -101,7 +101,11 @@ func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Requ
 		}
 		m = l.mark()
 	}
-	rctx, cancel := call.Context(ctx, c.opts.Timeout, c.wait) // a read may stop with its client
+	// go-redis puts deadlines on the socket but does not stop a read on
+	// cancellation: the read ends at its deadline (Timeout or the request
+	// budget), whether or not the client is still there (call.Detached,
+	// which needs no timer of its own).
+	rctx, cancel := call.Detached(ctx, time.Now(), c.opts.Timeout, c.wait)
 	defer cancel()
 	rdb := c.c.Redis()
 	s, err := rdb.Get(rctx, key).Result()
