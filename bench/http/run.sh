@@ -226,7 +226,7 @@ warm() {
 		curl -sf -o /dev/null "${url[$t]}/r$round/one"
 		wrk -t"$THREADS" -c"$CONNS" -d"${WARM}s" -s "$here/cycle.lua" "${url[$t]}" -- paths "/r$round/p" "$URLS" >/dev/null
 		if [[ $t == go || $(origin_requests) == "$before" ]]; then
-			((pass == 1)) || log "$t warm after $pass warm-up passes"
+			((pass <= 2)) || log "$t warm after $pass warm-up passes (the first fills the cache)"
 			return 0
 		fi
 	done
