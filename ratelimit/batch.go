@@ -49,6 +49,14 @@ type pending[T any] struct {
 
 const maxBatch = 512
 
+// timers holds stopped timers for the waits of batcher.do: a decision
+// would otherwise allocate one.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
 // newBatcher returns a batcher whose batches outlive their callers' wait
 // (timeout) by at most a tenth of it. wait, when not nil, gets each
 // caller's wait.
@@ -97,8 +105,12 @@ func (b *batcher[T]) do(ctx context.Context, p *pending[T], timeout time.Duratio
 	}
 	b.mu.Unlock()
 
-	t := time.NewTimer(wait)
-	defer t.Stop()
+	t := timers.Get().(*time.Timer)
+	t.Reset(wait)
+	defer func() {
+		t.Stop() // since Go 1.23 a stopped timer's channel holds no stale tick
+		timers.Put(t)
+	}()
 	select {
 	case <-p.done:
 		return p.err

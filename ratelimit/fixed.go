@@ -27,6 +27,7 @@ type fixedWindow struct {
 	batch   *txBatcher // nil on a cluster or a non-standard client
 	scripts *scriptBatcher
 	deny    *denyCache
+	keys    keyShape // namespace:fw:{id}:policy:windowms:window
 }
 
 // NewFixedWindow returns a fixed-window limiter over c: at most
@@ -44,7 +45,8 @@ func NewFixedWindow(c *core.Client, opts Options) (*RedisLimiter, error) {
 	}
 	wait := call.Observe(c.Observer(), "ratelimit")
 	f := &fixedWindow{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize),
-		scripts: newCounterBatcher(c.Redis(), opts.Timeout, wait, []int{opts.Limit})}
+		scripts: newCounterBatcher(c.Redis(), opts.Timeout, wait, []int{opts.Limit}),
+		keys:    newKeyShape(opts.Namespace, "fw", true, opts.Policy, durationMS(opts.Window))}
 	if _, ok := c.Redis().(*redis.Client); ok {
 		f.batch = newTxBatcher(c.Redis(), opts.Timeout, wait)
 	}
@@ -63,7 +65,7 @@ func (f *fixedWindow) window(key string) (tag, rkey string, left, ttl time.Durat
 	w := now / int64(f.opts.Window)
 	left = time.Duration((w+1)*int64(f.opts.Window) - now)
 	ttl = left + min(f.opts.Window, time.Second)
-	return tag, windowKey(f.opts.Namespace, "fw", tag, w, f.opts.Policy, durationMS(f.opts.Window)), left, ttl, nil
+	return tag, f.keys.windowKey(tag, w), left, ttl, nil
 }
 
 func (f *fixedWindow) allowN(ctx context.Context, key string, n int) (Result, error) {

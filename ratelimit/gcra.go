@@ -21,6 +21,7 @@ type gcra struct {
 	deny    *denyCache
 	exec    *executor
 	scripts *scriptBatcher
+	keys    keyShape // namespace:gcra:{id}:policy:periodms
 }
 
 // NewGCRA returns a smooth rate limiter over c: opts.Limit units per
@@ -43,6 +44,7 @@ func NewGCRA(c *core.Client, opts Options) (*RedisLimiter, error) {
 		deny:    newDenyCache(opts.DenyCacheSize),
 		exec:    newExecutor(c, opts.Timeout),
 		scripts: newScriptBatcher(c.Redis(), opts.Timeout, call.Observe(c.Observer(), "ratelimit"), gcraScript, head, 4),
+		keys:    newKeyShape(opts.Namespace, "gcra", false, opts.Policy, durationMS(opts.Window)),
 	}
 	return newRedisLimiter(c, &opts, g), nil
 }
@@ -51,7 +53,7 @@ func (g *gcra) key(key string) (tag, rkey string, err error) {
 	if tag, err = hashTag(key); err != nil {
 		return "", "", err
 	}
-	return tag, core.MakeKey(g.opts.Namespace, "gcra", tag, g.opts.Policy, durationMS(g.opts.Window)), nil
+	return tag, g.keys.key(tag), nil
 }
 
 // decide runs one GCRA step of cost n (0: a Peek) on key.

@@ -24,13 +24,31 @@ func hashTag(key string) (string, error) {
 	return keypart.Tag(key, maxIDBytes), nil
 }
 
-// windowKey is namespace:kind:{id}:part...:window.
-func windowKey(namespace, kind, tag string, window int64, parts ...string) string {
-	all := make([]string, 0, len(parts)+3)
-	all = append(all, kind, tag)
-	all = append(all, parts...)
-	all = append(all, strconv.FormatInt(window, 10))
-	return core.MakeKey(namespace, all...)
+// keyShape is the constant part of one limiter's keys, built once:
+// namespace:kind:{id}:part... and, for a windowed counter, :window. A key is
+// prefix + {id} + suffix (+ the window number), one allocation.
+type keyShape struct{ prefix, suffix string }
+
+// newKeyShape returns the shape namespace:kind:{id}:part...; windowed adds
+// the separator before the window number.
+func newKeyShape(namespace, kind string, windowed bool, parts ...string) keyShape {
+	suffix := core.MakeKey("", parts...)
+	if windowed {
+		suffix += ":"
+	}
+	return keyShape{prefix: core.MakeKey(namespace, kind) + ":", suffix: suffix}
+}
+
+// key returns the key of the client whose hash tag is tag.
+func (k keyShape) key(tag string) string { return k.prefix + tag + k.suffix }
+
+// windowKey returns the key of tag's counter in window number w.
+func (k keyShape) windowKey(tag string, w int64) string {
+	var buf [160]byte
+	b := append(buf[:0], k.prefix...)
+	b = append(b, tag...)
+	b = append(b, k.suffix...)
+	return string(strconv.AppendInt(b, w, 10))
 }
 
 // durationMS formats d in whole milliseconds, the window length in keys: two

@@ -19,6 +19,8 @@ type multi struct {
 	exec    *executor
 	scripts *scriptBatcher
 	deny    *denyCache
+	keys    []keyShape // per policy: namespace:multi:{id}:name:windowms:window
+	denyKey keyShape   // namespace:multi:{id}, the deny cache's key
 }
 
 // NewMulti returns a limiter over c that checks several fixed-window limits
@@ -58,6 +60,10 @@ func NewMulti(c *core.Client, opts Options) (*RedisLimiter, error) {
 	}
 	m := &multi{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize),
 		scripts: newCounterBatcher(c.Redis(), opts.Timeout, call.Observe(c.Observer(), "ratelimit"), limits)}
+	for _, p := range opts.Policies {
+		m.keys = append(m.keys, newKeyShape(opts.Namespace, "multi", true, p.Name, durationMS(p.Window)))
+	}
+	m.denyKey = newKeyShape(opts.Namespace, "multi", false)
 	return newRedisLimiter(c, &opts, m), nil
 }
 
@@ -73,7 +79,7 @@ func (m *multi) windows(key string) (tag string, keys []string, left, ttls []tim
 		w := now / int64(p.Window)
 		left[i] = time.Duration((w+1)*int64(p.Window) - now)
 		ttls[i] = left[i] + min(p.Window, time.Second)
-		keys[i] = windowKey(m.opts.Namespace, "multi", tag, w, p.Name, durationMS(p.Window))
+		keys[i] = m.keys[i].windowKey(tag, w)
 	}
 	return tag, keys, left, ttls, nil
 }
@@ -92,7 +98,7 @@ func (m *multi) allowN(ctx context.Context, key string, n int) (Result, error) {
 				fmt.Errorf("%w: cost %d outside [1, %d] of policy %q", ErrInvalidCost, n, p.Limit, p.Name)
 		}
 	}
-	denyKey := core.MakeKey(m.opts.Namespace, "multi", tag)
+	denyKey := m.denyKey.key(tag)
 	if d, i := m.deny.until(denyKey, m.opts.Now()); d > 0 {
 		// The policy that denied, used up until its window ends.
 		res = m.result(i, int64(m.opts.Policies[i].Limit), d)
@@ -174,7 +180,7 @@ func (m *multi) reset(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	m.deny.forget(core.MakeKey(m.opts.Namespace, "multi", tag))
+	m.deny.forget(m.denyKey.key(tag))
 	args := make([]any, 0, len(keys)+1)
 	args = append(args, "del")
 	for _, k := range keys {

@@ -16,30 +16,36 @@ import "github.com/rediskit/rediskit/internal/script"
 // per decision), the k limits, then per decision its cost n and the k
 // counters' TTLs in ms. If n fits under every limit it increments them all;
 // otherwise it increments none and reports the first limit that does not
-// fit. A counter found without a TTL (written by someone else, or left by a
-// crash) gets one either way, and a denied request never creates a key.
-// Reply, per decision: denied (0: allowed, i: the i-th limit denied, -1: a
-// counter is not an integer), then the k counts after the decision. This is
-// the path for costs above 1, several limits, clusters and Redis before 7
-// (no PEXPIRE NX); it works on Redis 2.6.12 and later.
+// fit. A counter the batch changed is written once, by SET with its TTL
+// (the time to its window's end plus the grace, as the request computed
+// it: rewriting it keeps the expiry); a counter found without a TTL
+// (written by someone else, or left by a crash) gets one either way, and a
+// denied request never creates a key. Reply, per decision: denied (0:
+// allowed, i: the i-th limit denied, -1: a counter is not an integer), then
+// the k counts after the decision. This is the path for costs above 1,
+// several limits, clusters and Redis before 7 (no PEXPIRE NX); it works on
+// Redis 2.6.12 and later.
 var counterScript = script.New(`
 local k = tonumber(ARGV[1])
-local count, was, fresh, ttl, order = {}, {}, {}, {}, {}
-local out = {}
+local limits = {}
+for i = 1, k do limits[i] = tonumber(ARGV[1 + i]) end
+local count, was, exists, ttl, order = {}, {}, {}, {}, {}
+local out, o = {}, 0
 local a = 2 + k
 for d = 0, #KEYS / k - 1 do
   local n = tonumber(ARGV[a])
   local denied = 0
+  local base = d * k
   for i = 1, k do
-    local key = KEYS[d * k + i]
+    local key = KEYS[base + i]
     local c = count[key]
     if c == nil then
       local v = redis.pcall('GET', key)
       c = false
       if v == false then
         c = 0
-        fresh[key] = true
       elseif type(v) == 'string' then
+        exists[key] = true
         c = tonumber(v)
         if c == nil or c % 1 ~= 0 then c = false end
       end
@@ -48,25 +54,30 @@ for d = 0, #KEYS / k - 1 do
     end
     if c == false then
       denied = -1
-    elseif denied == 0 and c + n > tonumber(ARGV[1 + i]) then
+    elseif denied == 0 and c + n > limits[i] then
       denied = i
     end
   end
-  out[#out + 1] = denied
+  o = o + 1
+  out[o] = denied
   for i = 1, k do
-    local key = KEYS[d * k + i]
-    if denied == 0 then count[key] = count[key] + n end
-    out[#out + 1] = count[key] or 0
+    local key = KEYS[base + i]
+    local c = count[key]
+    if denied == 0 then
+      c = c + n
+      count[key] = c
+    end
+    o = o + 1
+    out[o] = c or 0
   end
   a = a + 1 + k
 end
 for _, key in ipairs(order) do
   local c = count[key]
-  if c and fresh[key] then
-    if c > 0 then redis.call('SET', key, c, 'PX', ttl[key]) end
-  elseif c then
-    if c > was[key] then redis.call('INCRBY', key, c - was[key]) end
-    if redis.call('PTTL', key) == -1 then redis.call('PEXPIRE', key, ttl[key]) end
+  if c and c ~= was[key] then
+    redis.call('SET', key, c, 'PX', ttl[key])
+  elseif c and exists[key] and redis.call('PTTL', key) == -1 then
+    redis.call('PEXPIRE', key, ttl[key])
   end
 end
 return out
@@ -92,10 +103,10 @@ local burst_offset = emission * burst
 local t = redis.call('TIME')
 local now = (t[1] - 1483228800) + (t[2] / 1000000)
 local tats, changed, order = {}, {}, {}
-local out = {}
+local out, o = {}, 0
 local function reply(allowed, remaining, retry_after, reset_after)
-  local n = #out
-  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = allowed, remaining, retry_after, reset_after
+  out[o + 1], out[o + 2], out[o + 3], out[o + 4] = allowed, remaining, retry_after, reset_after
+  o = o + 4
 end
 for d = 1, #KEYS do
   local key = KEYS[d]
