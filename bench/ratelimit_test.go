@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,6 +135,7 @@ func rlRun(b *testing.B, impl rlImpl, key func(i int) string) {
 		b.Fatal(err)
 	}
 	var decided atomic.Int64
+	cpu := rlServerCPU(b, rdb)
 	b.ReportAllocs()
 	b.SetParallelism(max(1, rlCallers/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
@@ -150,11 +152,35 @@ func rlRun(b *testing.B, impl rlImpl, key func(i int) string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	b.ReportMetric((rlServerCPU(b, rdb)-cpu).Seconds()*1e6/float64(b.N), "server-µs/op")
 	if k := key(0); counted != nil && key(1) == k {
 		if got := counted(k); got != decided.Load() {
 			b.Fatalf("%s counted %d units for %q, want %d (one per decision)", impl.name, got, k, decided.Load())
 		}
 	}
+}
+
+// rlServerCPU returns the CPU time the benchmark's dedicated redis-server
+// has used (INFO cpu: used_cpu_user + used_cpu_sys). Per decision, it is
+// the server's share of the work, which the load of other processes on
+// the machine hardly changes (unlike the wall time).
+func rlServerCPU(b *testing.B, rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (name == "used_cpu_user" || name == "used_cpu_sys") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu %s: %v", name, err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 // rlLimiter returns the decisions of one of rediskit's limiters (kind
