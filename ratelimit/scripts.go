@@ -4,13 +4,46 @@ import "github.com/rediskit/rediskit/internal/script"
 
 // The limiters' Lua scripts each decide a whole batch of requests in one
 // call (see scriptBatcher): KEYS are the keys of each decision in turn
-// (keysPer each), ARGV the limiter's constants, then each decision's cost
-// and, for the counters, its TTLs in ms. They read each key once, decide the
-// requests in order against the running state (so concurrent decisions on
-// one hot key are exact, whatever their number), and write each key once at
-// the end. A key holding something else than what the script writes fails
-// only the decisions that use it. All values are integers, so replies need
-// no string parsing.
+// (the same number each), ARGV the limiter's constants, then each
+// decision's cost and, for the counters, its TTLs in ms. They read every
+// key of the batch with one MGET (readKeys), decide the requests in order
+// against the running state (so concurrent decisions on one hot key are
+// exact, whatever their number), and write each changed key once at the
+// end. A key holding something else than what the script writes (a value it
+// cannot read, or another type, found when a SET … NX of a key MGET saw as
+// missing fails) fails the decisions that use it (failForeign). Replies are
+// integers, so they need no string parsing.
+
+// readKeys is the scripts' prelude: order lists the batch's distinct keys,
+// first seen first, and val[key] is its value (false: missing or not a
+// string), read with one MGET per 1,000 keys (Lua's unpack limit).
+const readKeys = `
+local order, val = {}, {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  if val[key] == nil then
+    val[key] = false
+    order[#order + 1] = key
+  end
+end
+for i = 1, #order, 1000 do
+  local part = redis.call('MGET', unpack(order, i, math.min(i + 999, #order)))
+  for j = 1, #part do val[order[i + j - 1]] = part[j] end
+end
+`
+
+// failForeign is the scripts' epilogue: every decision (per_keys keys and
+// width reply values each) on a key in bad replies -1 first.
+const failForeign = `
+if next(bad) then
+  for d = 0, #KEYS / per_keys - 1 do
+    for i = 1, per_keys do
+      if bad[KEYS[d * per_keys + i]] then out[d * width + 1] = -1 end
+    end
+  end
+end
+return out
+`
 
 // counterScript is the all-or-nothing windowed counter. ARGV: k (counters
 // per decision), the k limits, then per decision its cost n and the k
@@ -25,11 +58,20 @@ import "github.com/rediskit/rediskit/internal/script"
 // the k counts after the decision. This is the path for costs above 1,
 // several limits, clusters and Redis before 7 (no PEXPIRE NX); it works on
 // Redis 2.6.12 and later.
-var counterScript = script.New(`
+var counterScript = script.New(readKeys + `
 local k = tonumber(ARGV[1])
+local per_keys, width = k, 1 + k
 local limits = {}
 for i = 1, k do limits[i] = tonumber(ARGV[1 + i]) end
-local count, was, exists, ttl, order = {}, {}, {}, {}, {}
+local count, was, ttl, bad = {}, {}, {}, {}
+for _, key in ipairs(order) do
+  local c = 0
+  if val[key] then
+    c = tonumber(val[key])
+    if c == nil or c % 1 ~= 0 then c = false end
+  end
+  count[key], was[key] = c, c
+end
 local out, o = {}, 0
 local a = 2 + k
 for d = 0, #KEYS / k - 1 do
@@ -39,19 +81,7 @@ for d = 0, #KEYS / k - 1 do
   for i = 1, k do
     local key = KEYS[base + i]
     local c = count[key]
-    if c == nil then
-      local v = redis.pcall('GET', key)
-      c = false
-      if v == false then
-        c = 0
-      elseif type(v) == 'string' then
-        exists[key] = true
-        c = tonumber(v)
-        if c == nil or c % 1 ~= 0 then c = false end
-      end
-      count[key], was[key], ttl[key] = c, c, ARGV[a + i]
-      order[#order + 1] = key
-    end
+    if ttl[key] == nil then ttl[key] = ARGV[a + i] end
     if c == false then
       denied = -1
     elseif denied == 0 and c + n > limits[i] then
@@ -75,13 +105,16 @@ end
 for _, key in ipairs(order) do
   local c = count[key]
   if c and c ~= was[key] then
-    redis.call('SET', key, c, 'PX', ttl[key])
-  elseif c and exists[key] and redis.call('PTTL', key) == -1 then
+    if not val[key] then
+      if not redis.call('SET', key, c, 'PX', ttl[key], 'NX') then bad[key] = true end
+    else
+      redis.call('SET', key, c, 'PX', ttl[key])
+    end
+  elseif c and val[key] and redis.call('PTTL', key) == -1 then
     redis.call('PEXPIRE', key, ttl[key])
   end
 end
-return out
-`)
+` + failForeign)
 
 // gcraScript is the generic cell rate algorithm of
 // github.com/go-redis/redis_rate/v10 (from github.com/rwz/redis-gcra), over
@@ -95,6 +128,8 @@ return out
 // µs.
 var gcraScript = script.New(`
 redis.replicate_commands()
+` + readKeys + `
+local per_keys, width = 1, 4
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local period = tonumber(ARGV[3])
@@ -102,7 +137,13 @@ local emission = period / rate
 local burst_offset = emission * burst
 local t = redis.call('TIME')
 local now = (t[1] - 1483228800) + (t[2] / 1000000)
-local tats, changed, order = {}, {}, {}
+local tats, changed, bad = {}, {}, {}
+for _, key in ipairs(order) do
+  local tat = now
+  if val[key] then tat = tonumber(val[key]) or false end
+  if tat then tat = math.max(tat, now) end
+  tats[key] = tat
+end
 local out, o = {}, 0
 local function reply(allowed, remaining, retry_after, reset_after)
   out[o + 1], out[o + 2], out[o + 3], out[o + 4] = allowed, remaining, retry_after, reset_after
@@ -112,18 +153,6 @@ for d = 1, #KEYS do
   local key = KEYS[d]
   local cost = tonumber(ARGV[3 + d])
   local tat = tats[key]
-  if tat == nil then
-    local v = redis.pcall('GET', key)
-    tat = false
-    if v == false then
-      tat = now
-    elseif type(v) == 'string' then
-      tat = tonumber(v) or false
-    end
-    if tat then tat = math.max(tat, now) end
-    tats[key] = tat
-    order[#order + 1] = key
-  end
   if tat == false then
     reply(-1, 0, 0, 0)
   else
@@ -141,12 +170,13 @@ for d = 1, #KEYS do
   end
 end
 for _, key in ipairs(order) do
-  if changed[key] then
-    local reset_after = tats[key] - now
-    if reset_after > 0 then
+  local reset_after = changed[key] and tats[key] - now or 0
+  if reset_after > 0 then
+    if not val[key] then
+      if not redis.call('SET', key, tats[key], 'EX', math.ceil(reset_after), 'NX') then bad[key] = true end
+    else
       redis.call('SET', key, tats[key], 'EX', math.ceil(reset_after))
     end
   end
 end
-return out
-`)
+` + failForeign)
