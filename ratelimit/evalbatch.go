@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,8 +18,9 @@ import (
 // client) it is one call per hash tag, since a script's keys must share a
 // slot, sent as one pipeline that go-redis splits by node. Every call is
 // sent at most once (call.NoRetry: a resent call could count twice); a
-// server without the script (first use, restart, failover) gets it by EVAL
-// in a second pipeline. The script decides the requests of a call in queue
+// server without the script (restart, failover, another cluster node) gets
+// it by EVAL in a second pipeline; the limiter's first batch is sent by
+// EVAL at once. The script decides the requests of a call in queue
 // order, so many callers on one hot key cost one key read and one write.
 type scriptBatcher struct {
 	*batcher[evalReq]
@@ -27,6 +29,8 @@ type scriptBatcher struct {
 	head  []any // the limiter's constants, ARGV's first values
 	width int   // reply values per decision
 	one   bool  // a standalone client: one call per batch
+
+	loaded atomic.Bool // the last batch succeeded: send EVALSHA (else EVAL)
 
 	// The flusher's scratch space, reused batch after batch.
 	index map[string]int // hash tag -> its call
@@ -121,6 +125,9 @@ func (s *scriptBatcher) send(ctx context.Context, batch []*pending[evalReq]) {
 		c := &calls[i]
 		c.args = make([]any, 3, 3+c.n*(perKeys+perArgs)+len(s.head))
 		c.args[0], c.args[1], c.args[2] = "evalsha", s.sc.Hash(), c.n*perKeys
+		if !s.loaded.Load() { // the first batch loads the script: one round trip, not two
+			c.args[0], c.args[1] = "eval", s.sc.Source()
+		}
 	}
 	for _, p := range batch {
 		c := &calls[p.req.call]
@@ -146,6 +153,9 @@ func (s *scriptBatcher) send(ctx context.Context, batch []*pending[evalReq]) {
 	if missing {
 		s.pipeline(ctx, calls, true)
 	}
+	// After a failure (an outage, a restart that emptied the script cache)
+	// the next batch loads the script again.
+	s.loaded.Store(calls[0].cmd.Err() == nil)
 	for _, p := range batch {
 		c := &calls[p.req.call]
 		vals, err := c.cmd.Result()
