@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rediskit/rediskit/httpcache"
+	"github.com/rediskit/rediskit/internal/faultproxy"
 	"github.com/rediskit/rediskit/internal/redistest"
 )
 
@@ -145,5 +148,40 @@ func TestLocalBytesBound(t *testing.T) {
 	}
 	if got := c.Stats().LocalBytes; got < maxBytes/2 {
 		t.Fatalf("tier: got %d bytes, want it filled close to %d", got, maxBytes)
+	}
+}
+
+// An instance whose subscription goes silent (Redis unreachable) stops
+// answering from its tier within Local.MaxDelay: it could miss
+// invalidations. Requests are answered by the handler (fail open).
+func TestLocalSilentSubscription(t *testing.T) {
+	t.Parallel()
+	const bound = 100 * time.Millisecond
+	p := faultproxy.New(t, redistest.StandaloneTarget(t).Addrs[0])
+	rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	c := newCache(t, rdb, redistest.Prefix(t), httpcache.Options{Timeout: 50 * time.Millisecond,
+		Local: httpcache.LocalOptions{MaxBytes: 1 << 20, MaxDelay: bound}}, nil)
+	t.Cleanup(func() { _ = c.Close() })
+	var calls atomic.Int64
+	h := cached(c, versioned(&calls))
+	const url = "http://example.com/silent"
+	poll(t, "the tier answering", func() bool {
+		before := c.Stats().LocalHits
+		do(h, "GET", url)
+		return c.Stats().LocalHits > before
+	})
+	p.Blackhole()
+	defer p.Restore()
+	silent := time.Now()
+	for time.Since(silent) < 4*bound {
+		start := time.Now()
+		before := c.Stats().LocalHits
+		if w := do(h, "GET", url); w.Code != http.StatusOK {
+			t.Fatalf("with Redis silent: got %d, want 200", w.Code)
+		}
+		if c.Stats().LocalHits > before && start.Sub(silent) > bound {
+			t.Fatalf("tier answered %v after the subscription went silent, want no answer after %v", start.Sub(silent), bound)
+		}
 	}
 }
