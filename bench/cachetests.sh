@@ -20,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSION=0.4.5
+# shellcheck source=SCRIPTDIR/tempdir.sh
 source bench/tempdir.sh cachetests
 
 # wait_log FILE REGEX prints the first match of REGEX in FILE, waiting up to

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the shell scripts of bench/: a temp dir for one run, and the
 # processes the script starts, stopped by their PIDs on exit.
 #

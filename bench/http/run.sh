@@ -68,6 +68,7 @@ service | cache) parts=("$1") ;;
 	;;
 esac
 
+# shellcheck source=SCRIPTDIR/../tempdir.sh
 source "$here/../tempdir.sh" httpbench
 chmod 755 "$work" # nginx and Varnish workers run as other users when root
 
@@ -112,6 +113,7 @@ install_missing() {
 # handed out before), below the ephemeral range, where the load's own
 # client connections could take it between this check and the bind.
 taken=" "
+redis_port='' origin_port='' # set by free_port
 ephemeral=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 ((ephemeral > 11000)) || ephemeral=11000 # then collisions are possible, and rare
 free_port() {
