@@ -1,6 +1,7 @@
 package httpcache_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -59,7 +60,10 @@ func TestHitAllocs(t *testing.T) {
 				w.Header().Set("ETag", `"v1"`)
 				_, _ = w.Write([]byte(body))
 			}))
-			req := httptest.NewRequest("GET", "http://example.com/page?id=42", nil)
+			// A context that can be cancelled, as net/http's requests have.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req := httptest.NewRequestWithContext(ctx, "GET", "http://example.com/page?id=42", nil)
 			h.ServeHTTP(httptest.NewRecorder(), req) // store it
 			if tc.local {
 				poll(t, "the in-process tier answering", func() bool {
