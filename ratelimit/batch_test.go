@@ -47,13 +47,13 @@ func TestBatchCoalescesHotKey(t *testing.T) {
 		writes []string // the commands that write the hot key
 	}{
 		{"fixed-batched", func(c *core.Client) (*ratelimit.RedisLimiter, error) {
-			return ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: limit, Window: time.Hour})
+			return ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: limit, Window: time.Hour, Timeout: 10 * time.Second})
 		}, false, []string{"incrby"}},
 		{"fixed-script", func(c *core.Client) (*ratelimit.RedisLimiter, error) {
-			return ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: limit, Window: time.Hour})
+			return ratelimit.NewFixedWindow(c, ratelimit.Options{Limit: limit, Window: time.Hour, Timeout: 10 * time.Second})
 		}, true, []string{"set", "incrby"}},
 		{"gcra", func(c *core.Client) (*ratelimit.RedisLimiter, error) {
-			return ratelimit.NewGCRA(c, ratelimit.Options{Limit: limit, Window: time.Hour})
+			return ratelimit.NewGCRA(c, ratelimit.Options{Limit: limit, Window: time.Hour, Timeout: 10 * time.Second})
 		}, false, []string{"set"}},
 	}
 	for _, k := range kinds {
@@ -179,7 +179,7 @@ func TestGCRASharesRedisRateState(t *testing.T) {
 	rdb := redistest.Standalone(t)
 	ctx := context.Background()
 	g, err := ratelimit.NewGCRA(core.NewFromRedis(rdb), ratelimit.Options{Namespace: "rate", Policy: "compat",
-		Limit: 2, Window: time.Hour, Burst: 4, DenyCacheSize: -1})
+		Limit: 2, Window: time.Hour, Burst: 4, DenyCacheSize: -1, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
