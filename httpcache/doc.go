@@ -190,7 +190,9 @@
 // the tier answers only until MaxDelay after the last ping whose pong came
 // back. Hence the bound: a request that starts more than Local.MaxDelay
 // (default 100 ms) after a store or purge returned never gets the replaced
-// response from any tier. A subscription that fails or stays silent (no
+// response from any tier; and while that is not known to hold (no recent
+// pong), the tier does not answer and the generation number is reread from
+// Redis on every request, so a PurgeAll is never missed either. A subscription that fails or stays silent (no
 // pong for 2*MaxDelay plus a second) is replaced; a new subscription
 // empties the tier, since messages may have been lost. An entry read from
 // Redis is kept only when no invalidation for its key arrived during the

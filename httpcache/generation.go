@@ -11,8 +11,17 @@ import (
 // generation returns the current generation number (see
 // internal/generation: one shared first read, rereads at most every
 // GenerationRefresh, fail-fast for Timeout after a failed first read).
+// With the in-process tier it is also reread on every call while the
+// tier's subscription is not known to be current (see local.fresh): an
+// announced PurgeAll may have been missed, and the bound holds for it too.
 func (c *Cache) generation(ctx context.Context) (int64, error) {
-	n, err := c.gen.Get(ctx)
+	var n int64
+	var err error
+	if l := c.local; l != nil && !l.fresh() {
+		n, err = c.gen.Reread(ctx)
+	} else {
+		n, err = c.gen.Get(ctx)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("httpcache: %w", err)
 	}

@@ -241,10 +241,14 @@ func (l *local) clear() {
 // mark is taken before reading an entry from Redis, for put.
 func (l *local) mark() uint64 { return l.changed.mark() }
 
+// fresh reports whether every invalidation published more than maxDelay
+// ago has been applied: the tier may answer.
+func (l *local) fresh() bool { return monotonic() < l.freshUntil.Load() }
+
 // get returns the entry held for key that matches r's Vary headers, nil
 // when there is none or the tier may not answer.
 func (l *local) get(key string, r *http.Request, now int64) *entry {
-	if monotonic() >= l.freshUntil.Load() {
+	if !l.fresh() {
 		return nil
 	}
 	l.mu.Lock()

@@ -34,9 +34,11 @@ type Cache struct {
 	readAt  atomic.Int64 // Unix nanoseconds of the last read or Bump
 	loading atomic.Bool  // a refresh is running
 	fail    atomic.Pointer[failure]
-	flight  singleflight.Group
-	mu      sync.Mutex    // orders storing a read against Bump
-	bumps   atomic.Uint64 // Bumps done by this Cache
+	// rereadFail is the last failed Reread.
+	rereadFail atomic.Pointer[failure]
+	flight     singleflight.Group
+	mu         sync.Mutex    // orders storing a read against Bump
+	bumps      atomic.Uint64 // Bumps done by this Cache
 }
 
 // failure is the last failed first read.
@@ -178,4 +180,30 @@ func (g *Cache) Observe(n int64) {
 		g.gen.Store(n)
 		g.readAt.Store(time.Now().UnixNano())
 	}
+}
+
+// Reread reads the number from Redis now, for a caller that may have
+// missed an announced Bump (see Observe), and returns it. Until the number
+// was read once it is Get. A failed reread is reported to onError and the
+// known number returned; for failFor after one, Reread returns the known
+// number without trying, so an unreachable Redis does not slow every
+// caller down.
+func (g *Cache) Reread(ctx context.Context) (int64, error) {
+	n := g.gen.Load()
+	if n < 0 {
+		return g.Get(ctx)
+	}
+	if f := g.rereadFail.Load(); f != nil && time.Since(f.at) < g.failFor {
+		return n, nil
+	}
+	m, err := g.read(ctx)
+	if err != nil {
+		g.rereadFail.Store(&failure{at: time.Now(), err: err})
+		if g.onError != nil {
+			g.onError(ctx, err)
+		}
+		return n, nil
+	}
+	g.rereadFail.Store(nil)
+	return m, nil
 }

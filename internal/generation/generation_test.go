@@ -267,3 +267,24 @@ func poll(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Reread sees another process's Bump at once, whatever refresh says; before
+// the first read it is Get.
+func TestReread(t *testing.T) {
+	t.Parallel()
+	target := redistest.StandaloneTarget(t)
+	key := redistest.Prefix(t) + ":gen"
+	here := newCache(redistest.NewClient(t, target), key, time.Hour, nil)
+	other := newCache(redistest.NewClient(t, target), key, time.Hour, nil)
+	first, err := here.Reread(context.Background())
+	if err != nil || first != get(t, other) {
+		t.Fatalf("Reread before any read: got (%d, %v), want (%d, nil)", first, err, get(t, other))
+	}
+	bumped := bump(t, other)
+	if got := get(t, here); got != first {
+		t.Fatalf("Get within refresh: got %d, want %d", got, first)
+	}
+	if got, err := here.Reread(context.Background()); got != bumped || err != nil {
+		t.Fatalf("Reread after another process' Bump: got (%d, %v), want (%d, nil)", got, err, bumped)
+	}
+}
