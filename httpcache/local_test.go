@@ -2,6 +2,7 @@ package httpcache_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -183,5 +184,37 @@ func TestLocalSilentSubscription(t *testing.T) {
 		if c.Stats().LocalHits > before && start.Sub(silent) > bound {
 			t.Fatalf("tier answered %v after the subscription went silent, want no answer after %v", start.Sub(silent), bound)
 		}
+	}
+}
+
+// A refused PUBLISH (an ACL without it, say) is reported to OnError; the
+// response is stored all the same, and a Purge returns the error.
+func TestPublishRefused(t *testing.T) {
+	t.Parallel()
+	errRefused := errors.New("NOPERM publish refused")
+	rdb := hookedClient(t, redistest.StandaloneTarget(t), func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if cmd.Name() == "publish" {
+			cmd.SetErr(errRefused)
+			return errRefused
+		}
+		return next(ctx, cmd)
+	})
+	var reported atomic.Int64
+	c := newCache(t, rdb, redistest.Prefix(t), httpcache.Options{OnError: func(_ context.Context, err error) {
+		if errors.Is(err, errRefused) {
+			reported.Add(1)
+		}
+	}}, nil)
+	var calls atomic.Int64
+	h := cached(c, versioned(&calls))
+	const url = "http://example.com/refused"
+	if cs := do(h, "GET", url).Header().Get("Cache-Status"); !strings.Contains(cs, "stored") || reported.Load() != 1 {
+		t.Fatalf("store: got Cache-Status %q and %d reports, want stored and 1", cs, reported.Load())
+	}
+	if w := do(h, "GET", url); !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+		t.Fatalf("second request: got Cache-Status %q, want a hit", w.Header().Get("Cache-Status"))
+	}
+	if ok, err := c.Purge(context.Background(), url); !ok || !errors.Is(err, errRefused) {
+		t.Fatalf("Purge: got (%v, %v), want (true, the refusal)", ok, err)
 	}
 }

@@ -147,7 +147,8 @@ func (c *Cache) ttlFor(e *entry) time.Duration {
 
 // put stores e under slot for the request headers reqH (which select the
 // variant), after adding the key to its tag sets, so a stored entry is
-// always reachable by PurgeTag.
+// always reachable by PurgeTag, then announces it (publish). A failed
+// announcement is reported, not returned: the entry is stored.
 func (c *Cache) put(ctx context.Context, gen int64, slot string, e *entry, reqH http.Header, tags []string) error {
 	ttl := c.ttlFor(e)
 	if ttl < time.Millisecond {
@@ -171,7 +172,10 @@ func (c *Cache) put(ctx context.Context, gen int64, slot string, e *entry, reqH 
 	if err != nil {
 		return fmt.Errorf("httpcache: store %s: %w", entryName(gen, slot), err)
 	}
-	return c.publish(ctx, key)
+	if err := c.publish(ctx, key); err != nil {
+		c.reportError(ctx, err) // stored all the same: the response is not lost
+	}
+	return nil
 }
 
 // remove deletes every variant stored under the given slot ids.
