@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,21 +21,29 @@ import (
 // sent at most once (call.NoRetry: a resent call could count twice); a
 // server without the script (restart, failover, another cluster node) gets
 // it by EVAL in a second pipeline; the limiter's first batch is sent by
-// EVAL at once. The script decides the requests of a call in queue
-// order, so many callers on one hot key cost one key read and one write.
+// EVAL at once. The decisions of a batch with the same keys and cost (many
+// callers on one hot key) travel as one entry of the script call, which
+// decides them one after the other and replies once for all (how many it
+// admitted, and the state before them); expand then gives each caller the
+// reply its own decision would have had, from its position in the entry.
+// So a hot key costs one entry, one key read and one write per batch.
 type scriptBatcher struct {
 	*batcher[evalReq]
-	rdb   redis.UniversalClient
-	sc    *script.Script
-	head  []any // the limiter's constants, ARGV's first values
-	width int   // reply values per decision
-	one   bool  // a standalone client: one call per batch
+	rdb    redis.UniversalClient
+	sc     *script.Script
+	head   []any // the limiter's constants, ARGV's first values
+	width  int   // reply values per decision
+	ewidth int   // reply values per entry
+	expand func(entry []int64, n, pos int, out []int64)
+	one    bool // a standalone client: one call per batch
 
 	loaded atomic.Bool // the last batch succeeded: send EVALSHA (else EVAL)
 
 	// The flusher's scratch space, reused batch after batch.
-	index map[string]int // hash tag -> its call
-	calls []evalCall
+	index   map[string]int // hash tag -> its call
+	merge   map[string]int // first key -> the last entry on it
+	calls   []evalCall
+	entries []evalEntry
 }
 
 // evalReq is one decision: cost n on keys (sharing the hash tag tag) whose
@@ -47,25 +56,43 @@ type evalReq struct {
 	ttls []time.Duration
 	n    int
 	out  []int64
-	call int // the flusher's: index of the request's script call
+
+	entry int // the flusher's: index of the request's entry in the batch
+	pos   int // the flusher's: position of the request in its entry
 
 	key  [1]string        // storage of keys for a one-key request
 	ttl1 [1]time.Duration // storage of ttls for a one-key request
 }
 
-// evalCall is one script call of a batch: n decisions; off is the reply
-// offset of the next one while the replies are handed out.
+// evalEntry is the m decisions of one script call that share keys and
+// cost, req's (the first of them, whose TTLs they all use: the script
+// keeps a key's first TTL anyway); idx is its place in the call.
+type evalEntry struct {
+	req       *evalReq
+	m         int
+	call, idx int
+}
+
+// evalCall is one script call of a batch: n entries for callers
+// decisions; out holds the callers' replies, off the next one's offset
+// while they are handed out.
 type evalCall struct {
-	n, off int
-	args   []any
-	cmd    *redis.IntSliceCmd
+	n, callers int
+	off        int
+	args       []any
+	cmd        *redis.IntSliceCmd
+	out        []int64
 }
 
 // newScriptBatcher returns the batcher of sc, a batch script whose ARGV
-// starts with head and that replies width values per decision.
-func newScriptBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wait, sc *script.Script, head []any, width int) *scriptBatcher {
+// starts with head and that replies ewidth values per entry; expand
+// derives from an entry's reply the width values of the decision of cost
+// n at position pos in it.
+func newScriptBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wait, sc *script.Script, head []any,
+	ewidth, width int, expand func(entry []int64, n, pos int, out []int64)) *scriptBatcher {
 	_, one := rdb.(*redis.Client)
-	s := &scriptBatcher{rdb: rdb, sc: sc, head: head, width: width, one: one, index: map[string]int{}}
+	s := &scriptBatcher{rdb: rdb, sc: sc, head: head, width: width, ewidth: ewidth, expand: expand, one: one,
+		index: map[string]int{}, merge: map[string]int{}}
 	s.batcher = newBatcher(timeout, wait, s.send)
 	return s
 }
@@ -96,31 +123,51 @@ func (s *scriptBatcher) decideOne(ctx context.Context, tag, key string, ttl time
 	return p.req.out, nil
 }
 
+// sameDecision reports whether a and b decide the same cost on the same
+// keys.
+func sameDecision(a, b *evalReq) bool {
+	return a.n == b.n && slices.Equal(a.keys, b.keys)
+}
+
+// group sorts batch into script calls (one per hash tag, one in all on a
+// standalone server) and, within them, entries of decisions that share
+// keys and cost.
+func (s *scriptBatcher) group(batch []*pending[evalReq]) {
+	clear(s.index)
+	clear(s.merge)
+	for _, p := range batch {
+		r := &p.req
+		e, ok := s.merge[r.keys[0]]
+		if !ok || !sameDecision(s.entries[e].req, r) {
+			i := 0
+			if s.one {
+				if len(s.calls) == 0 {
+					s.calls = append(s.calls, evalCall{})
+				}
+			} else if i, ok = s.index[r.tag]; !ok {
+				i = len(s.calls)
+				s.index[r.tag] = i
+				s.calls = append(s.calls, evalCall{})
+			}
+			e = len(s.entries)
+			s.merge[r.keys[0]] = e
+			s.entries = append(s.entries, evalEntry{req: r, call: i, idx: s.calls[i].n})
+			s.calls[i].n++
+		}
+		r.entry, r.pos = e, s.entries[e].m
+		s.entries[e].m++
+		s.calls[s.entries[e].call].callers++
+	}
+}
+
 // send runs batch as one script call per hash tag (one in all on a
 // standalone server), in one pipeline.
 func (s *scriptBatcher) send(ctx context.Context, batch []*pending[evalReq]) {
-	clear(s.index)
-	calls := s.calls[:0]
-	for _, p := range batch {
-		i := 0
-		if s.one {
-			if len(calls) == 0 {
-				calls = append(calls, evalCall{})
-			}
-		} else {
-			var ok bool
-			if i, ok = s.index[p.req.tag]; !ok {
-				i = len(calls)
-				s.index[p.req.tag] = i
-				calls = append(calls, evalCall{})
-			}
-		}
-		calls[i].n++
-		p.req.call = i
-	}
+	s.group(batch)
+	calls, entries := s.calls, s.entries
 	// Each call's command: EVALSHA sha numkeys KEYS... head... ARGV...,
-	// the keys of every decision before the arguments of every decision.
-	perKeys, perArgs := len(batch[0].req.keys), 1+len(batch[0].req.ttls)
+	// the keys of every entry before the arguments of every entry.
+	perKeys, perArgs := len(batch[0].req.keys), 2+len(batch[0].req.ttls)
 	for i := range calls {
 		c := &calls[i]
 		c.args = make([]any, 3, 3+c.n*(perKeys+perArgs)+len(s.head))
@@ -129,19 +176,19 @@ func (s *scriptBatcher) send(ctx context.Context, batch []*pending[evalReq]) {
 			c.args[0], c.args[1] = "eval", s.sc.Source()
 		}
 	}
-	for _, p := range batch {
-		c := &calls[p.req.call]
-		for _, k := range p.req.keys {
+	for _, e := range entries {
+		c := &calls[e.call]
+		for _, k := range e.req.keys {
 			c.args = append(c.args, k)
 		}
 	}
 	for i := range calls {
 		calls[i].args = append(calls[i].args, s.head...)
 	}
-	for _, p := range batch {
-		c := &calls[p.req.call]
-		c.args = append(c.args, p.req.n)
-		for _, ttl := range p.req.ttls {
+	for _, e := range entries {
+		c := &calls[e.call]
+		c.args = append(c.args, e.req.n, e.m)
+		for _, ttl := range e.req.ttls {
 			c.args = append(c.args, max(ttl, time.Millisecond).Milliseconds())
 		}
 	}
@@ -157,23 +204,31 @@ func (s *scriptBatcher) send(ctx context.Context, batch []*pending[evalReq]) {
 	// the next batch loads the script again.
 	s.loaded.Store(calls[0].cmd.Err() == nil)
 	for _, p := range batch {
-		c := &calls[p.req.call]
+		e := &entries[p.req.entry]
+		c := &calls[e.call]
 		vals, err := c.cmd.Result()
-		if err == nil && len(vals) != c.n*s.width {
-			err = fmt.Errorf("unexpected script reply: %d values, want %d", len(vals), c.n*s.width)
+		if err == nil && len(vals) != c.n*s.ewidth {
+			err = fmt.Errorf("unexpected script reply: %d values, want %d", len(vals), c.n*s.ewidth)
 		}
 		if err != nil {
 			p.err = wrapRedis(err)
 			continue
 		}
-		p.req.out = vals[c.off : c.off+s.width : c.off+s.width]
-		c.off += s.width
-		if p.req.out[0] < 0 {
+		ev := vals[e.idx*s.ewidth : (e.idx+1)*s.ewidth]
+		if ev[0] < 0 {
 			p.err = fmt.Errorf("ratelimit: redis: %q: a key holds a value the limiter did not write", p.req.keys)
+			continue
 		}
+		if c.out == nil {
+			c.out = make([]int64, c.callers*s.width)
+		}
+		p.req.out = c.out[c.off : c.off+s.width : c.off+s.width]
+		c.off += s.width
+		s.expand(ev, p.req.n, p.req.pos, p.req.out)
 	}
 	clear(calls)
-	s.calls = calls[:0]
+	clear(entries)
+	s.calls, s.entries = calls[:0], entries[:0]
 }
 
 // pipeline sends calls by EVALSHA, or when retry is set those that got

@@ -123,7 +123,22 @@ func newCounterBatcher(rdb redis.UniversalClient, timeout time.Duration, wait ca
 	for _, l := range limits {
 		head = append(head, l)
 	}
-	return newScriptBatcher(rdb, timeout, wait, counterScript, head, 1+len(limits))
+	return newScriptBatcher(rdb, timeout, wait, counterScript, head, 2+len(limits), 1+len(limits), counterReply)
+}
+
+// counterReply derives, from the reply of a counterScript entry (denied,
+// admitted, the counts before it), the reply of its decision of cost n at
+// position pos: denied (0: allowed), then the counts after it.
+func counterReply(entry []int64, n, pos int, out []int64) {
+	admitted := entry[1]
+	done := min(int64(pos)+1, admitted) // the entry's decisions counted up to this one
+	out[0] = 0
+	if int64(pos) >= admitted {
+		out[0] = entry[0]
+	}
+	for i := range out[1:] {
+		out[1+i] = entry[2+i] + int64(n)*done
+	}
 }
 
 func (f *fixedWindow) peek(ctx context.Context, key string) (Result, error) {

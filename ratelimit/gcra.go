@@ -40,13 +40,35 @@ func NewGCRA(c *core.Client, opts Options) (*RedisLimiter, error) {
 	}
 	head := []any{opts.Burst, opts.Limit, opts.Window.Seconds()}
 	g := &gcra{
-		opts:    opts,
-		deny:    newDenyCache(opts.DenyCacheSize),
-		exec:    newExecutor(c, opts.Timeout),
-		scripts: newScriptBatcher(c.Redis(), opts.Timeout, call.Observe(c.Observer(), "ratelimit"), gcraScript, head, 4),
-		keys:    newKeyShape(opts.Namespace, "gcra", false, opts.Policy, durationMS(opts.Window)),
+		opts: opts,
+		deny: newDenyCache(opts.DenyCacheSize),
+		exec: newExecutor(c, opts.Timeout),
+		scripts: newScriptBatcher(c.Redis(), opts.Timeout, call.Observe(c.Observer(), "ratelimit"), gcraScript, head, 2, 4,
+			gcraReply(opts.Burst, opts.Limit, opts.Window.Seconds())),
+		keys: newKeyShape(opts.Namespace, "gcra", false, opts.Policy, durationMS(opts.Window)),
 	}
 	return newRedisLimiter(c, &opts, g), nil
+}
+
+// gcraReply returns the function that derives, from the reply of a
+// gcraScript entry (admitted, the theoretical arrival time before it in ns
+// after now), the reply of its decision of cost n at position pos, with
+// redis_rate's arithmetic: allowed (the cost, 0 when denied), remaining
+// units, retry-after in µs (-1 when allowed) and reset-after in µs.
+func gcraReply(burst, rate int, period float64) func(entry []int64, n, pos int, out []int64) {
+	emission := period / float64(rate)
+	burstOffset := emission * float64(burst)
+	return func(entry []int64, n, pos int, out []int64) {
+		admitted, before := entry[0], float64(entry[1])/1e9
+		step := emission * float64(n)
+		if int64(pos) < admitted {
+			after := before + step*float64(pos+1)
+			out[0], out[1], out[2], out[3] = int64(n), int64((burstOffset-after)/emission), -1, int64(after*1e6)
+			return
+		}
+		tat := before + step*float64(admitted) // after the admitted decisions
+		out[0], out[1], out[2], out[3] = 0, 0, int64((tat+step-burstOffset)*1e6), int64(tat*1e6)
+	}
 }
 
 func (g *gcra) key(key string) (tag, rkey string, err error) {

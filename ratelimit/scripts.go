@@ -3,16 +3,21 @@ package ratelimit
 import "github.com/rediskit/rediskit/internal/script"
 
 // The limiters' Lua scripts each decide a whole batch of requests in one
-// call (see scriptBatcher): KEYS are the keys of each decision in turn
-// (the same number each), ARGV the limiter's constants, then each
-// decision's cost and, for the counters, its TTLs in ms. They read every
-// key of the batch with one MGET (readKeys), decide the requests in order
-// against the running state (so concurrent decisions on one hot key are
-// exact, whatever their number), and write each changed key once at the
-// end. A key holding something else than what the script writes (a value it
-// cannot read, or another type, found when a SET … NX of a key MGET saw as
-// missing fails) fails the decisions that use it (failForeign). Replies are
-// integers, so they need no string parsing.
+// call (see scriptBatcher): KEYS are the keys of each entry in turn (the
+// same number each), ARGV the limiter's constants, then each entry's cost
+// n, its repeat count m and, for the counters, its TTLs in ms. An entry is
+// m decisions of cost n on the same keys (concurrent callers on one hot
+// key, merged by the client): the script decides them one after the other
+// and replies once per entry, how many of the m it admitted (always the
+// first ones) and the state before them, from which the client derives each
+// caller's reply. They read every key of the batch with one MGET
+// (readKeys), decide the entries in order against the running state (so
+// concurrent decisions on one hot key are exact, whatever their number),
+// and write each changed key once at the end. A key holding something else
+// than what the script writes (a value it cannot read, or another type,
+// found when a SET … NX of a key MGET saw as missing fails) fails the
+// entries that use it (failForeign). Replies are integers, so they need no
+// string parsing.
 
 // readKeys is the scripts' prelude: order lists the batch's distinct keys,
 // first seen first, and val[key] is its value (false: missing or not a
@@ -32,7 +37,7 @@ for i = 1, #order, 1000 do
 end
 `
 
-// failForeign is the scripts' epilogue: every decision (per_keys keys and
+// failForeign is the scripts' epilogue: every entry (per_keys keys and
 // width reply values each) on a key in bad replies -1 first.
 const failForeign = `
 if next(bad) then
@@ -46,21 +51,24 @@ return out
 `
 
 // counterScript is the all-or-nothing windowed counter. ARGV: k (counters
-// per decision), the k limits, then per decision its cost n and the k
-// counters' TTLs in ms. If n fits under every limit it increments them all;
-// otherwise it increments none and reports the first limit that does not
-// fit. A counter the batch changed is written once, by SET with its TTL
-// (the time to its window's end plus the grace, as the request computed
-// it: rewriting it keeps the expiry); a counter found without a TTL
-// (written by someone else, or left by a crash) gets one either way, and a
-// denied request never creates a key. Reply, per decision: denied (0:
-// allowed, i: the i-th limit denied, -1: a counter is not an integer), then
-// the k counts after the decision. This is the path for costs above 1,
-// several limits, clusters and Redis before 7 (no PEXPIRE NX); it works on
-// Redis 2.6.12 and later.
+// per decision), the k limits, then per entry its cost n, its repeat count
+// m and the k counters' TTLs in ms. Each of the m decisions increments all
+// k counters by n if n fits under every limit; otherwise it increments none
+// and reports the first limit that does not fit (and so do the entry's
+// remaining decisions, which would not fit either). A counter the batch
+// changed is written once, by SET with its TTL (the time to its window's
+// end plus the grace, as the request computed it: rewriting it keeps the
+// expiry); a counter found without a TTL (written by someone else, or left
+// by a crash) gets one either way, and a denied request never creates a
+// key. Reply, per entry: denied (0: all m allowed, i: the decisions after
+// the admitted ones denied by the i-th limit, -1: a counter is not an
+// integer), admitted (how many of the m, the first ones), then the k
+// counts before the entry. This is the path for costs above 1, several
+// limits, clusters and Redis before 7 (no PEXPIRE NX); it works on Redis
+// 2.6.12 and later.
 var counterScript = script.New(readKeys + `
 local k = tonumber(ARGV[1])
-local per_keys, width = k, 1 + k
+local per_keys, width = k, 2 + k
 local limits = {}
 for i = 1, k do limits[i] = tonumber(ARGV[1 + i]) end
 local count, was, ttl, bad = {}, {}, {}, {}
@@ -75,32 +83,32 @@ end
 local out, o = {}, 0
 local a = 2 + k
 for d = 0, #KEYS / k - 1 do
-  local n = tonumber(ARGV[a])
-  local denied = 0
+  local n, m = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local base = d * k
+  local denied, admitted = 0, 0
   for i = 1, k do
     local key = KEYS[base + i]
-    local c = count[key]
-    if ttl[key] == nil then ttl[key] = ARGV[a + i] end
-    if c == false then
-      denied = -1
-    elseif denied == 0 and c + n > limits[i] then
-      denied = i
-    end
+    if ttl[key] == nil then ttl[key] = ARGV[a + 1 + i] end
+    if count[key] == false then denied = -1 end
   end
-  o = o + 1
-  out[o] = denied
-  for i = 1, k do
-    local key = KEYS[base + i]
-    local c = count[key]
+  out[o + 1] = 0
+  out[o + 2] = 0
+  for i = 1, k do out[o + 2 + i] = count[KEYS[base + i]] or 0 end
+  while denied == 0 and admitted < m do
+    for i = 1, k do
+      if denied == 0 and count[KEYS[base + i]] + n > limits[i] then denied = i end
+    end
     if denied == 0 then
-      c = c + n
-      count[key] = c
+      for i = 1, k do
+        local key = KEYS[base + i]
+        count[key] = count[key] + n
+      end
+      admitted = admitted + 1
     end
-    o = o + 1
-    out[o] = c or 0
   end
-  a = a + 1 + k
+  out[o + 1], out[o + 2] = denied, admitted
+  o = o + width
+  a = a + 2 + k
 end
 for _, key in ipairs(order) do
   local c = count[key]
@@ -121,15 +129,15 @@ end
 // a batch, with the same state in Redis (the theoretical arrival time in
 // seconds since 2017-01-01 UTC, as a number, expiring when it passes), so
 // both read each other's keys. ARGV: burst, rate, period in seconds, then
-// each decision's cost (0: a Peek). Every decision of one call is made at
-// the same instant, Redis' TIME. Reply, per decision: allowed (the cost when
-// allowed, 0 when not, -1 when the key holds something else than a number),
-// remaining units, retry-after in µs (-1 when allowed) and reset-after in
-// µs.
+// each entry's cost (0: a Peek) and repeat count m. Every decision of one
+// call is made at the same instant, Redis' TIME. Reply, per entry: admitted
+// (how many of the m, the first ones; -1 when the key holds something else
+// than a number) and the theoretical arrival time before the entry, in ns
+// after now (gcraReplies derives each decision's reply from them).
 var gcraScript = script.New(`
 redis.replicate_commands()
 ` + readKeys + `
-local per_keys, width = 1, 4
+local per_keys, width = 1, 2
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local period = tonumber(ARGV[3])
@@ -144,28 +152,25 @@ for _, key in ipairs(order) do
   if tat then tat = math.max(tat, now) end
   tats[key] = tat
 end
-local out, o = {}, 0
-local function reply(allowed, remaining, retry_after, reset_after)
-  out[o + 1], out[o + 2], out[o + 3], out[o + 4] = allowed, remaining, retry_after, reset_after
-  o = o + 4
-end
+local out = {}
 for d = 1, #KEYS do
   local key = KEYS[d]
-  local cost = tonumber(ARGV[3 + d])
+  local cost, m = tonumber(ARGV[2 + 2 * d]), tonumber(ARGV[3 + 2 * d])
   local tat = tats[key]
   if tat == false then
-    reply(-1, 0, 0, 0)
+    out[2 * d - 1], out[2 * d] = -1, 0
   else
-    local new_tat = tat + emission * cost
-    local diff = now - (new_tat - burst_offset)
-    if diff < 0 then
-      reply(0, 0, -diff * 1000000, (tat - now) * 1000000)
-    else
-      if cost > 0 then
-        tats[key] = new_tat
-        changed[key] = true
-      end
-      reply(cost, diff / emission, -1, (new_tat - now) * 1000000)
+    local admitted = 0
+    while admitted < m do
+      local new_tat = tat + emission * cost
+      if now - (new_tat - burst_offset) < 0 then break end
+      tat = new_tat
+      admitted = admitted + 1
+    end
+    out[2 * d - 1], out[2 * d] = admitted, (tats[key] - now) * 1000000000
+    if admitted > 0 and cost > 0 then
+      tats[key] = tat
+      changed[key] = true
     end
   end
 end
