@@ -20,7 +20,6 @@ type multi struct {
 	scripts *scriptBatcher
 	deny    *denyCache
 	keys    []keyShape // per policy: namespace:multi:{id}:name:windowms:window
-	denyKey keyShape   // namespace:multi:{id}, the deny cache's key
 }
 
 // NewMulti returns a limiter over c that checks several fixed-window limits
@@ -63,7 +62,6 @@ func NewMulti(c *core.Client, opts Options) (*RedisLimiter, error) {
 	for _, p := range opts.Policies {
 		m.keys = append(m.keys, newKeyShape(opts.Namespace, "multi", true, p.Name, durationMS(p.Window)))
 	}
-	m.denyKey = newKeyShape(opts.Namespace, "multi", false)
 	return newRedisLimiter(c, &opts, m), nil
 }
 
@@ -74,7 +72,8 @@ func (m *multi) windows(key string) (tag string, keys []string, left, ttls []tim
 	}
 	now := m.opts.Now().UnixNano()
 	n := len(m.opts.Policies)
-	keys, left, ttls = make([]string, n), make([]time.Duration, n), make([]time.Duration, n)
+	durations := make([]time.Duration, 2*n) // left, then ttls: one allocation
+	keys, left, ttls = make([]string, n), durations[:n:n], durations[n:]
 	for i, p := range m.opts.Policies {
 		w := now / int64(p.Window)
 		left[i] = time.Duration((w+1)*int64(p.Window) - now)
@@ -98,8 +97,8 @@ func (m *multi) allowN(ctx context.Context, key string, n int) (Result, error) {
 				fmt.Errorf("%w: cost %d outside [1, %d] of policy %q", ErrInvalidCost, n, p.Limit, p.Name)
 		}
 	}
-	denyKey := m.denyKey.key(tag)
-	if d, i := m.deny.until(denyKey, m.opts.Now()); d > 0 {
+	// The deny cache is this limiter's own: the key's {id} names the entry.
+	if d, i := m.deny.until(tag, m.opts.Now()); d > 0 {
 		// The policy that denied, used up until its window ends.
 		res = m.result(i, int64(m.opts.Policies[i].Limit), d)
 		res.RetryAfter, res.Local = d, true
@@ -115,7 +114,7 @@ func (m *multi) allowN(ctx context.Context, key string, n int) (Result, error) {
 		res = m.result(i, counts[i], left[i])
 		res.RetryAfter = left[i]
 		if res.Remaining == 0 {
-			m.deny.deny(denyKey, m.opts.Now(), left[i], i)
+			m.deny.deny(tag, m.opts.Now(), left[i], i)
 		}
 		return res, nil
 	}
@@ -180,7 +179,7 @@ func (m *multi) reset(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	m.deny.forget(m.denyKey.key(tag))
+	m.deny.forget(tag)
 	args := make([]any, 0, len(keys)+1)
 	args = append(args, "del")
 	for _, k := range keys {
