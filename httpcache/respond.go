@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // newEntry builds the entry for a handler response received at respTime
@@ -189,11 +190,11 @@ func (t *txn) writeAged(e *entry, cs cacheStatus, age time.Duration) {
 }
 
 // setFields sets Age (unless age < 0), Content-Length (unless n < 0) and
-// this cache's Cache-Status member in h, in two allocations: one string
-// holding the three values and one slice backing them.
+// this cache's Cache-Status member in h, in one allocation: a fieldBlock
+// holding the three values' text and the slice backing them.
 func (t *txn) setFields(h http.Header, cs cacheStatus, age time.Duration, n int) {
-	var buf [160]byte
-	b := buf[:0]
+	blk := new(fieldBlock)
+	b := blk.text[:0]
 	if age >= 0 {
 		b = strconv.AppendInt(b, int64(age/time.Second), 10)
 	}
@@ -203,9 +204,10 @@ func (t *txn) setFields(h http.Header, cs cacheStatus, age time.Duration, n int)
 	}
 	lenEnd := len(b)
 	cs.key = t.key
-	b = t.c.appendCacheStatus(b, cs)
-	s := string(b)
-	vals := make([]string, 0, 3)
+	b = t.c.appendCacheStatus(b, cs) // a longer text (an exposed long key) moves to a new array
+	// b is never written again: the strings may share its memory.
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	vals := blk.vals[:0]
 	set := func(name, v string) {
 		vals = append(vals, v)
 		h[name] = vals[len(vals)-1 : len(vals) : len(vals)]
@@ -223,6 +225,12 @@ func (t *txn) setFields(h http.Header, cs cacheStatus, age time.Duration, n int)
 	default:
 		set("Cache-Status", s[lenEnd:])
 	}
+}
+
+// fieldBlock backs the fields setFields computes.
+type fieldBlock struct {
+	vals [3]string
+	text [176]byte
 }
 
 func bodyAllowed(status int) bool {

@@ -105,8 +105,8 @@ func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Requ
 	// cancellation: the read ends at its deadline (Timeout or the request
 	// budget), whether or not the client is still there (call.Detached,
 	// which needs no timer of its own).
-	rctx, cancel := call.Detached(ctx, time.Now(), c.opts.Timeout, c.wait)
-	defer cancel()
+	rctx := call.Start(ctx, time.Now(), c.opts.Timeout, c.wait)
+	defer rctx.End()
 	rdb := c.c.Redis()
 	s, err := rdb.Get(rctx, key).Result()
 	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {

@@ -75,6 +75,25 @@ func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Contex
 // that have just read the clock; the call's wait is counted from it. The
 // cancel func is Context's.
 func Detached(ctx context.Context, now time.Time, timeout time.Duration, w Wait) (context.Context, context.CancelFunc) {
+	c := Start(ctx, now, timeout, w)
+	if c.b == nil && c.w == nil {
+		return c, nop
+	}
+	return c, c.End
+}
+
+// Call is one call's Detached context with its cancel func, End, in one
+// allocation (Detached's method value End costs a second one).
+type Call struct {
+	deadlineCtx
+	b     *budget.Budget
+	w     Wait
+	start time.Time
+}
+
+// Start is Detached returning the context and its cancel func as one
+// *Call: call End exactly once, as soon as the call ends.
+func Start(ctx context.Context, now time.Time, timeout time.Duration, w Wait) *Call {
 	b := budget.From(ctx)
 	if b != nil {
 		timeout = min(timeout, b.Left())
@@ -83,11 +102,22 @@ func Detached(ctx context.Context, now time.Time, timeout time.Duration, w Wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	dctx := &deadlineCtx{parent: ctx, deadline: deadline, done: doneAt(now, deadline)}
-	if b == nil && w == nil {
-		return dctx, nop
+	return &Call{deadlineCtx: deadlineCtx{parent: ctx, deadline: deadline, done: doneAt(now, deadline)}, b: b, w: w, start: now}
+}
+
+// End takes the call's wait off the request budget and reports it to the
+// call's Wait.
+func (c *Call) End() {
+	if c.b == nil && c.w == nil {
+		return
 	}
-	return dctx, spender(ctx, b, w, now, nop)
+	d := time.Since(c.start)
+	if c.b != nil {
+		c.b.Spend(d)
+	}
+	if c.w != nil {
+		c.w(c.parent, d)
+	}
 }
 
 // spender returns the cancel func of a call that started at start: cancel,
