@@ -18,11 +18,15 @@ type entry struct {
 	initialAge   time.Duration // corrected_initial_age (RFC 9111 §4.2.3)
 	lifetime     time.Duration
 	swr, sie     time.Duration
-	vary         string // normalized Vary spec; "" when the response has none
-	header       http.Header
+	vary         string      // normalized Vary spec; "" when the response has none
+	header       http.Header // nil until fields decodes raw, for a decoded entry
 	body         string
-	variant      string // variantID of the request it answers (not encoded)
-	owned        bool   // decoded for one request: its header may be handed out as is
+	raw          string   // a decoded entry's encoded header fields (see fields)
+	nFields      int      // the field count of raw
+	nVals        int      // the value count of raw
+	spare        []string // room for raw's values, allocated with the entry
+	variant      string   // variantID of the request it answers (not encoded)
+	owned        bool     // decoded for one request: its header may be handed out as is
 }
 
 // Encoded layout: "RKH1", uvarints status, flags, responseTime (zig-zag),
@@ -38,8 +42,9 @@ var (
 
 func (e *entry) encode() []byte {
 	n := len(magic) + 64 + len(e.vary) + len(e.body)
-	keys := make([]string, 0, len(e.header))
-	for k, vs := range e.header {
+	hdr := e.fields()
+	keys := make([]string, 0, len(hdr))
+	for k, vs := range hdr {
 		keys = append(keys, k)
 		n += len(k) + 4
 		for _, v := range vs {
@@ -58,14 +63,14 @@ func (e *entry) encode() []byte {
 	b = appendString(b, e.vary)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	total := 0
-	for _, vs := range e.header {
+	for _, vs := range hdr {
 		total += len(vs)
 	}
 	b = binary.AppendUvarint(b, uint64(total))
 	for _, k := range keys {
 		b = appendString(b, k)
-		b = binary.AppendUvarint(b, uint64(len(e.header[k])))
-		for _, v := range e.header[k] {
+		b = binary.AppendUvarint(b, uint64(len(hdr[k])))
+		for _, v := range hdr[k] {
 			b = appendString(b, v)
 		}
 	}
@@ -115,6 +120,8 @@ func (d *decoder) str() string {
 }
 
 // decodeEntry parses an encoded entry; any inconsistency is errCorrupt.
+// Its header fields are checked but stay encoded (raw) until fields or
+// serveEntry decodes them: a hit decodes them straight into the response.
 func decodeEntry(s string) (*entry, error) {
 	if len(s) < len(magic)+4 || s[:len(magic)] != magic {
 		return nil, errCorrupt
@@ -126,7 +133,13 @@ func decodeEntry(s string) (*entry, error) {
 		return nil, errCorrupt
 	}
 	d := decoder{s: body[len(magic):]}
-	e := &entry{owned: true}
+	// One allocation for the entry and room for a few header values.
+	blk := &struct {
+		entry
+		vals [spareVals]string
+	}{}
+	e := &blk.entry
+	e.owned = true
 	e.status = int(d.uvarint())
 	e.flags = uint8(d.uvarint())
 	ux := d.uvarint()
@@ -142,22 +155,25 @@ func decodeEntry(s string) (*entry, error) {
 	if d.err || nk > uint64(len(d.s)) || total > uint64(len(d.s)) {
 		return nil, errCorrupt
 	}
-	e.header = make(http.Header, nk)
-	vals := make([]string, total) // one allocation for every value
+	raw := d.s
+	left := total
 	for i := uint64(0); i < nk && !d.err; i++ {
-		k := d.str()
+		d.str()
 		nv := d.uvarint()
-		if nv == 0 || nv > uint64(len(vals)) {
+		if nv == 0 || nv > left {
 			return nil, errCorrupt
 		}
-		for j := range vals[:nv] {
-			vals[j] = d.str()
+		left -= nv
+		for range nv {
+			d.str()
 		}
-		e.header[k] = vals[:nv:nv]
-		vals = vals[nv:]
 	}
-	if len(vals) != 0 {
+	if left != 0 {
 		return nil, errCorrupt
+	}
+	e.raw, e.nFields, e.nVals = raw[:len(raw)-len(d.s)], int(nk), int(total)
+	if e.nVals <= spareVals {
+		e.spare = blk.vals[:0:e.nVals]
 	}
 	e.body = d.str()
 	if d.err || len(d.s) != 0 || e.status < 100 || e.status > 999 {
@@ -166,9 +182,45 @@ func decodeEntry(s string) (*entry, error) {
 	return e, nil
 }
 
+// spareVals is how many header values a decoded entry has room for.
+const spareVals = 8
+
+// fields returns e's header fields, decoding them on first use for a
+// decoded entry. An entry shared by several goroutines has them decoded
+// already (share).
+func (e *entry) fields() http.Header {
+	if e.header == nil && e.nFields > 0 {
+		h := make(http.Header, e.nFields)
+		e.addFields(h, make([]string, 0, e.nVals), nil)
+		e.header = h
+	}
+	return e.header
+}
+
+// addFields decodes raw's fields (checked by decodeEntry) into h, their
+// values into vals (room for nVals, capacity-limited slices of it in h),
+// leaving out those c hides when c is not nil.
+func (e *entry) addFields(h http.Header, vals []string, c *Cache) {
+	d := decoder{s: e.raw}
+	for range e.nFields {
+		k := d.str()
+		i := len(vals)
+		for range d.uvarint() {
+			vals = append(vals, d.str())
+		}
+		if c != nil && c.hidden(k) {
+			vals = vals[:i]
+			continue
+		}
+		h[k] = vals[i:len(vals):len(vals)]
+	}
+}
+
 // share marks e as shared by several responses, which then copy its header
 // (an entry of the in-process tier already is: it is never written to).
+// Its header fields are decoded first: no goroutine writes to it later.
 func (e *entry) share() {
+	e.fields()
 	if e.owned {
 		e.owned = false
 	}

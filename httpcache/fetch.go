@@ -108,10 +108,10 @@ func (t *txn) originRequest(ctx context.Context, stale *entry) *http.Request {
 	c.addSurrogateCapability(or.Header)
 	if stale != nil {
 		or.Method = http.MethodGet
-		if v := stale.header.Get("ETag"); v != "" {
+		if v := stale.fields().Get("ETag"); v != "" {
 			or.Header.Set("If-None-Match", v)
 		}
-		if v := stale.header.Get("Last-Modified"); v != "" {
+		if v := stale.fields().Get("Last-Modified"); v != "" {
 			or.Header.Set("If-Modified-Since", v)
 		}
 	}
@@ -272,7 +272,7 @@ func (t *txn) revalidateInBackground(e *entry) {
 		bg = d.Detach()
 	}
 	ctx, cancel := context.WithTimeout(budget.Without(context.WithoutCancel(t.r.Context())), c.opts.RevalidateTimeout)
-	bt := &txn{c: c, r: t.r.Clone(ctx), ctx: ctx, next: bg, host: t.host, key: t.key, slot: t.slot, gen: t.gen}
+	bt := &txn{c: c, r: t.r.Clone(ctx), ctx: ctx, next: bg, host: t.host, key: t.key, slot: t.slot, ekey: t.ekey, gen: t.gen}
 	go func() {
 		defer cancel()
 		defer c.bg.leave(key, cl, nil)

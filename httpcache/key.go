@@ -81,20 +81,46 @@ func (c *Cache) URLKey(r *http.Request) (key string, ok bool) {
 }
 
 func (c *Cache) urlKey(scheme, host string, u *url.URL) string {
+	return c.buildKey("", scheme, host, u)
+}
+
+// requestKeys returns a request's entry key (entryKey), URL key and slot id
+// for generation gen, building the first two in one allocation when the
+// slot id is the URL key itself.
+func (c *Cache) requestKeys(gen int64, scheme, host string, u *url.URL) (ekey, key, slot string) {
+	prefix := c.genPrefix(gen)
+	ekey = c.buildKey(prefix, scheme, host, u)
+	key = ekey[len(prefix)+1 : len(ekey)-1]
+	if slot = c.slotID(key); slot != key {
+		ekey = c.entryKey(gen, slot)
+	}
+	return ekey, key, slot
+}
+
+// buildKey returns the URL key, or with a prefix, the prefix followed by the
+// URL key in braces (the entry key when the URL key is its own slot id).
+func (c *Cache) buildKey(prefix, scheme, host string, u *url.URL) string {
 	q := c.keyQuery(u.RawQuery)
-	var b strings.Builder
-	b.Grow(len(scheme) + len(host) + len(u.Path) + len(q) + 5)
-	b.WriteString(scheme)
-	b.WriteString("://")
-	b.WriteString(host)
 	p := u.EscapedPath()
 	if p == "" {
 		p = "/"
 	}
+	var b strings.Builder
+	b.Grow(len(prefix) + len(scheme) + len(host) + len(p) + len(q) + 6)
+	if prefix != "" {
+		b.WriteString(prefix)
+		b.WriteByte('{')
+	}
+	b.WriteString(scheme)
+	b.WriteString("://")
+	b.WriteString(host)
 	b.WriteString(p)
 	if q != "" {
 		b.WriteByte('?')
 		b.WriteString(q)
+	}
+	if prefix != "" {
+		b.WriteByte('}')
 	}
 	return b.String()
 }

@@ -109,7 +109,7 @@ func monotonic() int64 { return int64(time.Since(epoch)) }
 // and a fixed overhead.
 func entrySize(e *entry) int64 {
 	n := len(e.body) + len(e.vary) + len(e.variant) + 256
-	for k, vs := range e.header {
+	for k, vs := range e.fields() {
 		n += len(k) + 16
 		for _, v := range vs {
 			n += len(v) + 16

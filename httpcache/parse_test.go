@@ -139,8 +139,17 @@ func TestEntryRoundTrip(t *testing.T) {
 		swr: 2 * time.Second, vary: "Accept-Language", header: http.Header{"X-M": {"a", "", "b"}, "Content-Type": {"text/plain"}},
 		body: "body\x00bytes"}
 	got, err := decodeEntry(string(e.encode()))
+	if err != nil {
+		t.Fatalf("round trip: %v", err)
+	}
+	if got.header != nil || got.nFields != 2 || got.nVals != 4 || len(got.spare) != 0 || cap(got.spare) != 4 {
+		t.Errorf("decoded fields: got header %v, %d fields, %d values, room for %d; want them encoded, 2, 4, 4",
+			got.header, got.nFields, got.nVals, cap(got.spare))
+	}
+	got.fields()
+	got.raw, got.nFields, got.nVals, got.spare = "", 0, 0, nil
 	e.owned = true
-	if err != nil || !reflect.DeepEqual(got, e) {
+	if !reflect.DeepEqual(got, e) {
 		t.Fatalf("round trip: got %+v, %v, want %+v", got, err, e)
 	}
 }

@@ -121,7 +121,7 @@ func (t *txn) writeRange(e *entry, cs cacheStatus) bool {
 	if len(ranges) != 1 || t.r.Method != http.MethodGet || e.status != http.StatusOK {
 		return false
 	}
-	if ir := t.r.Header["If-Range"]; len(ir) > 0 && !ifRangeMatches(ir[0], e.header) {
+	if ir := t.r.Header["If-Range"]; len(ir) > 0 && !ifRangeMatches(ir[0], e.fields()) {
 		return false
 	}
 	size := int64(len(e.body))

@@ -60,8 +60,8 @@ var notUpdated = map[string]bool{"Content-Length": true, "Content-Encoding": tru
 // the stored header fields (§4.3.4), stores and serves the result.
 func (t *txn) revalidated(stale *entry, h304 http.Header, or *http.Request, reqTime, respTime time.Time) *entry {
 	c := t.c
-	merged := make(http.Header, len(stale.header)+len(h304))
-	maps.Copy(merged, stale.header)
+	merged := make(http.Header, len(stale.fields())+len(h304))
+	maps.Copy(merged, stale.fields())
 	delete(merged, "Date")
 	listed := connectionListed(h304)
 	for k, v := range h304 {
@@ -102,19 +102,29 @@ func (t *txn) serveEntry(e *entry, age time.Duration, cs cacheStatus, res Result
 		return
 	}
 	h := t.w.Header()
-	if e.owned {
+	switch {
+	case e.owned && e.header == nil:
+		// Decoded for this request: its fields go straight into h.
+		vals := e.spare
+		e.spare = nil
+		if vals == nil {
+			vals = make([]string, 0, e.nVals)
+		}
+		e.addFields(h, vals, t.c)
+	case e.owned:
 		for k, v := range e.header {
 			if !t.c.hidden(k) {
 				h[k] = v // capacity-limited slices of this request's own decode
 			}
 		}
-	} else {
+	default:
+		hdr := e.fields()
 		n := 0
-		for _, v := range e.header {
+		for _, v := range hdr {
 			n += len(v)
 		}
 		vals := make([]string, 0, n) // shared entries: copy, in one allocation
-		for k, v := range e.header {
+		for k, v := range hdr {
 			if t.c.hidden(k) {
 				continue
 			}
@@ -244,15 +254,15 @@ func (t *txn) notModified(e *entry) bool {
 		return false
 	}
 	if inm := t.r.Header["If-None-Match"]; len(inm) > 0 {
-		return etagMatch(inm, e.header.Get("ETag"))
+		return etagMatch(inm, e.fields().Get("ETag"))
 	}
 	ims := t.r.Header.Get("If-Modified-Since")
 	if ims == "" {
 		return false
 	}
-	lm := e.header.Get("Last-Modified")
+	lm := e.fields().Get("Last-Modified")
 	if lm == "" {
-		lm = e.header.Get("Date") // RFC 9110 §13.1.3: Date stands in for it
+		lm = e.fields().Get("Date") // RFC 9110 §13.1.3: Date stands in for it
 	}
 	since, err1 := http.ParseTime(ims)
 	mod, err2 := http.ParseTime(lm)

@@ -78,6 +78,7 @@ type txn struct {
 	host string // keyed host
 	key  string // URL key (for Cache-Status with ExposeKey)
 	slot string
+	ekey string // entry key (entryKey of gen and slot)
 	gen  int64
 	mark uint64 // c.flight.mark() before the lookup
 }
@@ -103,15 +104,18 @@ func (t *txn) run() {
 		return
 	}
 	t.host = host
-	t.key = c.urlKey(c.keyScheme(scheme), host, r.URL)
-	t.slot = c.slotID(t.key)
 	t.rd = parseRequestDirectives(r.Header)
+	scheme = c.keyScheme(scheme)
 	gen, err := c.generation(t.ctx)
 	var e *entry
 	if err == nil {
 		t.gen = gen
+		t.ekey, t.key, t.slot = c.requestKeys(gen, scheme, host, r.URL)
 		t.mark = c.flight.mark()
 		e, err = t.find()
+	} else {
+		t.key = c.urlKey(scheme, host, r.URL)
+		t.slot = c.slotID(t.key)
 	}
 	if err != nil {
 		c.requestError(r, err)
@@ -128,7 +132,7 @@ func (t *txn) run() {
 // find looks up the entry for the request; entries a request with
 // Authorization may not get (§3.5) are not found.
 func (t *txn) find() (*entry, error) {
-	e, err := t.c.lookup(t.ctx, t.gen, t.slot, t.r)
+	e, err := t.c.lookup(t.ctx, t.ekey, t.gen, t.slot, t.r)
 	if e != nil && t.r.Header.Get("Authorization") != "" && e.flags&flagAuthOK == 0 {
 		e = nil
 	}

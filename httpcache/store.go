@@ -89,10 +89,10 @@ func urlName(rawURL string) string {
 	return "URL " + sha256Hex(rawURL, 8)
 }
 
-// lookup reads the entry for slot that matches r's Vary headers. A missing,
-// expired or corrupt entry is (nil, nil); err is a Redis failure.
-func (c *Cache) lookup(ctx context.Context, gen int64, slot string, r *http.Request) (*entry, error) {
-	key := c.entryKey(gen, slot)
+// lookup reads the entry at key, entryKey(gen, slot), that matches r's
+// Vary headers. A missing, expired or corrupt entry is (nil, nil); err is a
+// Redis failure.
+func (c *Cache) lookup(ctx context.Context, key string, gen int64, slot string, r *http.Request) (*entry, error) {
 	var m uint64
 	if l := c.local; l != nil {
 		now := c.now().UnixNano()

@@ -195,7 +195,7 @@ func TestDetached(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := Context(context.WithoutCancel(context.Background()), 10*time.Millisecond, nil)
 		defer cancel()
-		if _, ok := ctx.(*deadlineCtx); !ok {
+		if _, ok := ctx.(*Call); !ok {
 			t.Fatalf("got %T, want a deadline-only context", ctx)
 		}
 		select {
@@ -226,6 +226,19 @@ func TestDetachedAllocs(t *testing.T) {
 		cancel()
 	}); n > 1 {
 		t.Fatalf("got %v allocs per Detached, want at most 1", n)
+	}
+	// Start: one allocation with a budget and a Wait too (Detached's cancel
+	// func costs a second one then).
+	bctx := budget.With(parent, time.Hour)
+	waited := 0
+	w := Wait(func(context.Context, time.Duration) { waited++ })
+	if n := testing.AllocsPerRun(1000, func() {
+		Start(bctx, time.Now(), time.Second, w).End()
+	}); n > 1 {
+		t.Fatalf("got %v allocs per Start and End, want at most 1", n)
+	}
+	if waited == 0 || budget.From(bctx).Left() >= time.Hour {
+		t.Fatalf("End: got %d waits reported, %v budget left; want them reported and spent", waited, budget.From(bctx).Left())
 	}
 	now := time.Now()
 	a, _ := Detached(parent, now, time.Second, nil)
