@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,4 +172,55 @@ func TestPurgeErrorHidesURL(t *testing.T) {
 			t.Errorf("Purge(%q): got %v, %v, want false and an \"httpcache: purge …\" error without the URL", raw, ok, err)
 		}
 	}
+}
+
+// A hit from Redis decodes the stored header fields straight into the
+// response: every stored field and value arrives, whether the values fit
+// the decoded entry's room or not, and the tag header stays hidden.
+func TestHitHeaderFields(t *testing.T) {
+	cases := []struct {
+		name  string
+		extra int // X-F fields, two values each
+	}{
+		{"stored fields only", 0},
+		{"a few more", 1},
+		{"more values than the entry's room", 6},
+	}
+	redistest.ForEach(t, func(t *testing.T, tc redistest.Case) {
+		c := newCache(t, tc.RDB, tc.Prefix, httpcache.Options{}, nil)
+		for i, tt := range cases {
+			t.Run(tt.name, func(t *testing.T) {
+				hdr := []string{ok60, "Cache-Tag: secret", "Content-Type: text/plain"}
+				for j := range tt.extra {
+					hdr = append(hdr, fmt.Sprintf("X-F%d: a%d", j, j), fmt.Sprintf("X-F%d: b%d", j, j))
+				}
+				o := &origin{clk: newClock()}
+				o.set(resp{hdr: hdr, body: "v"})
+				h := cached(c, o)
+				url := fmt.Sprintf("http://example.com/fields/%d", i)
+				first := do(h, "GET", url)
+				hit := do(h, "GET", url)
+				if cs := hit.Header().Get("Cache-Status"); !strings.Contains(cs, "hit") || o.Calls() != 1 {
+					t.Fatalf("second request: got %q after %d handler calls, want a hit after 1", cs, o.Calls())
+				}
+				if d := hit.Header()["Date"]; len(d) != 1 {
+					t.Errorf("Date on the hit: got %q, want the one stored", d)
+				}
+				for _, name := range []string{"Cache-Control", "Content-Type"} {
+					if got, want := hit.Header()[name], first.Header()[name]; len(want) == 0 || !slices.Equal(got, want) {
+						t.Errorf("%s on the hit: got %q, want %q", name, got, want)
+					}
+				}
+				for j := range tt.extra {
+					name := fmt.Sprintf("X-F%d", j)
+					if got, want := hit.Header()[name], []string{fmt.Sprintf("a%d", j), fmt.Sprintf("b%d", j)}; !slices.Equal(got, want) {
+						t.Errorf("%s on the hit: got %q, want %q", name, got, want)
+					}
+				}
+				if v, ok := hit.Header()["Cache-Tag"]; ok {
+					t.Errorf("Cache-Tag on the hit: got %q, want it hidden", v)
+				}
+			})
+		}
+	})
 }
