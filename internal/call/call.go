@@ -69,9 +69,9 @@ func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Contex
 // timeout and what is left of ctx's request budget, and its values are
 // ctx's. It is for reads that other callers share, and it is cheap: one
 // allocation and no timer of its own (Done is a channel shared by all calls
-// whose deadline falls in the same millisecond, closed at its end, so a
-// call waits at most about a millisecond past its deadline; go-redis puts
-// the exact deadline on the socket). now is the current time, for callers
+// whose deadline falls in the same millisecond, closed at its start, so a
+// call never waits past its deadline and may end up to a millisecond before
+// it; go-redis puts the exact deadline on the socket). now is the current time, for callers
 // that have just read the clock; the call's wait is counted from it. The
 // cancel func is Context's.
 func Detached(ctx context.Context, now time.Time, timeout time.Duration, w Wait) (context.Context, context.CancelFunc) {

@@ -47,20 +47,22 @@ var ticks [256]atomic.Pointer[tickDone]
 var epoch = time.Now()
 
 type tickDone struct {
-	n    int64 // tick number: it covers (epoch+(n-1)·tick, epoch+n·tick]
+	n    int64 // tick number: it covers [epoch+n·tick, epoch+(n+1)·tick)
 	done chan struct{}
 }
 
 // closed is the done channel of deadlines already past.
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// doneAt returns a channel closed at the end of deadline's tick, or at
-// once when deadline is not after now.
+// doneAt returns a channel closed at the start of deadline's tick: up to
+// one tick before deadline, never after it, so a call never waits past its
+// bound (a bound shorter than what is left of the current tick, such as a
+// nearly spent request budget, is done at once).
 func doneAt(now, deadline time.Time) <-chan struct{} {
-	if !deadline.After(now) {
+	n := int64(deadline.Sub(epoch) / tick)
+	if !epoch.Add(time.Duration(n) * tick).After(now) {
 		return closed
 	}
-	n := int64((deadline.Sub(epoch) + tick - 1) / tick)
 	slot := &ticks[n%int64(len(ticks))]
 	t := slot.Load()
 	if t != nil && t.n == n {
