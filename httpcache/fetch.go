@@ -286,9 +286,9 @@ func (t *txn) revalidateInBackground(e *entry) {
 		if !ok {
 			return // another instance is revalidating
 		}
-		bt.fetchOwn(e)
 		if token != "" {
-			bt.releaseLease(lk, token, "")
+			defer bt.releaseLease(lk, token, "") // a panicking handler included
 		}
+		bt.fetchOwn(e)
 	}()
 }

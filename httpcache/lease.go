@@ -77,6 +77,15 @@ func (t *txn) fetchLeased(stale *entry) *entry {
 	if token == "" {
 		return t.fetchOwn(stale)
 	}
+	// A handler that panics (httputil.ReverseProxy does, with
+	// http.ErrAbortHandler, when a body copy fails) must not leave the
+	// lease to expire: the other instances' waiters would wait LeaseTTL.
+	defer func() {
+		if p := recover(); p != nil {
+			t.releaseLease(key, token, passMarker)
+			panic(p)
+		}
+	}()
 	shared := t.fetchOwn(stale)
 	marker := ""
 	if shared == nil {
@@ -93,6 +102,11 @@ func (t *txn) awaitLease(key string, stale *entry) (token string, e *entry, err 
 	c := t.c
 	if token, err = t.takeLease(key); token != "" || err != nil {
 		return token, nil, err
+	}
+	// A key whose last response was not stored holds the pass marker:
+	// go without waiting (Poll's first read comes only after a pause).
+	if held, err := t.heldLease(key); err != nil || held == passMarker {
+		return "", nil, err
 	}
 	c.stats.leaseWaits.Add(1)
 	timedOut, err := lease.Poll(t.ctx, c.opts.Collapse.Wait, func() (bool, error) {

@@ -305,3 +305,68 @@ func TestLeaseAcrossCaches(t *testing.T) {
 		})
 	}
 }
+
+// A handler that panics while holding the lease (httputil.ReverseProxy
+// panics with http.ErrAbortHandler when a body copy fails) releases it with
+// the pass mark: the other instance's waiter calls its handler at once
+// instead of after LeaseTTL, and later misses do not wait at all.
+func TestLeaseReleasedOnPanic(t *testing.T) {
+	t.Parallel()
+	target := redistest.StandaloneTarget(t)
+	prefix := redistest.Prefix(t)
+	a := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
+	b := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
+	var calls atomic.Int64
+	gate := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			<-gate
+			panic(http.ErrAbortHandler)
+		}
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		fmt.Fprint(w, "ok")
+	})
+	const url = "http://example.com/panic"
+	panicked := make(chan any)
+	go func() {
+		defer func() { panicked <- recover() }()
+		do(cached(a, h), "GET", url)
+	}()
+	poll(t, "the first instance in its handler", func() bool { return calls.Load() == 1 })
+	second := make(chan string)
+	start := time.Now()
+	go func() { second <- do(cached(b, h), "GET", url).Body.String() }()
+	poll(t, "the second instance waiting", func() bool { return b.Stats().LeaseWaits == 1 })
+	close(gate)
+	if p := <-panicked; p != http.ErrAbortHandler {
+		t.Fatalf("first instance: got panic %v, want http.ErrAbortHandler passed on", p)
+	}
+	if got := <-second; got != "ok" {
+		t.Errorf("second instance: got %q, want \"ok\"", got)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("second instance answered after %v, want well under LeaseTTL (5s)", took)
+	}
+}
+
+// A key whose last response was not stored holds the pass mark: a miss on
+// it takes no wait (no lease wait counted, no poll pause).
+func TestLeasePassMarkNoWait(t *testing.T) {
+	t.Parallel()
+	target := redistest.StandaloneTarget(t)
+	prefix := redistest.Prefix(t)
+	c := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprint(w, "fresh")
+	})
+	const url = "http://example.com/nostore"
+	for i := range 5 {
+		if got := do(cached(c, h), "GET", url).Body.String(); got != "fresh" {
+			t.Fatalf("request %d: got %q", i, got)
+		}
+	}
+	if w := c.Stats().LeaseWaits; w != 0 {
+		t.Errorf("got %d lease waits for a key marked pass, want 0", w)
+	}
+}

@@ -85,7 +85,10 @@ func (b *batcher[T]) do(ctx context.Context, p *pending[T], timeout time.Duratio
 			}
 		}()
 	}
-	if wait <= 0 { // the request's budget is spent: never queue a decision nobody waits for
+	if err := ctx.Err(); err != nil { // the caller is gone: never queue a decision nobody waits for
+		return err
+	}
+	if wait <= 0 { // the request's budget is spent: the same
 		return timeoutErr(0, context.DeadlineExceeded)
 	}
 	p.deadline = now.Add(wait)

@@ -102,7 +102,7 @@ func Start(ctx context.Context, now time.Time, timeout time.Duration, w Wait) *C
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	return &Call{deadlineCtx: deadlineCtx{parent: ctx, deadline: deadline, done: doneAt(now, deadline)}, b: b, w: w, start: now}
+	return &Call{deadlineCtx: deadlineCtx{parent: ctx, deadline: deadline, done: doneAt(deadline)}, b: b, w: w, start: now}
 }
 
 // End takes the call's wait off the request budget and reports it to the

@@ -58,9 +58,14 @@ var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c
 // one tick before deadline, never after it, so a call never waits past its
 // bound (a bound shorter than what is left of the current tick, such as a
 // nearly spent request budget, is done at once).
-func doneAt(now, deadline time.Time) <-chan struct{} {
+//
+// It reads the clock itself: now may be a caller's earlier reading (a
+// retry reuses its first call's), and a channel closed late would be late
+// for every call sharing its tick.
+func doneAt(deadline time.Time) <-chan struct{} {
 	n := int64(deadline.Sub(epoch) / tick)
-	if !epoch.Add(time.Duration(n) * tick).After(now) {
+	in := time.Until(epoch.Add(time.Duration(n) * tick))
+	if in <= 0 {
 		return closed
 	}
 	slot := &ticks[n%int64(len(ticks))]
@@ -74,6 +79,6 @@ func doneAt(now, deadline time.Time) <-chan struct{} {
 			return t.done
 		}
 	}
-	time.AfterFunc(epoch.Add(time.Duration(n)*tick).Sub(now), func() { close(mine.done) })
+	time.AfterFunc(in, func() { close(mine.done) })
 	return mine.done
 }
