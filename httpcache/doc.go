@@ -202,8 +202,9 @@
 // Entries of the tier are shared by concurrent responses: each response
 // gets its own copy of the header fields, the body is written from the
 // shared bytes. Close stops the subscription. Stats.LocalHits and
-// LocalBytes report the tier. The tier works on a cluster too (PUBLISH
-// reaches every node's subscribers).
+// LocalBytes report the tier. The tier works on a cluster too: messages
+// are published on the master of the channel's slot, where every
+// subscription is, so the bound holds there as on one server.
 //
 // # Redis version
 //

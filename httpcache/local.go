@@ -52,7 +52,19 @@ func (c *Cache) publish(ctx context.Context, keys ...string) error {
 	rctx, cancel := c.callCtx(ctx)
 	defer cancel()
 	ch := c.invalidationChannel()
-	_, err := c.c.Redis().Pipelined(rctx, func(p redis.Pipeliner) error {
+	rdb := c.c.Redis()
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		// Subscriptions are on the master of the channel's slot: publishing
+		// there too keeps messages and the tier's pings in one server's
+		// order, which the MaxDelay bound rests on (a PUBLISH sent to another
+		// node reaches them over the cluster bus, in no order with the pings).
+		node, err := cc.MasterForKey(rctx, ch)
+		if err != nil {
+			return fmt.Errorf("httpcache: publish invalidation: %w", err)
+		}
+		rdb = node
+	}
+	_, err := rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
 		for _, k := range keys {
 			p.Publish(rctx, ch, k)
 		}
