@@ -229,7 +229,12 @@ func (c *framedConn) header(block []byte) []byte {
 		c.state = awaitRequest
 	case len(te) == 1 && string(te[0]) == "chunked":
 		c.state, c.chunk = inChunked, chunks{}
-	case len(te) > 0 && string(te[len(te)-1]) != "chunked":
+	case len(te) > 0 && !anyCoding(te):
+		// Only codings this proxy knows nothing of (identity, or a name
+		// no client could decode either): the body is read until close
+		// and passed on as it came (RFC 9112 §6.3). A chunked, gzip,
+		// deflate or compress coding is left to Go, which answers 502
+		// rather than pass coded bytes on as a plain body.
 		c.state = opaque
 		return closeDelimited(lines)
 	case len(te) == 0 && len(cl) > 0 && sameLengths(cl):
@@ -241,6 +246,18 @@ func (c *framedConn) header(block []byte) []byte {
 		c.state = opaque
 	}
 	return block
+}
+
+// anyCoding reports whether te names a transfer coding that changes the
+// body's bytes: chunked, gzip, x-gzip, deflate or compress.
+func anyCoding(te [][]byte) bool {
+	for _, cd := range te {
+		switch string(cd) {
+		case "chunked", "gzip", "x-gzip", "deflate", "compress", "x-compress":
+			return true
+		}
+	}
+	return false
 }
 
 func sameLengths(cl []int64) bool {

@@ -64,6 +64,7 @@ func TestOriginTransportFraming(t *testing.T) {
 		"/early":    "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		"/unknown":  "HTTP/1.1 200 OK\r\nTransfer-Encoding: x-custom\r\nContent-Length: 3\r\nX-Close: 1\r\n\r\nraw body until close",
 		"/identity": "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nX-Close: 1\r\n\r\nidentity body",
+		"/gzip":     "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nX-Close: 1\r\n\r\n\x1f\x8bcoded",
 	})
 	client := &http.Client{Transport: newOriginTransport()}
 	defer client.CloseIdleConnections()
@@ -104,6 +105,14 @@ func TestOriginTransportFraming(t *testing.T) {
 	// responses end theirs, so the last request needs a third.
 	if got := conns.Load(); got != 3 {
 		t.Errorf("connections: got %d, want 3 (kept alive across framed responses)", got)
+	}
+	// A coding that changes the bytes is never passed on as a plain body
+	// (it would be stored and served as such): Go's error, a 502 upstream.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/gzip", nil)
+	if res, err := client.Do(req); err == nil {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		t.Errorf("GET /gzip: got %d %q, want an error (gzip transfer coding not decoded)", res.StatusCode, b)
 	}
 }
 
