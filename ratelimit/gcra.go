@@ -55,6 +55,11 @@ func NewGCRA(c *core.Client, opts Options) (*RedisLimiter, error) {
 // after now), the reply of its decision of cost n at position pos, with
 // redis_rate's arithmetic: allowed (the cost, 0 when denied), remaining
 // units, retry-after in µs (-1 when allowed) and reset-after in µs.
+// remainingSlack absorbs the float error of the remaining-units division
+// before it is truncated (with burst 5 and 1 unit left, 0.2/0.2 can come
+// out as 0.9999999999999998).
+const remainingSlack = 1e-6
+
 func gcraReply(burst, rate int, period float64) func(entry []int64, n, pos int, out []int64) {
 	emission := period / float64(rate)
 	burstOffset := emission * float64(burst)
@@ -63,7 +68,8 @@ func gcraReply(burst, rate int, period float64) func(entry []int64, n, pos int, 
 		step := emission * float64(n)
 		if int64(pos) < admitted {
 			after := before + step*float64(pos+1)
-			out[0], out[1], out[2], out[3] = int64(n), int64((burstOffset-after)/emission), -1, int64(after*1e6)
+			// remainingSlack: a whole unit left must not read as 0.99999…
+			out[0], out[1], out[2], out[3] = int64(n), int64((burstOffset-after)/emission+remainingSlack), -1, int64(after*1e6)
 			return
 		}
 		tat := before + step*float64(admitted) // after the admitted decisions

@@ -52,3 +52,18 @@ func TestGCRAReply(t *testing.T) {
 		}
 	}
 }
+
+// Remaining counts a whole unit left as one despite float error: burst 5,
+// 5 per second (emission 200ms, not exact in binary), a TAT at now, five
+// decisions of cost 1 all admitted leave 4, 3, 2, 1, 0.
+func TestGCRAReplyRemainingNotTruncatedLow(t *testing.T) {
+	reply := gcraReply(5, 5, 1)
+	entry := []int64{5, 0}
+	for pos, want := range []int64{4, 3, 2, 1, 0} {
+		out := make([]int64, 4)
+		reply(entry, 1, pos, out)
+		if out[1] != want {
+			t.Errorf("position %d: %d remaining, want %d", pos, out[1], want)
+		}
+	}
+}
