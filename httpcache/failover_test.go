@@ -84,30 +84,16 @@ func cacheFailover(t *testing.T, topo redistest.Failover) {
 	var (
 		requests int
 		bad      []string
-		stop     = make(chan struct{})
-		wg       sync.WaitGroup
 	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, body, want := get(rand.IntN(paths))
-				mu.Lock()
-				requests++
-				if code != 200 || body != want {
-					bad = append(bad, fmt.Sprintf("%d %q, want 200 %q", code, body, want))
-				}
-				mu.Unlock()
-				time.Sleep(time.Millisecond)
-			}
-		}()
-	}
+	stopLoad := redistest.Load(workers, func() {
+		code, body, want := get(rand.IntN(paths))
+		mu.Lock()
+		requests++
+		if code != 200 || body != want {
+			bad = append(bad, fmt.Sprintf("%d %q, want 200 %q", code, body, want))
+		}
+		mu.Unlock()
+	})
 	lastNonHit := func() time.Time {
 		mu.Lock()
 		defer mu.Unlock()
@@ -115,13 +101,8 @@ func cacheFailover(t *testing.T, topo redistest.Failover) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	_, _, killed, healthy := topo.Kill(core.MakeKey(ns, "gen"))
-	for deadline := healthy.Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if time.Since(lastNonHit()) > 500*time.Millisecond && time.Since(healthy) > 500*time.Millisecond {
-			break
-		}
-	}
-	close(stop)
-	wg.Wait()
+	redistest.WaitSettled(healthy, lastNonHit)
+	stopLoad()
 	recovery := max(0, lastNonHit().Sub(healthy))
 	st := cache.Stats()
 	t.Logf("healthy %v after the kill; hits again %v after healthy; %d requests, %d not 200 with the right body; outcomes %v; %d Redis errors, %d origin calls",

@@ -75,50 +75,31 @@ func memoFailover(t *testing.T, topo redistest.Failover) {
 		gets  int
 		errs  []string
 		wrong []string
-		stop  = make(chan struct{})
-		wg    sync.WaitGroup
 	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				i := rand.IntN(nkeys)
-				want := fmt.Sprintf("%s@v%d", key(i), versions[i].Load())
-				v, err := f.Get(ctx, key(i))
-				mu.Lock()
-				gets++
-				switch {
-				case err != nil:
-					errs = append(errs, err.Error())
-				case v != want:
-					wrong = append(wrong, fmt.Sprintf("%s: got %q, want %q", key(i), v, want))
-				}
-				mu.Unlock()
-				time.Sleep(time.Millisecond)
-			}
-		}()
-	}
+	stopLoad := redistest.Load(workers, func() {
+		i := rand.IntN(nkeys)
+		want := fmt.Sprintf("%s@v%d", key(i), versions[i].Load())
+		v, err := f.Get(ctx, key(i))
+		mu.Lock()
+		gets++
+		switch {
+		case err != nil:
+			errs = append(errs, err.Error())
+		case v != want:
+			wrong = append(wrong, fmt.Sprintf("%s: got %q, want %q", key(i), v, want))
+		}
+		mu.Unlock()
+	})
 	time.Sleep(300 * time.Millisecond)
 	before := f.Stats()
 	_, _, killed, healthy := topo.Kill(ns + ":users:gen")
 	// Back when no Redis error happened for 500 ms (at most 3 s).
-	for deadline := healthy.Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if time.Since(time.Unix(0, lastErr.Load())) > 500*time.Millisecond && time.Since(healthy) > 500*time.Millisecond {
-			break
-		}
-	}
+	redistest.WaitSettled(healthy, func() time.Time { return time.Unix(0, lastErr.Load()) })
 	// Then the Gets must be Redis hits: no error, no load.
 	window := f.Stats()
 	time.Sleep(300 * time.Millisecond)
 	after := f.Stats()
-	close(stop)
-	wg.Wait()
+	stopLoad()
 
 	last := time.Unix(0, lastErr.Load())
 	recovery := max(0, last.Sub(healthy))

@@ -78,36 +78,22 @@ func limiterFailover(t *testing.T, topo redistest.Failover) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	var (
 		allowed, denied, other int
-		stop                   = make(chan struct{})
-		wg                     sync.WaitGroup
 	)
 	start := time.Now()
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				w := httptest.NewRecorder()
-				g.Serve(w, httptest.NewRequest(http.MethodGet, "/", nil), ok) // one client: 192.0.2.1
-				mu.Lock()
-				switch w.Code {
-				case http.StatusOK:
-					allowed++
-				case http.StatusTooManyRequests:
-					denied++
-				default:
-					other++
-				}
-				mu.Unlock()
-				time.Sleep(time.Millisecond)
-			}
-		}()
-	}
+	stopLoad := redistest.Load(4, func() {
+		w := httptest.NewRecorder()
+		g.Serve(w, httptest.NewRequest(http.MethodGet, "/", nil), ok) // one client: 192.0.2.1
+		mu.Lock()
+		switch w.Code {
+		case http.StatusOK:
+			allowed++
+		case http.StatusTooManyRequests:
+			denied++
+		default:
+			other++
+		}
+		mu.Unlock()
+	})
 	time.Sleep(300 * time.Millisecond)
 	// Every counter of the one client (key "ip:192.0.2.1") is in the slot
 	// of its hash tag.
@@ -117,13 +103,8 @@ func limiterFailover(t *testing.T, topo redistest.Failover) {
 		defer mu.Unlock()
 		return lastFallback
 	}
-	for deadline := healthy.Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if time.Since(last()) > 500*time.Millisecond && time.Since(healthy) > 500*time.Millisecond {
-			break
-		}
-	}
-	close(stop)
-	wg.Wait()
+	redistest.WaitSettled(healthy, last)
+	stopLoad()
 	end := time.Now()
 	spanned := int(end.UnixNano()/int64(window)-start.UnixNano()/int64(window)) + 1
 	bound := limit*spanned + limit

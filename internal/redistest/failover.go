@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,4 +106,39 @@ func slotMaster(t testing.TB, rc *ReplicaCluster, key string) string {
 	}
 	t.Fatalf("redistest: no master answers for the slot of %q", key)
 	return ""
+}
+
+// Load calls op from workers goroutines, each about once a millisecond,
+// until the returned stop is called; stop returns once every goroutine has
+// ended. It is the steady load the failover tests kill a master under.
+func Load(workers int, op func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				op()
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
+}
+
+// WaitSettled waits until both healthy and last() (the time of the last
+// operation that missed Redis) are 500 ms in the past, or 3 s past healthy
+// at most: the end of a failover test's recovery window.
+func WaitSettled(healthy time.Time, last func() time.Time) {
+	for deadline := healthy.Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if time.Since(last()) > 500*time.Millisecond && time.Since(healthy) > 500*time.Millisecond {
+			return
+		}
+	}
 }
