@@ -107,31 +107,29 @@ func Start(ctx context.Context, now time.Time, timeout time.Duration, w Wait) *C
 
 // End takes the call's wait off the request budget and reports it to the
 // call's Wait.
-func (c *Call) End() {
-	if c.b == nil && c.w == nil {
-		return
-	}
-	d := time.Since(c.start)
-	if c.b != nil {
-		c.b.Spend(d)
-	}
-	if c.w != nil {
-		c.w(c.parent, d)
-	}
-}
+func (c *Call) End() { spend(c.parent, c.b, c.w, c.start) }
 
 // spender returns the cancel func of a call that started at start: cancel,
-// then take the wait off b and report it to w (either may be nil).
+// then spend.
 func spender(ctx context.Context, b *budget.Budget, w Wait, start time.Time, cancel context.CancelFunc) context.CancelFunc {
 	return func() {
 		cancel()
-		d := time.Since(start)
-		if b != nil {
-			b.Spend(d)
-		}
-		if w != nil {
-			w(ctx, d)
-		}
+		spend(ctx, b, w, start)
+	}
+}
+
+// spend takes the wait of a call that started at start off b and reports
+// it to w (either may be nil).
+func spend(ctx context.Context, b *budget.Budget, w Wait, start time.Time) {
+	if b == nil && w == nil {
+		return
+	}
+	d := time.Since(start)
+	if b != nil {
+		b.Spend(d)
+	}
+	if w != nil {
+		w(ctx, d)
 	}
 }
 
