@@ -26,11 +26,11 @@ type executor struct {
 	wait    call.Wait // nil: waits not reported
 }
 
-// newExecutor returns the executor of a limiter on c: c's Redis, and c's
-// Observer for the waits.
-func newExecutor(c *core.Client, timeout time.Duration) *executor {
+// newExecutor returns the executor of a limiter on c's Redis; wait, which
+// may be nil, gets its waits (the limiter's one call.Wait, see waitOf).
+func newExecutor(c *core.Client, timeout time.Duration, wait call.Wait) *executor {
 	rdb := c.Redis()
-	e := &executor{rdb: rdb, timeout: timeout, wait: call.Observe(c.Observer(), "ratelimit")}
+	e := &executor{rdb: rdb, timeout: timeout, wait: wait}
 	var err error
 	switch r := rdb.(type) {
 	case *redis.Client:
@@ -90,3 +90,7 @@ func wrapRedis(err error) error {
 	}
 	return fmt.Errorf("ratelimit: redis: %w", err)
 }
+
+// waitOf is the call.Wait of every Redis wait of a limiter on c: c's
+// Observer, as feature "ratelimit".
+func waitOf(c *core.Client) call.Wait { return call.Observe(c.Observer(), "ratelimit") }

@@ -43,8 +43,8 @@ func NewFixedWindow(c *core.Client, opts Options) (*RedisLimiter, error) {
 	if err := opts.fillSingle(false); err != nil {
 		return nil, err
 	}
-	wait := call.Observe(c.Observer(), "ratelimit")
-	f := &fixedWindow{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize),
+	wait := waitOf(c)
+	f := &fixedWindow{opts: opts, exec: newExecutor(c, opts.Timeout, wait), deny: newDenyCache(opts.DenyCacheSize),
 		scripts: newCounterBatcher(c.Redis(), opts.Timeout, wait, []int{opts.Limit}),
 		keys:    newKeyShape(opts.Namespace, "fw", true, opts.Policy, durationMS(opts.Window))}
 	if _, ok := c.Redis().(*redis.Client); ok {

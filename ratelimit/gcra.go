@@ -8,7 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediskit/rediskit/core"
-	"github.com/rediskit/rediskit/internal/call"
 )
 
 // gcra is a smooth rate limiter: the generic cell rate algorithm of
@@ -39,11 +38,12 @@ func NewGCRA(c *core.Client, opts Options) (*RedisLimiter, error) {
 		return nil, err
 	}
 	head := []any{opts.Burst, opts.Limit, opts.Window.Seconds()}
+	wait := waitOf(c)
 	g := &gcra{
 		opts: opts,
 		deny: newDenyCache(opts.DenyCacheSize),
-		exec: newExecutor(c, opts.Timeout),
-		scripts: newScriptBatcher(c.Redis(), opts.Timeout, call.Observe(c.Observer(), "ratelimit"), gcraScript, head, 2, 4,
+		exec: newExecutor(c, opts.Timeout, wait),
+		scripts: newScriptBatcher(c.Redis(), opts.Timeout, wait, gcraScript, head, 2, 4,
 			gcraReply(opts.Burst, opts.Limit, opts.Window.Seconds())),
 		keys: newKeyShape(opts.Namespace, "gcra", false, opts.Policy, durationMS(opts.Window)),
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rediskit/rediskit/core"
-	"github.com/rediskit/rediskit/internal/call"
 )
 
 // multi checks several fixed-window limits on each request, all or
@@ -57,8 +56,9 @@ func NewMulti(c *core.Client, opts Options) (*RedisLimiter, error) {
 	for i, p := range opts.Policies {
 		limits[i] = p.Limit
 	}
-	m := &multi{opts: opts, exec: newExecutor(c, opts.Timeout), deny: newDenyCache(opts.DenyCacheSize),
-		scripts: newCounterBatcher(c.Redis(), opts.Timeout, call.Observe(c.Observer(), "ratelimit"), limits)}
+	wait := waitOf(c)
+	m := &multi{opts: opts, exec: newExecutor(c, opts.Timeout, wait), deny: newDenyCache(opts.DenyCacheSize),
+		scripts: newCounterBatcher(c.Redis(), opts.Timeout, wait, limits)}
 	for _, p := range opts.Policies {
 		m.keys = append(m.keys, newKeyShape(opts.Namespace, "multi", true, p.Name, durationMS(p.Window)))
 	}
