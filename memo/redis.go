@@ -184,6 +184,9 @@ func (f *Func[K, V]) forgetRead(k K, key string) {
 // the one of lk.last when the GET returned exactly the bytes it was
 // decoded from. It keeps the key and a new decoding in the recent table.
 func (f *Func[K, V]) readEntry(ctx context.Context, lk *lookup[K, V]) (*envelope[V], error) {
+	if lk.arg == nil { // boxed once: for the GET and for the recent table
+		lk.arg = lk.key
+	}
 	data, found, err := f.fetch(ctx, lk.key, lk.arg, lk.at)
 	if err != nil {
 		return nil, err
@@ -199,9 +202,6 @@ func (f *Func[K, V]) readEntry(ctx context.Context, lk *lookup[K, V]) (*envelope
 	}
 	if !current || e != nil {
 		r := &recent[K, V]{k: lk.k, gen: lk.gen, key: lk.key, arg: lk.arg}
-		if r.arg == nil {
-			r.arg = r.key
-		}
 		if e != nil && len(data) <= maxRecentBytes {
 			r.raw, r.env = data, e
 		}
