@@ -164,7 +164,7 @@
 // itself. A holder whose response was not stored leaves the mark "pass" in
 // the lease for one LeaseTTL: waiters stop waiting and call the handler at
 // once, and so do later misses meanwhile. A waiter calls the handler
-// itself after Collapse.Wait (default LeaseTTL, 5 s), and when the holder
+// itself after Collapse.LeaseWait (default LeaseTTL, 5 s), and when the holder
 // dies its lease expires after LeaseTTL, so some other waiter takes over.
 // A Redis error while taking or polling the lease is reported and the
 // handler called (fail open). The cost is one Redis call before the handler

@@ -12,7 +12,7 @@ import (
 // on the entry's key (internal/lease) before it calls the handler, stores,
 // and releases the lease. A leader of another instance that finds the lease
 // taken waits for the holder's response (polling the lease, then the entry)
-// instead of calling the handler, for at most Collapse.Wait.
+// instead of calling the handler, for at most Collapse.LeaseWait.
 
 // passMarker is what a holder leaves in its lease when its response was not
 // stored: waiters stop waiting and call the handler at once, and so do later
@@ -31,9 +31,10 @@ type CollapseOptions struct {
 	// handler call: if the holder dies, or its handler runs longer, another
 	// instance takes over after it. Default 5s.
 	LeaseTTL time.Duration
-	// Wait bounds how long a request waits for another instance's handler
-	// call before it calls the handler itself. Default LeaseTTL.
-	Wait time.Duration
+	// LeaseWait bounds how long a request waits for another instance's
+	// handler call before it calls the handler itself (memo's
+	// Options.LeaseWait, the same setting). Default LeaseTTL.
+	LeaseWait time.Duration
 }
 
 const defaultLeaseTTL = 5 * time.Second
@@ -109,7 +110,7 @@ func (t *txn) awaitLease(key string, stale *entry) (token string, e *entry, err 
 		return "", nil, err
 	}
 	c.stats.leaseWaits.Add(1)
-	timedOut, err := lease.Poll(t.ctx, c.opts.Collapse.Wait, func() (bool, error) {
+	timedOut, err := lease.Poll(t.ctx, c.opts.Collapse.LeaseWait, func() (bool, error) {
 		held, err := t.heldLease(key)
 		if err != nil || held == passMarker {
 			return true, err

@@ -228,7 +228,7 @@ func TestLeaseHolderDies(t *testing.T) {
 				t.Fatal(err)
 			}
 			_ = holder.Wait()
-			cache := newCache(t, rdb, tc.Prefix, httpcache.Options{Collapse: httpcache.CollapseOptions{Wait: c.wait}}, nil)
+			cache := newCache(t, rdb, tc.Prefix, httpcache.Options{Collapse: httpcache.CollapseOptions{LeaseWait: c.wait}}, nil)
 			start := time.Now()
 			w := do(cached(cache, countingHandler(rdb, tc.Prefix, 0)), "GET", lc.URL)
 			took := time.Since(start)

@@ -288,10 +288,10 @@ func fillDefaults(o *Options) error {
 		}
 	}
 	switch {
-	case o.Collapse.Wait < 0:
-		return fmt.Errorf("%w: negative Collapse.Wait", ErrInvalidOptions)
-	case o.Collapse.Wait == 0:
-		o.Collapse.Wait = o.Collapse.LeaseTTL
+	case o.Collapse.LeaseWait < 0:
+		return fmt.Errorf("%w: negative Collapse.LeaseWait", ErrInvalidOptions)
+	case o.Collapse.LeaseWait == 0:
+		o.Collapse.LeaseWait = o.Collapse.LeaseTTL
 	}
 	st := &o.Storage
 	for _, d := range []struct {

@@ -48,7 +48,7 @@ type Stats struct {
 	Errors      uint64 `json:"errors"`
 	// LeaseWaits counts misses that waited for another instance's handler
 	// call (Options.Collapse), LeaseTimeouts those of them that stopped
-	// waiting after Collapse.Wait.
+	// waiting after Collapse.LeaseWait.
 	LeaseWaits    uint64 `json:"lease_waits"`
 	LeaseTimeouts uint64 `json:"lease_timeouts"`
 	// LocalHits counts lookups the in-process tier answered (Options.Local),
