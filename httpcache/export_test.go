@@ -14,6 +14,9 @@ func coreForTest() *core.Client {
 	return core.NewFromRedis(redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}))
 }
 
+// QueuedReads reports how many entry reads wait for a batch.
+func QueuedReads(c *Cache) int { return c.gets.Queued() }
+
 // FlightWaiters reports how many requests wait for the handler call in flight
 // for the URL key (not hashed: short, brace-free keys only).
 func FlightWaiters(c *Cache, key string) int {

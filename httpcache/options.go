@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/batch"
 	"github.com/rediskit/rediskit/internal/call"
 	"github.com/rediskit/rediskit/internal/generation"
 	"github.com/rediskit/rediskit/internal/keypart"
@@ -211,6 +212,7 @@ type Cache struct {
 	bg      flight
 	stats   stats
 	local   *local // nil: no in-process tier
+	gets    *batch.Batcher[getReq, getIndex]
 	// keyPrefix is the key prefix of the generation last used.
 	keyPrefix atomic.Pointer[genKeys]
 	gen       *generation.Cache
@@ -239,6 +241,7 @@ func New(c *core.Client, opts Options) (*Cache, error) {
 	if hc.onError == nil {
 		hc.onError = defaultOnError
 	}
+	hc.gets = hc.newGets()
 	for _, h := range opts.Keys.Hosts {
 		n := normalizeHost(h, "")
 		if n == "" {

@@ -101,15 +101,13 @@ func (c *Cache) lookup(ctx context.Context, key string, gen int64, slot string, 
 		}
 		m = l.mark()
 	}
-	// go-redis puts deadlines on the socket but does not stop a read on
-	// cancellation: the read ends at its deadline (Timeout or the request
-	// budget), whether or not the client is still there (call.Detached,
-	// which needs no timer of its own).
-	rctx := call.Start(ctx, time.Now(), c.opts.Timeout, c.wait)
-	defer rctx.End()
-	rdb := c.c.Redis()
-	s, err := rdb.Get(rctx, key).Result()
-	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+	s, err := c.get(ctx, key)
+	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") { // a hash of variants
+		// Like get, these reads end at their deadline (Timeout or what is
+		// left of the request budget), not when the client goes away.
+		rctx := call.Start(ctx, time.Now(), c.opts.Timeout, c.wait)
+		defer rctx.End()
+		rdb := c.c.Redis()
 		var spec string
 		if spec, err = rdb.HGet(rctx, key, "vary").Result(); err == nil {
 			s, err = rdb.HGet(rctx, key, "v:"+variantID(spec, r.Header)).Result()

@@ -1,0 +1,68 @@
+package httpcache
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediskit/rediskit/internal/batch"
+)
+
+// maxQueuedGets bounds the lookups waiting for one Redis batch; beyond it
+// a lookup fails at once (the request is served by the handler, as when
+// Redis fails) instead of piling up.
+const maxQueuedGets = 50_000
+
+// getReq is one entry read of a batch: the GET of key, and its reply
+// (val, or err: redis.Nil when there is no such string).
+type getReq struct {
+	key string
+	val string
+	err error
+}
+
+// getIndex is a batch's scratch space: the GET of each distinct key.
+type getIndex map[string]*redis.StringCmd
+
+// newGets returns the batcher of c's entry reads: the lookups of concurrent
+// requests share one round trip, a pipeline with one GET per distinct key
+// (a hot URL's concurrent hits read it once). A lookup waits at most
+// Timeout or its request budget, and is detached: it ends at its deadline,
+// not when the client goes away (go-redis would not stop the socket read
+// either).
+func (c *Cache) newGets() *batch.Batcher[getReq, getIndex] {
+	return batch.New(batch.Options{Timeout: c.opts.Timeout, MaxQueued: maxQueuedGets, Wait: c.wait, Detached: true},
+		func(ctx context.Context, reqs []*batch.Pending[getReq], s *getIndex) {
+			if len(reqs) == 1 { // alone: one GET, no pipeline
+				p := &reqs[0].Req
+				p.val, p.err = c.c.Redis().Get(ctx, p.key).Result()
+				return
+			}
+			if *s == nil {
+				*s = getIndex{}
+			}
+			index := *s
+			_, _ = c.c.Redis().Pipelined(ctx, func(pipe redis.Pipeliner) error {
+				for _, p := range reqs {
+					if _, ok := index[p.Req.key]; !ok {
+						index[p.Req.key] = pipe.Get(ctx, p.Req.key)
+					}
+				}
+				return nil
+			})
+			for _, p := range reqs {
+				p.Req.val, p.Req.err = index[p.Req.key].Result()
+			}
+			clear(index)
+		})
+}
+
+// get reads the string at key through c's batcher: ("", redis.Nil) when
+// there is none, a WRONGTYPE error when key holds another type.
+func (c *Cache) get(ctx context.Context, key string) (string, error) {
+	p := &batch.Pending[getReq]{Req: getReq{key: key}}
+	if err := c.gets.Do(ctx, p, c.opts.Timeout); err != nil {
+		return "", err
+	}
+	return p.Req.val, p.Req.err
+}

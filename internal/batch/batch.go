@@ -1,0 +1,267 @@
+// Package batch coalesces concurrent Redis requests of one feature into
+// batches that share one round trip: while one batch is in flight the next
+// one fills, so under load each round trip carries every request that
+// arrived during the previous one, and an idle batcher costs nothing.
+//
+// A request that finds the batcher idle (no batch in flight, none waiting)
+// is sent at once by its caller, alone: at low load a request costs no
+// hand-over to another goroutine. Requests that arrive while a batch is in
+// flight queue for the next one, which one flusher goroutine sends.
+//
+// A Batcher knows nothing of Redis: its send func turns a batch into
+// commands (a pipeline, a transaction, one script call) and sets each
+// request's reply or error. At most two sends run at once, the flusher's
+// and one caller's, each with scratch space of its own (S), so send may
+// reuse what it keeps there from batch to batch.
+// What it guarantees is the bound of every rediskit call (package call):
+// each caller waits at most its feature's Timeout, or less when its request
+// budget (package budget) or its context's deadline has less left; the
+// wait is taken off the budget and reported to the feature's call.Wait;
+// and a caller who gave up before its batch was sent is left out of it.
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rediskit/rediskit/internal/budget"
+	"github.com/rediskit/rediskit/internal/call"
+)
+
+// ErrOverloaded is Do's error when Options.MaxQueued requests already wait
+// for a batch: the call fails at once instead of piling up.
+var ErrOverloaded = errors.New("too many requests waiting for redis")
+
+// maxBatch bounds the requests of one batch (one round trip).
+const maxBatch = 512
+
+// Options configure a Batcher.
+type Options struct {
+	// Timeout is the feature's call timeout. A batch's context ends at the
+	// latest deadline of its callers plus a tenth of Timeout: while Redis
+	// is unreachable go-redis may spend long on a batch (dial errors,
+	// retry backoff), and bounding it by its callers keeps the one sender
+	// free, so the first request after an outage gets through.
+	Timeout time.Duration
+	// MaxQueued bounds the requests waiting for a batch (ErrOverloaded
+	// beyond it).
+	MaxQueued int
+	// Wait, when not nil, gets each caller's wait.
+	Wait call.Wait
+	// Detached callers wait for their reply until their deadline even when
+	// their context is cancelled, as a call.Detached read does: for reads
+	// whose cancellation would only turn into an error to report.
+	Detached bool
+}
+
+// Batcher batches the requests of type T of one feature (see the package
+// doc); S is its send func's scratch space. The zero value is not usable:
+// see New.
+type Batcher[T, S any] struct {
+	send  func(ctx context.Context, batch []*Pending[T], scratch *S)
+	opts  Options
+	slack time.Duration
+
+	mu       sync.Mutex
+	queue    []*Pending[T]
+	flushing bool           // the flusher runs
+	alone    bool           // a caller sends its request alone
+	buf      []*Pending[T]  // the flusher's batch, reused (one flusher at a time)
+	flushS   S              // the flusher's scratch space
+	aloneS   S              // the scratch space of the caller sending alone
+	one      [1]*Pending[T] // the batch of the caller sending alone
+}
+
+// Pending is one request waiting for its batch: Req holds the request
+// and, once Do returned nil, what send put in it; send sets Err for a
+// request that failed.
+type Pending[T any] struct {
+	Req T
+	Err error
+
+	deadline  time.Time // when the caller stops waiting
+	done      chan struct{}
+	abandoned atomic.Bool // the caller gave up: skip it if not yet sent
+}
+
+// New returns a Batcher whose batches send sends, with the requests whose
+// callers still wait; send must set the Err of those that failed. Two
+// sends may run at once, never with the same scratch space.
+func New[T, S any](opts Options, send func(ctx context.Context, batch []*Pending[T], scratch *S)) *Batcher[T, S] {
+	return &Batcher[T, S]{send: send, opts: opts, slack: opts.Timeout / 10}
+}
+
+// timers holds stopped timers for the waits of Do: a request would
+// otherwise allocate one.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// Do queues p and waits for its batch at most timeout, or what is left of
+// ctx's request budget or until ctx's deadline when less, and takes its
+// wait off the budget. It returns p.Err once the batch ran; a wrapped
+// call.ErrTimeout (and context.DeadlineExceeded) when the caller stopped
+// waiting at its bound; ctx's error when ctx ended first (unless
+// Detached), or before anything was queued; ErrOverloaded when too many
+// requests wait already.
+func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T], timeout time.Duration) error {
+	now := time.Now()
+	wait := timeout
+	bud := budget.From(ctx)
+	if bud != nil {
+		wait = min(wait, bud.Left())
+	}
+	if bud != nil || b.opts.Wait != nil {
+		defer func() {
+			d := time.Since(now)
+			if bud != nil {
+				bud.Spend(d)
+			}
+			if b.opts.Wait != nil {
+				b.opts.Wait(ctx, d)
+			}
+		}()
+	}
+	var cancelled <-chan struct{}
+	if !b.opts.Detached {
+		if err := ctx.Err(); err != nil { // the caller is gone: never queue a request nobody waits for
+			return err
+		}
+		cancelled = ctx.Done()
+	}
+	p.deadline = now.Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(p.deadline) {
+		p.deadline = d
+		wait = d.Sub(now)
+	}
+	if wait <= 0 { // the request's budget is spent: the same
+		return timeoutErr(0)
+	}
+	b.mu.Lock()
+	if !b.flushing && !b.alone && len(b.queue) == 0 {
+		b.alone = true
+		b.mu.Unlock()
+		b.sendAlone(ctx, now, p, wait)
+		b.mu.Lock()
+		b.alone = false
+		b.mu.Unlock()
+		return p.Err
+	}
+	p.done = make(chan struct{})
+	if len(b.queue) >= b.opts.MaxQueued {
+		b.mu.Unlock()
+		return ErrOverloaded
+	}
+	b.queue = append(b.queue, p)
+	if !b.flushing {
+		b.flushing = true
+		go b.flush()
+	}
+	b.mu.Unlock()
+
+	t := timers.Get().(*time.Timer)
+	t.Reset(wait)
+	defer func() {
+		t.Stop() // since Go 1.23 a stopped timer's channel holds no stale tick
+		timers.Put(t)
+	}()
+	select {
+	case <-p.done:
+		return p.Err
+	case <-t.C:
+		p.abandoned.Store(true)
+		return timeoutErr(wait)
+	case <-cancelled:
+		p.abandoned.Store(true)
+		return ctx.Err()
+	}
+}
+
+// Queued reports how many requests wait for a batch.
+func (b *Batcher[T, S]) Queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+func timeoutErr(wait time.Duration) error {
+	return fmt.Errorf("%w after %v: %w", call.ErrTimeout, wait, context.DeadlineExceeded)
+}
+
+// flush sends batches until the queue is empty, then exits.
+func (b *Batcher[T, S]) flush() {
+	b.mu.Lock()
+	batch := b.buf[:0] // only one flusher runs at a time
+	b.mu.Unlock()
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), maxBatch)
+		if n == 0 {
+			clear(batch)
+			b.buf = batch[:0]
+			b.flushing = false
+			b.mu.Unlock()
+			return
+		}
+		batch = append(batch[:0], b.queue[:n]...)
+		rest := copy(b.queue, b.queue[n:])
+		clear(b.queue[rest:])
+		b.queue = b.queue[:rest]
+		b.mu.Unlock()
+		b.exec(batch)
+	}
+}
+
+// exec sends the requests of batch whose callers still wait, bounded by the
+// latest of their deadlines plus b.slack, and wakes them.
+func (b *Batcher[T, S]) exec(batch []*Pending[T]) {
+	live := batch[:0]
+	var last time.Time
+	for _, p := range batch {
+		if p.abandoned.Load() {
+			close(p.done)
+			continue
+		}
+		live = append(live, p)
+		if p.deadline.After(last) {
+			last = p.deadline
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), last.Add(b.slack))
+	defer cancel()
+	b.send(ctx, live, &b.flushS)
+	for _, p := range live {
+		close(p.done)
+	}
+}
+
+// sendAlone sends p alone, from its caller's goroutine, bounded by its
+// deadline (wait from now); the caller's cancellation stops it too unless
+// the batcher is Detached. A timeout is reported as Do's.
+func (b *Batcher[T, S]) sendAlone(ctx context.Context, now time.Time, p *Pending[T], wait time.Duration) {
+	var sctx context.Context
+	if b.opts.Detached {
+		// Ends at the deadline only, without a timer of its own; the wait
+		// is taken off the budget by Do, not by the call's End.
+		sctx = call.Start(ctx, now, wait, nil)
+	} else {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithDeadline(ctx, p.deadline)
+		defer cancel()
+	}
+	b.one[0] = p
+	b.send(sctx, b.one[:], &b.aloneS)
+	b.one[0] = nil
+	if p.Err != nil && sctx.Err() == context.DeadlineExceeded && call.IsTimeout(p.Err) {
+		p.Err = timeoutErr(wait)
+	}
+}
