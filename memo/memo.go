@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,6 +109,7 @@ func wrap[K comparable, V any](c *core.Client, name string, fn func(context.Cont
 		_, f.intKey = appendIntKey(nil, k)
 	}
 	f.recent.seed = maphash.MakeSeed()
+	f.recent.off = !exactEquality(reflect.TypeFor[K]())
 	f.direct = call.Honoured(f.rdb)
 	f.gen = f.newGeneration()
 	if r, ok := f.rdb.(*redis.Client); ok {
@@ -169,6 +171,9 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 			part, _ = f.keyOf(k) // it rendered k before
 		}
 		lk.key = f.hitKey(gen, k, part)
+	}
+	if slot < 0 {
+		lk.slot = f.recent.keyIndex(lk.key)
 	}
 	lk.at = time.Now()
 	e, err := f.read(ctx, &lk)

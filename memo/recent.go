@@ -2,6 +2,7 @@ package memo
 
 import (
 	"hash/maphash"
+	"reflect"
 	"sync/atomic"
 )
 
@@ -13,6 +14,12 @@ import (
 // builds its key nor decodes its entry. Entries longer than maxRecentBytes
 // keep their key only, so the table holds at most about recentSlots ×
 // maxRecentBytes of entries and their decodings.
+//
+// The table relies on == between keys meaning the same entry. For key
+// types where it does not (floats: 0 == -0, yet their keys differ;
+// interfaces: == panics on a slice inside), it is off: every Get renders
+// its key, and the reads in flight are kept by slot of the hash of the
+// entry key instead.
 const (
 	recentBits     = 12
 	recentSlots    = 1 << recentBits
@@ -33,6 +40,7 @@ type recent[K comparable, V any] struct {
 // use.
 type recentTable[K comparable, V any] struct {
 	seed  maphash.Seed // set by Wrap
+	off   bool         // set by Wrap: K's == is not its keys' identity
 	slots atomic.Pointer[[recentSlots]atomic.Pointer[recent[K, V]]]
 }
 
@@ -58,8 +66,25 @@ func (t *recentTable[K, V]) slot(i int) *atomic.Pointer[recent[K, V]] {
 	return &slots[i]
 }
 
-// find returns k's slot number and what the table holds for k, or nil.
+// keyIndex is the slot number of the entry key key, when the table is off.
+func (t *recentTable[K, V]) keyIndex(key string) int {
+	return int(maphash.String(t.seed, key) >> (64 - recentBits))
+}
+
+// slotOf returns the slot number of k, whose entry key is key.
+func (t *recentTable[K, V]) slotOf(k K, key string) int {
+	if t.off {
+		return t.keyIndex(key)
+	}
+	return t.index(k)
+}
+
+// find returns k's slot number and what the table holds for k, or nil;
+// the slot number is -1 when the table is off (see slotOf).
 func (t *recentTable[K, V]) find(k K) (int, *recent[K, V]) {
+	if t.off {
+		return -1, nil
+	}
 	i := t.index(k)
 	if r := t.slot(i).Load(); r != nil && r.k == k {
 		return i, r
@@ -67,9 +92,30 @@ func (t *recentTable[K, V]) find(k K) (int, *recent[K, V]) {
 	return i, nil
 }
 
-// store keeps r in slot i, r.k's.
+// store keeps r in slot i, r.k's (nothing when the table is off).
 func (t *recentTable[K, V]) store(i int, r *recent[K, V]) {
-	t.slot(i).Store(r)
+	if !t.off {
+		t.slot(i).Store(r)
+	}
+}
+
+// exactEquality reports whether == between values of type t holds exactly
+// when they are the same value, which no float, complex or interface
+// (possibly holding an uncomparable value) inside t guarantees.
+func exactEquality(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.Interface:
+		return false
+	case reflect.Array:
+		return exactEquality(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !exactEquality(t.Field(i).Type) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // intValue is k's bits when K is one of the integer types appendIntKey

@@ -3,6 +3,8 @@ package memo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -148,4 +150,51 @@ func testRecentEntries(t *testing.T, c *core.Client, rdb redis.UniversalClient) 
 			t.Fatalf("got %d loads, want none: both entries are stored", n)
 		}
 	})
+}
+
+// Keys that are == without being the same key (0 and -0) get entries of
+// their own, and keys whose == may panic (an interface holding a slice, with
+// a key function) are served: for such key types the table is off.
+func TestRecentEqualKeys(t *testing.T) {
+	t.Parallel()
+	c := core.NewFromRedis(redistest.Standalone(t))
+	ctx := context.Background()
+	floats, err := Wrap(c, "floats", func(_ context.Context, k float64) (float64, error) { return 1 / k, nil },
+		Options{Namespace: redistest.Prefix(t), TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pair struct {
+		A int
+		B float32
+	}
+	pairs, err := Wrap(c, "pairs", func(_ context.Context, k pair) (float32, error) { return 1 / k.B, nil },
+		Options{Namespace: redistest.Prefix(t), TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anys, err := WrapKey(c, "anys", func(_ context.Context, k any) (string, error) { return fmt.Sprint(k), nil },
+		func(k any) string { return fmt.Sprint(k) }, Options{Namespace: redistest.Prefix(t), TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	negZero := math.Copysign(0, -1)
+	for round := range 2 { // a miss, then a hit
+		for _, tc := range []struct {
+			name string
+			get  func() (any, error)
+			want any
+		}{
+			{"0", func() (any, error) { return floats.Get(ctx, 0) }, math.Inf(1)},
+			{"-0", func() (any, error) { return floats.Get(ctx, negZero) }, math.Inf(-1)},
+			{"struct 0", func() (any, error) { return pairs.Get(ctx, pair{1, 0}) }, float32(math.Inf(1))},
+			{"struct -0", func() (any, error) { return pairs.Get(ctx, pair{1, float32(negZero)}) }, float32(math.Inf(-1))},
+			{"slice", func() (any, error) { return anys.Get(ctx, []int{1, 2}) }, "[1 2]"},
+			{"int", func() (any, error) { return anys.Get(ctx, 3) }, "3"},
+		} {
+			if got, err := tc.get(); err != nil || got != tc.want {
+				t.Errorf("round %d, %s: got %v, %v, want %v", round, tc.name, got, err, tc.want)
+			}
+		}
+	}
 }

@@ -172,7 +172,7 @@ func (f *Func[K, V]) endRead(slot int, fl *readFlight[V]) (chan struct{}, bool) 
 // forgetRead makes later readers of k's entry key start their own GET,
 // not share the one in flight.
 func (f *Func[K, V]) forgetRead(k K, key string) {
-	slot := f.recent.index(k)
+	slot := f.recent.slotOf(k, key)
 	f.readsMu.Lock()
 	if f.reads != nil && f.reads[slot] != nil && f.reads[slot].key == key {
 		f.reads[slot] = nil
