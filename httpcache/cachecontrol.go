@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"iter"
 	"net/http"
 	"strings"
 	"time"
@@ -32,6 +33,21 @@ func parseCacheControl(h http.Header) directives {
 		}
 	}
 	return d
+}
+
+// listElements yields the elements of the lines of a comma-separated list
+// field (RFC 9110 §5.6.1), trimmed of whitespace; empty elements are
+// skipped.
+func listElements(lines ...string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range lines {
+			for e := range strings.SplitSeq(line, ",") {
+				if e = strings.TrimSpace(e); e != "" && !yield(e) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // nextDirective reads one directive from s, returning its lower-cased name,

@@ -174,12 +174,8 @@ func normalizeVary(h http.Header) string {
 		return ""
 	}
 	var names []string
-	for _, v := range vals {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				names = append(names, http.CanonicalHeaderKey(f))
-			}
-		}
+	for f := range listElements(vals...) {
+		names = append(names, http.CanonicalHeaderKey(f))
 	}
 	return sortedSet(names)
 }
@@ -207,14 +203,7 @@ func normalizeHeaderValue(name string, vals []string) string {
 	if len(vals) == 0 {
 		return "\x00absent"
 	}
-	var elems []string
-	for _, v := range vals {
-		for _, e := range strings.Split(v, ",") {
-			if e = strings.TrimSpace(e); e != "" {
-				elems = append(elems, e)
-			}
-		}
-	}
+	elems := slices.Collect(listElements(vals...))
 	if qLists[name] {
 		return normalizeQList(elems)
 	}

@@ -272,15 +272,12 @@ func (t *txn) notModified(e *entry) bool {
 // etagMatch is the weak comparison of If-None-Match (RFC 9110 §13.1.2).
 func etagMatch(lines []string, etag string) bool {
 	etag = strings.TrimPrefix(etag, "W/")
-	for _, line := range lines {
-		for _, tag := range strings.Split(line, ",") {
-			tag = strings.TrimSpace(tag)
-			if tag == "*" && etag != "" {
-				return true
-			}
-			if etag != "" && strings.TrimPrefix(tag, "W/") == etag {
-				return true
-			}
+	for tag := range listElements(lines...) {
+		if tag == "*" && etag != "" {
+			return true
+		}
+		if etag != "" && strings.TrimPrefix(tag, "W/") == etag {
+			return true
 		}
 	}
 	return false

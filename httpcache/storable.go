@@ -161,11 +161,9 @@ func understood(status int) bool {
 }
 
 func varyStar(h http.Header) bool {
-	for _, v := range h["Vary"] {
-		for _, f := range strings.Split(v, ",") {
-			if strings.TrimSpace(f) == "*" {
-				return true
-			}
+	for f := range listElements(h["Vary"]...) {
+		if f == "*" {
+			return true
 		}
 	}
 	return false
@@ -187,8 +185,8 @@ func (c *Cache) storedHeader(h http.Header) http.Header {
 		if listed == nil {
 			listed = map[string]bool{}
 		}
-		for _, f := range strings.Split(v, ",") {
-			listed[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
+		for f := range listElements(v) {
+			listed[http.CanonicalHeaderKey(f)] = true
 		}
 	}
 	out := make(http.Header, len(h))
@@ -203,15 +201,11 @@ func (c *Cache) storedHeader(h http.Header) http.Header {
 
 func connectionListed(h http.Header) map[string]bool {
 	var m map[string]bool
-	for _, v := range h["Connection"] {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				if m == nil {
-					m = map[string]bool{}
-				}
-				m[http.CanonicalHeaderKey(f)] = true
-			}
+	for f := range listElements(h["Connection"]...) {
+		if m == nil {
+			m = map[string]bool{}
 		}
+		m[http.CanonicalHeaderKey(f)] = true
 	}
 	return m
 }
