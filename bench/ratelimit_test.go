@@ -126,7 +126,9 @@ func BenchmarkRateLimitHotKey(b *testing.B) {
 }
 
 // rlRun runs impl's decisions from rlCallers goroutines on the keys key(i)
-// gives, and reports decisions/s.
+// gives, and reports decisions/s, the benchmark process's CPU per decision
+// (cpu-ns/op: the client's share, with the benchmark loop) and
+// redis-server's (server-µs/op).
 func rlRun(b *testing.B, impl rlImpl, key func(i int) string) {
 	ctx := context.Background()
 	rdb := rlServer(b)
@@ -135,7 +137,7 @@ func rlRun(b *testing.B, impl rlImpl, key func(i int) string) {
 		b.Fatal(err)
 	}
 	var decided atomic.Int64
-	cpu := rlServerCPU(b, rdb)
+	cpu, client := rlServerCPU(b, rdb), coreCPU()
 	b.ReportAllocs()
 	b.SetParallelism(max(1, rlCallers/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
@@ -152,6 +154,7 @@ func rlRun(b *testing.B, impl rlImpl, key func(i int) string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	b.ReportMetric(float64(coreCPU()-client)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric((rlServerCPU(b, rdb)-cpu).Seconds()*1e6/float64(b.N), "server-µs/op")
 	if k := key(0); counted != nil && key(1) == k {
 		if got := counted(k); got != decided.Load() {
