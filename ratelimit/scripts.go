@@ -10,30 +10,40 @@ import "github.com/rediskit/rediskit/internal/script"
 // key, merged by the client): the script decides them one after the other
 // and replies once per entry, how many of the m it admitted (always the
 // first ones) and the state before them, from which the client derives each
-// caller's reply. They read every key of the batch with one MGET
-// (readKeys), decide the entries in order against the running state (so
-// concurrent decisions on one hot key are exact, whatever their number),
-// and write each changed key once at the end. A key holding something else
-// than what the script writes (a value it cannot read, or another type,
-// found when a SET … NX of a key MGET saw as missing fails) fails the
-// entries that use it (failForeign). Replies are integers, so they need no
-// string parsing.
+// caller's reply. They read KEYS with one MGET (readKeys), parse a key's
+// value the first time an entry uses it, decide the entries in order
+// against the running state (so concurrent decisions on one hot key are
+// exact, whatever their number), and write each changed key once at the
+// end. A key holding something else than what the script writes (a value
+// it cannot read, or another type, found when a SET … NX of a key MGET saw
+// as missing fails) fails the entries that use it (failForeign). Replies
+// are integers, so they need no string parsing.
+//
+// Server time is what they are written for (a batch of a hundred decisions
+// spends most of Redis' time in them): a redis.call costs about as much as
+// a command of its own, so each key is read once (one MGET for all) and
+// written at most once; the running state lives in tables indexed by the
+// key's string (interned by Lua: a pointer lookup), the keys first seen in
+// arrays; numbers of ARGV are converted once per distinct text (num), and
+// counter entries are decided in closed form rather than decision by
+// decision.
 
-// readKeys is the scripts' prelude: order lists the batch's distinct keys,
-// first seen first, and val[key] is its value (false: missing or not a
-// string), read with one MGET per 1,000 keys (Lua's unpack limit).
+// readKeys is the scripts' prelude: val[i] is the value of KEYS[i] (false:
+// missing or not a string), read with one MGET per 1,000 keys (Lua's
+// unpack limit); a key repeated in KEYS is read again, which is cheaper
+// than removing repeats first. num(s) is tonumber(s), computed once per
+// distinct s (ARGV repeats a few costs and TTLs many times).
 const readKeys = `
-local order, val = {}, {}
-for i = 1, #KEYS do
-  local key = KEYS[i]
-  if val[key] == nil then
-    val[key] = false
-    order[#order + 1] = key
-  end
+local val = {}
+for i = 1, #KEYS, 1000 do
+  local part = redis.call('MGET', unpack(KEYS, i, math.min(i + 999, #KEYS)))
+  if i == 1 then val = part else for j = 1, #part do val[i + j - 1] = part[j] end end
 end
-for i = 1, #order, 1000 do
-  local part = redis.call('MGET', unpack(order, i, math.min(i + 999, #order)))
-  for j = 1, #part do val[order[i + j - 1]] = part[j] end
+local nums = {}
+local function num(s)
+  local v = nums[s]
+  if v == nil then v = tonumber(s); nums[s] = v end
+  return v
 end
 `
 
@@ -55,71 +65,85 @@ return out
 // m and the k counters' TTLs in ms. Each of the m decisions increments all
 // k counters by n if n fits under every limit; otherwise it increments none
 // and reports the first limit that does not fit (and so do the entry's
-// remaining decisions, which would not fit either). A counter the batch
-// changed is written once, by SET with its TTL (the time to its window's
-// end plus the grace, as the request computed it: rewriting it keeps the
-// expiry); a counter found without a TTL (written by someone else, or left
-// by a crash) gets one either way, and a denied request never creates a
-// key. Reply, per entry: denied (0: all m allowed, i: the decisions after
-// the admitted ones denied by the i-th limit, -1: a counter is not an
-// integer), admitted (how many of the m, the first ones), then the k
-// counts before the entry. This is the path for costs above 1, several
-// limits, clusters and Redis before 7 (no PEXPIRE NX); it works on Redis
-// 2.6.12 and later.
+// remaining decisions, which would not fit either): the entry admits the
+// least, over its counters, of how many times n fits under the limit (at
+// most m). A counter the batch changed is written once, by SET with its TTL
+// (the time to its window's end plus the grace, as the first request on it
+// computed it: rewriting it keeps the expiry); a counter found without a
+// TTL (written by someone else, or left by a crash) gets one either way,
+// and a denied request never creates a key. Reply, per entry: denied (0:
+// all m allowed, i: the decisions after the admitted ones denied by the
+// i-th limit, -1: a counter is not an integer), admitted (how many of the
+// m, the first ones), then the k counts before the entry. This is the path
+// for costs above 1, several limits, clusters and Redis before 7 (no
+// PEXPIRE NX); it works on Redis 2.6.12 and later.
 var counterScript = script.New(readKeys + `
 local k = tonumber(ARGV[1])
 local per_keys, width = k, 2 + k
 local limits = {}
 for i = 1, k do limits[i] = tonumber(ARGV[1 + i]) end
-local count, was, ttl, bad = {}, {}, {}, {}
-for _, key in ipairs(order) do
-  local c = 0
-  if val[key] then
-    c = tonumber(val[key])
-    if c == nil or c % 1 ~= 0 then c = false end
-  end
-  count[key], was[key] = c, c
-end
-local out, o = {}, 0
-local a = 2 + k
-for d = 0, #KEYS / k - 1 do
-  local n, m = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local base = d * k
-  local denied, admitted = 0, 0
+-- count[key]: the running count (false: not an integer); order, found and
+-- ttl: each key first seen, its value then and the TTL to write it with.
+local count, changed, bad = {}, {}, {}
+local order, found, ttl = {}, {}, {}
+local out, o, a = {}, 0, 2 + k
+for base = 0, #KEYS - k, k do
+  local n, m = num(ARGV[a]), num(ARGV[a + 1])
+  local denied, admitted = 0, m
   for i = 1, k do
     local key = KEYS[base + i]
-    if ttl[key] == nil then ttl[key] = ARGV[a + 1 + i] end
-    if count[key] == false then denied = -1 end
-  end
-  out[o + 1] = 0
-  out[o + 2] = 0
-  for i = 1, k do out[o + 2 + i] = count[KEYS[base + i]] or 0 end
-  while denied == 0 and admitted < m do
-    for i = 1, k do
-      if denied == 0 and count[KEYS[base + i]] + n > limits[i] then denied = i end
+    local c = count[key]
+    if c == nil then
+      local v = val[base + i]
+      c = 0
+      if v then
+        c = tonumber(v)
+        if c == nil or c % 1 ~= 0 then c = false end
+      end
+      count[key] = c
+      local q = #order + 1
+      order[q], found[q], ttl[q] = key, v, ARGV[a + 1 + i]
     end
-    if denied == 0 then
+    if c then
+      out[o + 2 + i] = c
+      local fit = math.floor((limits[i] - c) / n)
+      if fit < admitted then admitted = fit end
+    else
+      out[o + 2 + i] = 0
+      denied = -1
+    end
+  end
+  if denied < 0 then
+    admitted = 0
+  else
+    if admitted < 0 then admitted = 0 end
+    if admitted < m then
+      for i = k, 1, -1 do
+        if math.floor((limits[i] - out[o + 2 + i]) / n) <= admitted then denied = i end
+      end
+    end
+    if admitted > 0 then
       for i = 1, k do
         local key = KEYS[base + i]
-        count[key] = count[key] + n
+        count[key] = count[key] + n * admitted
+        changed[key] = true
       end
-      admitted = admitted + 1
     end
   end
   out[o + 1], out[o + 2] = denied, admitted
   o = o + width
   a = a + 2 + k
 end
-for _, key in ipairs(order) do
-  local c = count[key]
-  if c and c ~= was[key] then
-    if not val[key] then
-      if not redis.call('SET', key, c, 'PX', ttl[key], 'NX') then bad[key] = true end
+for q = 1, #order do
+  local key = order[q]
+  if changed[key] then
+    if not found[q] then
+      if not redis.call('SET', key, count[key], 'PX', ttl[q], 'NX') then bad[key] = true end
     else
-      redis.call('SET', key, c, 'PX', ttl[key])
+      redis.call('SET', key, count[key], 'PX', ttl[q])
     end
-  elseif c and val[key] and redis.call('PTTL', key) == -1 then
-    redis.call('PEXPIRE', key, ttl[key])
+  elseif count[key] and found[q] and redis.call('PTTL', key) == -1 then
+    redis.call('PEXPIRE', key, ttl[q])
   end
 end
 ` + failForeign)
@@ -145,39 +169,46 @@ local emission = period / rate
 local burst_offset = emission * burst
 local t = redis.call('TIME')
 local now = (t[1] - 1483228800) + (t[2] / 1000000)
+-- tats[key]: the running theoretical arrival time (false: not a number);
+-- order and found: each key first seen and its value then.
 local tats, changed, bad = {}, {}, {}
-for _, key in ipairs(order) do
-  local tat = now
-  if val[key] then tat = tonumber(val[key]) or false end
-  if tat then tat = math.max(tat, now) end
-  tats[key] = tat
-end
+local order, found = {}, {}
 local out = {}
 for d = 1, #KEYS do
   local key = KEYS[d]
-  local cost, m = tonumber(ARGV[2 + 2 * d]), tonumber(ARGV[3 + 2 * d])
   local tat = tats[key]
+  if tat == nil then
+    local v = val[d]
+    tat = now
+    if v then tat = tonumber(v) or false end
+    if tat and tat < now then tat = now end
+    tats[key] = tat
+    local q = #order + 1
+    order[q], found[q] = key, v
+  end
   if tat == false then
     out[2 * d - 1], out[2 * d] = -1, 0
   else
-    local admitted = 0
+    local cost, m = num(ARGV[2 + 2 * d]), num(ARGV[3 + 2 * d])
+    local admitted, before = 0, tat
     while admitted < m do
       local new_tat = tat + emission * cost
       if now - (new_tat - burst_offset) < 0 then break end
       tat = new_tat
       admitted = admitted + 1
     end
-    out[2 * d - 1], out[2 * d] = admitted, (tats[key] - now) * 1000000000
+    out[2 * d - 1], out[2 * d] = admitted, (before - now) * 1000000000
     if admitted > 0 and cost > 0 then
       tats[key] = tat
       changed[key] = true
     end
   end
 end
-for _, key in ipairs(order) do
+for q = 1, #order do
+  local key = order[q]
   local reset_after = changed[key] and tats[key] - now or 0
   if reset_after > 0 then
-    if not val[key] then
+    if not found[q] then
       if not redis.call('SET', key, tats[key], 'EX', math.ceil(reset_after), 'NX') then bad[key] = true end
     else
       redis.call('SET', key, tats[key], 'EX', math.ceil(reset_after))
