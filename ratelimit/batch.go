@@ -31,6 +31,8 @@ type batcher[T any] struct {
 	wait  call.Wait                                      // nil: waits not reported
 	slack time.Duration                                  // how long a batch may outlive its last caller's wait
 
+	free sync.Pool // of *pending[T] whose callers got their reply: reused
+
 	mu      sync.Mutex
 	queue   []*pending[T]
 	running bool
@@ -38,13 +40,36 @@ type batcher[T any] struct {
 }
 
 // pending is one decision waiting for its batch: req holds the request and,
-// once done is closed, the reply (or err is set).
+// once done has been signalled (it has room for the one signal, so the
+// flusher never blocks), the reply (or err is set).
 type pending[T any] struct {
 	req       T
 	err       error
 	deadline  time.Time // when the caller stops waiting
 	done      chan struct{}
 	abandoned atomic.Bool // the caller gave up: skip it if not yet sent
+}
+
+// get returns a pending decision to fill and pass to do, reused from an
+// earlier decision when one was released: a decision would otherwise
+// allocate the pending and its channel.
+func (b *batcher[T]) get() *pending[T] {
+	if p, ok := b.free.Get().(*pending[T]); ok {
+		return p
+	}
+	return &pending[T]{done: make(chan struct{}, 1)}
+}
+
+// release gives p back for reuse once its caller has read the reply. A
+// decision whose caller gave up is left to the garbage collector: its
+// batch may still be running and signal it.
+func (b *batcher[T]) release(p *pending[T]) {
+	if p.abandoned.Load() {
+		return
+	}
+	var zero T
+	p.req, p.err, p.deadline = zero, nil, time.Time{}
+	b.free.Put(p)
 }
 
 const maxBatch = 512
@@ -64,9 +89,9 @@ func newBatcher[T any](timeout time.Duration, wait call.Wait, send func(context.
 	return &batcher[T]{send: send, wait: wait, slack: timeout / 10}
 }
 
-// do queues p and waits for its batch at most timeout (or the request
-// budget, or ctx), and takes its wait off the budget. On success p.req
-// holds the reply.
+// do queues p (from get) and waits for its batch at most timeout (or the
+// request budget, or ctx), and takes its wait off the budget. On success
+// p.req holds the reply; the caller then releases p.
 func (b *batcher[T]) do(ctx context.Context, p *pending[T], timeout time.Duration) error {
 	now := time.Now()
 	wait := timeout
@@ -95,7 +120,6 @@ func (b *batcher[T]) do(ctx context.Context, p *pending[T], timeout time.Duratio
 	if d, ok := ctx.Deadline(); ok && d.Before(p.deadline) {
 		p.deadline = d
 	}
-	p.done = make(chan struct{})
 	b.mu.Lock()
 	if len(b.queue) >= maxQueued {
 		b.mu.Unlock()
@@ -157,7 +181,7 @@ func (b *batcher[T]) exec(batch []*pending[T]) {
 	var last time.Time
 	for _, p := range batch {
 		if p.abandoned.Load() {
-			close(p.done)
+			p.done <- struct{}{}
 			continue
 		}
 		live = append(live, p)
@@ -172,6 +196,6 @@ func (b *batcher[T]) exec(batch []*pending[T]) {
 	defer cancel()
 	b.send(ctx, live)
 	for _, p := range live {
-		close(p.done)
+		p.done <- struct{}{} // the last use of p: its caller may reuse it
 	}
 }

@@ -100,7 +100,9 @@ func newScriptBatcher(rdb redis.UniversalClient, timeout time.Duration, wait cal
 // decide queues one decision of cost n on keys and waits for it (see
 // batcher.do); the reply is its width values.
 func (s *scriptBatcher) decide(ctx context.Context, tag string, keys []string, ttls []time.Duration, n int, timeout time.Duration) ([]int64, error) {
-	p := &pending[evalReq]{req: evalReq{tag: tag, keys: keys, ttls: ttls, n: n}}
+	p := s.get()
+	p.req.tag, p.req.keys, p.req.ttls, p.req.n = tag, keys, ttls, n
+	defer s.release(p)
 	if err := s.do(ctx, p, timeout); err != nil {
 		return nil, err
 	}
@@ -110,7 +112,9 @@ func (s *scriptBatcher) decide(ctx context.Context, tag string, keys []string, t
 // decideOne is decide for a request on one key: ttl is its TTL, or
 // ignored when hasTTL is false (GCRA).
 func (s *scriptBatcher) decideOne(ctx context.Context, tag, key string, ttl time.Duration, hasTTL bool, n int, timeout time.Duration) ([]int64, error) {
-	p := &pending[evalReq]{req: evalReq{tag: tag, n: n}}
+	p := s.get()
+	p.req.tag, p.req.n = tag, n
+	defer s.release(p)
 	p.req.key[0] = key
 	p.req.keys = p.req.key[:]
 	if hasTTL {
@@ -185,11 +189,23 @@ func (s *scriptBatcher) send(ctx context.Context, batch []*pending[evalReq]) {
 	for i := range calls {
 		calls[i].args = append(calls[i].args, s.head...)
 	}
+	// A TTL in ms, boxed, costs an allocation; the entries of a batch mostly
+	// share their few TTLs (one per window, to the millisecond), so the
+	// last few boxed ones are reused.
+	var boxed [4]struct {
+		ms  int64
+		arg any
+	}
 	for _, e := range entries {
 		c := &calls[e.call]
 		c.args = append(c.args, e.req.n, e.m)
-		for _, ttl := range e.req.ttls {
-			c.args = append(c.args, max(ttl, time.Millisecond).Milliseconds())
+		for i, ttl := range e.req.ttls {
+			ms := max(ttl, time.Millisecond).Milliseconds()
+			b := &boxed[i%len(boxed)]
+			if b.arg == nil || b.ms != ms {
+				b.ms, b.arg = ms, ms
+			}
+			c.args = append(c.args, b.arg)
 		}
 	}
 	s.pipeline(ctx, calls, false)

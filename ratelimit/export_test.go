@@ -50,7 +50,7 @@ func BatchAllow(l *RedisLimiter, keys []string) (allowed []bool, errs []error) {
 				if err != nil {
 					panic(err)
 				}
-				batch[i] = &pending[txReq]{req: txReq{key: rkey, ttl: ttl}, deadline: deadline, done: make(chan struct{})}
+				batch[i] = &pending[txReq]{req: txReq{key: rkey, ttl: ttl}, deadline: deadline, done: make(chan struct{}, 1)}
 			}
 			a.batch.exec(batch)
 			for i, p := range batch {
@@ -82,7 +82,7 @@ func scriptBatch(s *scriptBatcher, keys []string, deadline time.Time, key func(s
 	batch := make([]*pending[evalReq], len(keys))
 	for i, k := range keys {
 		tag, rkey, ttl := key(k)
-		p := &pending[evalReq]{req: evalReq{tag: tag, keys: []string{rkey}, n: 1}, deadline: deadline, done: make(chan struct{})}
+		p := &pending[evalReq]{req: evalReq{tag: tag, keys: []string{rkey}, n: 1}, deadline: deadline, done: make(chan struct{}, 1)}
 		if ttl >= 0 {
 			p.req.ttls = []time.Duration{ttl}
 		}

@@ -57,15 +57,14 @@ func NewFixedWindow(c *core.Client, opts Options) (*RedisLimiter, error) {
 // the counter's TTL (the rest of the window plus a grace of up to a second
 // for late requests and clock skew).
 func (f *fixedWindow) window(key string) (tag, rkey string, left, ttl time.Duration, err error) {
-	tag, err = hashTag(key)
-	if err != nil {
-		return "", "", 0, 0, err
-	}
 	now := f.opts.Now().UnixNano()
 	w := now / int64(f.opts.Window)
+	if rkey, tag, err = f.keys.keyOf(key, true, w); err != nil {
+		return "", "", 0, 0, err
+	}
 	left = time.Duration((w+1)*int64(f.opts.Window) - now)
 	ttl = left + min(f.opts.Window, time.Second)
-	return tag, f.keys.windowKey(tag, w), left, ttl, nil
+	return tag, rkey, left, ttl, nil
 }
 
 func (f *fixedWindow) allowN(ctx context.Context, key string, n int) (Result, error) {

@@ -78,10 +78,8 @@ func gcraReply(burst, rate int, period float64) func(entry []int64, n, pos int, 
 }
 
 func (g *gcra) key(key string) (tag, rkey string, err error) {
-	if tag, err = hashTag(key); err != nil {
-		return "", "", err
-	}
-	return tag, g.keys.key(tag), nil
+	rkey, tag, err = g.keys.keyOf(key, false, 0)
+	return tag, rkey, err
 }
 
 // decide runs one GCRA step of cost n (0: a Peek) on key.

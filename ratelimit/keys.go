@@ -39,8 +39,26 @@ func newKeyShape(namespace, kind string, windowed bool, parts ...string) keyShap
 	return keyShape{prefix: core.MakeKey(namespace, kind) + ":", suffix: suffix}
 }
 
-// key returns the key of the client whose hash tag is tag.
-func (k keyShape) key(tag string) string { return k.prefix + tag + k.suffix }
+// keyOf returns the key of client id (in window number w when windowed)
+// and its {id} hash tag (see hashTag), a part of the key: one allocation
+// for both.
+func (k keyShape) keyOf(id string, windowed bool, w int64) (rkey, tag string, err error) {
+	if id == "" {
+		return "", "", fmt.Errorf("%w: empty key", ErrInvalidKey)
+	}
+	enc := keypart.Encode(id, maxIDBytes) // a kept id: no allocation
+	var buf [160]byte
+	b := append(buf[:0], k.prefix...)
+	b = append(b, '{')
+	b = append(b, enc...)
+	b = append(b, '}')
+	b = append(b, k.suffix...)
+	if windowed {
+		b = strconv.AppendInt(b, w, 10)
+	}
+	rkey = string(b)
+	return rkey, rkey[len(k.prefix) : len(k.prefix)+len(enc)+2], nil
+}
 
 // windowKey returns the key of tag's counter in window number w.
 func (k keyShape) windowKey(tag string, w int64) string {

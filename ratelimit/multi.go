@@ -67,9 +67,6 @@ func NewMulti(c *core.Client, opts Options) (*RedisLimiter, error) {
 
 // windows computes each policy's key, time left and TTL.
 func (m *multi) windows(key string) (tag string, keys []string, left, ttls []time.Duration, err error) {
-	if tag, err = hashTag(key); err != nil {
-		return "", nil, nil, nil, err
-	}
 	now := m.opts.Now().UnixNano()
 	n := len(m.opts.Policies)
 	durations := make([]time.Duration, 2*n) // left, then ttls: one allocation
@@ -78,6 +75,12 @@ func (m *multi) windows(key string) (tag string, keys []string, left, ttls []tim
 		w := now / int64(p.Window)
 		left[i] = time.Duration((w+1)*int64(p.Window) - now)
 		ttls[i] = left[i] + min(p.Window, time.Second)
+		if i == 0 { // the first key carries the tag the others reuse
+			if keys[0], tag, err = m.keys[0].keyOf(key, true, w); err != nil {
+				return "", nil, nil, nil, err
+			}
+			continue
+		}
 		keys[i] = m.keys[i].windowKey(tag, w)
 	}
 	return tag, keys, left, ttls, nil

@@ -67,7 +67,9 @@ func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wa
 // ctx's request budget has less left. errUnsupported reports a server
 // without PEXPIRE NX: nothing was changed.
 func (t *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, timeout time.Duration) (int64, error) {
-	p := &pending[txReq]{req: txReq{key: key, ttl: ttl}}
+	p := t.get()
+	p.req.key, p.req.ttl = key, ttl
+	defer t.release(p)
 	if err := t.do(ctx, p, timeout); err != nil {
 		return 0, err
 	}
