@@ -43,21 +43,40 @@ func newKeyShape(namespace, kind string, windowed bool, parts ...string) keyShap
 // and its {id} hash tag (see hashTag), a part of the key: one allocation
 // for both.
 func (k keyShape) keyOf(id string, windowed bool, w int64) (rkey, tag string, err error) {
+	var keys [1]string
+	tag, err = keysOf(id, []keyShape{k}, windowed, []int64{w}, keys[:])
+	return keys[0], tag, err
+}
+
+// keysOf sets keys[i] to the key of client id in shapes[i] (in window
+// number ws[i] when windowed) and returns their {id} hash tag (see
+// hashTag): all of them parts of one string, one allocation.
+func keysOf(id string, shapes []keyShape, windowed bool, ws []int64, keys []string) (tag string, err error) {
 	if id == "" {
-		return "", "", fmt.Errorf("%w: empty key", ErrInvalidKey)
+		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
 	}
 	enc := keypart.Encode(id, maxIDBytes) // a kept id: no allocation
-	var buf [160]byte
-	b := append(buf[:0], k.prefix...)
-	b = append(b, '{')
-	b = append(b, enc...)
-	b = append(b, '}')
-	b = append(b, k.suffix...)
-	if windowed {
-		b = strconv.AppendInt(b, w, 10)
+	var buf [256]byte
+	b := buf[:0]
+	var ends [8]int
+	end := ends[:0]
+	for i, k := range shapes {
+		b = append(b, k.prefix...)
+		b = append(b, '{')
+		b = append(b, enc...)
+		b = append(b, '}')
+		b = append(b, k.suffix...)
+		if windowed {
+			b = strconv.AppendInt(b, ws[i], 10)
+		}
+		end = append(end, len(b))
 	}
-	rkey = string(b)
-	return rkey, rkey[len(k.prefix) : len(k.prefix)+len(enc)+2], nil
+	all, start := string(b), 0
+	for i := range keys {
+		keys[i], start = all[start:end[i]], end[i]
+	}
+	first := len(shapes[0].prefix)
+	return all[first : first+len(enc)+2], nil
 }
 
 // windowKey returns the key of tag's counter in window number w.

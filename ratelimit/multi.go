@@ -71,17 +71,16 @@ func (m *multi) windows(key string) (tag string, keys []string, left, ttls []tim
 	n := len(m.opts.Policies)
 	durations := make([]time.Duration, 2*n) // left, then ttls: one allocation
 	keys, left, ttls = make([]string, n), durations[:n:n], durations[n:]
+	var wbuf [8]int64
+	ws := wbuf[:0]
 	for i, p := range m.opts.Policies {
 		w := now / int64(p.Window)
+		ws = append(ws, w)
 		left[i] = time.Duration((w+1)*int64(p.Window) - now)
 		ttls[i] = left[i] + min(p.Window, time.Second)
-		if i == 0 { // the first key carries the tag the others reuse
-			if keys[0], tag, err = m.keys[0].keyOf(key, true, w); err != nil {
-				return "", nil, nil, nil, err
-			}
-			continue
-		}
-		keys[i] = m.keys[i].windowKey(tag, w)
+	}
+	if tag, err = keysOf(key, m.keys, true, ws, keys); err != nil {
+		return "", nil, nil, nil, err
 	}
 	return tag, keys, left, ttls, nil
 }
