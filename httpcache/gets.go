@@ -6,6 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediskit/rediskit/internal/batch"
+	"github.com/rediskit/rediskit/internal/call"
 )
 
 // maxQueuedGets bounds the lookups waiting for one Redis batch; beyond it
@@ -26,12 +27,14 @@ type getIndex map[string]*redis.StringCmd
 
 // newGets returns the batcher of c's entry reads: the lookups of concurrent
 // requests share one round trip, a pipeline with one GET per distinct key
-// (a hot URL's concurrent hits read it once). A lookup waits at most
-// Timeout or its request budget, and is detached: it ends at its deadline,
-// not when the client goes away (go-redis would not stop the socket read
-// either).
+// (a hot URL's concurrent hits read it once); a lookup that finds no read
+// in flight is sent at once by its caller (batch.Options.Alone), with a
+// client that honours deadlines. A lookup waits at most Timeout or its
+// request budget, and is detached: it ends at its deadline, not when the
+// client goes away (go-redis would not stop the socket read either).
 func (c *Cache) newGets() *batch.Batcher[getReq, getIndex] {
-	return batch.New(batch.Options{Timeout: c.opts.Timeout, MaxQueued: maxQueuedGets, Wait: c.wait, Detached: true},
+	return batch.New(batch.Options{Timeout: c.opts.Timeout, MaxQueued: maxQueuedGets, Wait: c.wait, Detached: true,
+		Alone: call.Honoured(c.c.Redis())},
 		func(ctx context.Context, reqs []*batch.Pending[getReq], s *getIndex) {
 			if len(reqs) == 1 { // alone: one GET, no pipeline
 				p := &reqs[0].Req
@@ -60,7 +63,9 @@ func (c *Cache) newGets() *batch.Batcher[getReq, getIndex] {
 // get reads the string at key through c's batcher: ("", redis.Nil) when
 // there is none, a WRONGTYPE error when key holds another type.
 func (c *Cache) get(ctx context.Context, key string) (string, error) {
-	p := &batch.Pending[getReq]{Req: getReq{key: key}}
+	p := c.gets.Get()
+	defer c.gets.Release(p)
+	p.Req.key = key
 	if err := c.gets.Do(ctx, p, c.opts.Timeout); err != nil {
 		return "", err
 	}

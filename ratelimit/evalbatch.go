@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rediskit/rediskit/internal/batch"
 	"github.com/rediskit/rediskit/internal/call"
 	"github.com/rediskit/rediskit/internal/script"
 )
@@ -28,7 +29,7 @@ import (
 // reply its own decision would have had, from its position in the entry.
 // So a hot key costs one entry, one key read and one write per batch.
 type scriptBatcher struct {
-	*batcher[evalReq]
+	*batch.Batcher[evalReq, evalScratch]
 	rdb    redis.UniversalClient
 	sc     *script.Script
 	head   []any // the limiter's constants, ARGV's first values
@@ -38,8 +39,10 @@ type scriptBatcher struct {
 	one    bool // a standalone client: one call per batch
 
 	loaded atomic.Bool // the last batch succeeded: send EVALSHA (else EVAL)
+}
 
-	// The flusher's scratch space, reused batch after batch.
+// evalScratch is a sender's scratch space, reused batch after batch.
+type evalScratch struct {
 	index   map[string]int // hash tag -> its call
 	merge   map[string]int // first key -> the last entry on it
 	calls   []evalCall
@@ -57,8 +60,8 @@ type evalReq struct {
 	n    int
 	out  []int64
 
-	entry int // the flusher's: index of the request's entry in the batch
-	pos   int // the flusher's: position of the request in its entry
+	entry int // the sender's: index of the request's entry in the batch
+	pos   int // the sender's: position of the request in its entry
 
 	key  [1]string        // storage of keys for a one-key request
 	ttl1 [1]time.Duration // storage of ttls for a one-key request
@@ -91,40 +94,39 @@ type evalCall struct {
 func newScriptBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wait, sc *script.Script, head []any,
 	ewidth, width int, expand func(entry []int64, n, pos int, out []int64)) *scriptBatcher {
 	_, one := rdb.(*redis.Client)
-	s := &scriptBatcher{rdb: rdb, sc: sc, head: head, width: width, ewidth: ewidth, expand: expand, one: one,
-		index: map[string]int{}, merge: map[string]int{}}
-	s.batcher = newBatcher(timeout, wait, s.send)
+	s := &scriptBatcher{rdb: rdb, sc: sc, head: head, width: width, ewidth: ewidth, expand: expand, one: one}
+	s.Batcher = batch.New(batchOptions(timeout, wait), s.send)
 	return s
 }
 
 // decide queues one decision of cost n on keys and waits for it (see
-// batcher.do); the reply is its width values.
+// batch.Batcher.Do); the reply is its width values.
 func (s *scriptBatcher) decide(ctx context.Context, tag string, keys []string, ttls []time.Duration, n int, timeout time.Duration) ([]int64, error) {
-	p := s.get()
-	p.req.tag, p.req.keys, p.req.ttls, p.req.n = tag, keys, ttls, n
-	defer s.release(p)
-	if err := s.do(ctx, p, timeout); err != nil {
+	p := s.Get()
+	p.Req.tag, p.Req.keys, p.Req.ttls, p.Req.n = tag, keys, ttls, n
+	defer s.Release(p)
+	if err := decideBatched(ctx, s.Batcher, p, timeout); err != nil {
 		return nil, err
 	}
-	return p.req.out, nil
+	return p.Req.out, nil
 }
 
 // decideOne is decide for a request on one key: ttl is its TTL, or
 // ignored when hasTTL is false (GCRA).
 func (s *scriptBatcher) decideOne(ctx context.Context, tag, key string, ttl time.Duration, hasTTL bool, n int, timeout time.Duration) ([]int64, error) {
-	p := s.get()
-	p.req.tag, p.req.n = tag, n
-	defer s.release(p)
-	p.req.key[0] = key
-	p.req.keys = p.req.key[:]
+	p := s.Get()
+	p.Req.tag, p.Req.n = tag, n
+	defer s.Release(p)
+	p.Req.key[0] = key
+	p.Req.keys = p.Req.key[:]
 	if hasTTL {
-		p.req.ttl1[0] = ttl
-		p.req.ttls = p.req.ttl1[:]
+		p.Req.ttl1[0] = ttl
+		p.Req.ttls = p.Req.ttl1[:]
 	}
-	if err := s.do(ctx, p, timeout); err != nil {
+	if err := decideBatched(ctx, s.Batcher, p, timeout); err != nil {
 		return nil, err
 	}
-	return p.req.out, nil
+	return p.Req.out, nil
 }
 
 // sameDecision reports whether a and b decide the same cost on the same
@@ -136,47 +138,50 @@ func sameDecision(a, b *evalReq) bool {
 // group sorts batch into script calls (one per hash tag, one in all on a
 // standalone server) and, within them, entries of decisions that share
 // keys and cost.
-func (s *scriptBatcher) group(batch []*pending[evalReq]) {
-	clear(s.index)
-	clear(s.merge)
-	for _, p := range batch {
-		r := &p.req
-		e, ok := s.merge[r.keys[0]]
-		if !ok || !sameDecision(s.entries[e].req, r) {
+func (s *scriptBatcher) group(reqs []*batch.Pending[evalReq], sc *evalScratch) {
+	if sc.index == nil {
+		sc.index, sc.merge = map[string]int{}, map[string]int{}
+	}
+	clear(sc.index)
+	clear(sc.merge)
+	for _, p := range reqs {
+		r := &p.Req
+		e, ok := sc.merge[r.keys[0]]
+		if !ok || !sameDecision(sc.entries[e].req, r) {
 			i := 0
 			if s.one {
-				if len(s.calls) == 0 {
-					s.calls = append(s.calls, evalCall{})
+				if len(sc.calls) == 0 {
+					sc.calls = append(sc.calls, evalCall{})
 				}
-			} else if i, ok = s.index[r.tag]; !ok {
-				i = len(s.calls)
-				s.index[r.tag] = i
-				s.calls = append(s.calls, evalCall{})
+			} else if i, ok = sc.index[r.tag]; !ok {
+				i = len(sc.calls)
+				sc.index[r.tag] = i
+				sc.calls = append(sc.calls, evalCall{})
 			}
-			e = len(s.entries)
-			s.merge[r.keys[0]] = e
-			s.entries = append(s.entries, evalEntry{req: r, call: i, idx: s.calls[i].n})
-			s.calls[i].n++
+			e = len(sc.entries)
+			sc.merge[r.keys[0]] = e
+			sc.entries = append(sc.entries, evalEntry{req: r, call: i, idx: sc.calls[i].n})
+			sc.calls[i].n++
 		}
-		r.entry, r.pos = e, s.entries[e].m
-		s.entries[e].m++
-		s.calls[s.entries[e].call].callers++
+		r.entry, r.pos = e, sc.entries[e].m
+		sc.entries[e].m++
+		sc.calls[sc.entries[e].call].callers++
 	}
 }
 
 // send runs batch as one script call per hash tag (one in all on a
 // standalone server), in one pipeline.
-func (s *scriptBatcher) send(ctx context.Context, batch []*pending[evalReq]) {
-	s.group(batch)
-	calls, entries := s.calls, s.entries
+func (s *scriptBatcher) send(ctx context.Context, reqs []*batch.Pending[evalReq], sc *evalScratch) {
+	s.group(reqs, sc)
+	calls, entries := sc.calls, sc.entries
 	// Each call's command: EVALSHA sha numkeys KEYS... head... ARGV...,
 	// the keys of every entry before the arguments of every entry.
-	perKeys, perArgs := len(batch[0].req.keys), 2+len(batch[0].req.ttls)
+	perKeys, perArgs := len(reqs[0].Req.keys), 2+len(reqs[0].Req.ttls)
 	for i := range calls {
 		c := &calls[i]
 		c.args = make([]any, 3, 3+c.n*(perKeys+perArgs)+len(s.head))
 		c.args[0], c.args[1], c.args[2] = "evalsha", s.sc.Hash(), c.n*perKeys
-		if !s.loaded.Load() { // the first batch loads the script: one round trip, not two
+		if !s.loaded.Load() { // the first reqs loads the script: one round trip, not two
 			c.args[0], c.args[1] = "eval", s.sc.Source()
 		}
 	}
@@ -189,7 +194,7 @@ func (s *scriptBatcher) send(ctx context.Context, batch []*pending[evalReq]) {
 	for i := range calls {
 		calls[i].args = append(calls[i].args, s.head...)
 	}
-	// A TTL in ms, boxed, costs an allocation; the entries of a batch mostly
+	// A TTL in ms, boxed, costs an allocation; the entries of a reqs mostly
 	// share their few TTLs (one per window, to the millisecond), so the
 	// last few boxed ones are reused.
 	var boxed [4]struct {
@@ -217,34 +222,34 @@ func (s *scriptBatcher) send(ctx context.Context, batch []*pending[evalReq]) {
 		s.pipeline(ctx, calls, true)
 	}
 	// After a failure (an outage, a restart that emptied the script cache)
-	// the next batch loads the script again.
+	// the next reqs loads the script again.
 	s.loaded.Store(calls[0].cmd.Err() == nil)
-	for _, p := range batch {
-		e := &entries[p.req.entry]
+	for _, p := range reqs {
+		e := &entries[p.Req.entry]
 		c := &calls[e.call]
 		vals, err := c.cmd.Result()
 		if err == nil && len(vals) != c.n*s.ewidth {
 			err = fmt.Errorf("unexpected script reply: %d values, want %d", len(vals), c.n*s.ewidth)
 		}
 		if err != nil {
-			p.err = wrapRedis(err)
+			p.Err = wrapRedis(err)
 			continue
 		}
 		ev := vals[e.idx*s.ewidth : (e.idx+1)*s.ewidth]
 		if ev[0] < 0 {
-			p.err = fmt.Errorf("ratelimit: redis: %q: a key holds a value the limiter did not write", p.req.keys)
+			p.Err = fmt.Errorf("ratelimit: redis: %q: a key holds a value the limiter did not write", p.Req.keys)
 			continue
 		}
 		if c.out == nil {
 			c.out = make([]int64, c.callers*s.width)
 		}
-		p.req.out = c.out[c.off : c.off+s.width : c.off+s.width]
+		p.Req.out = c.out[c.off : c.off+s.width : c.off+s.width]
 		c.off += s.width
-		s.expand(ev, p.req.n, p.req.pos, p.req.out)
+		s.expand(ev, p.Req.n, p.Req.pos, p.Req.out)
 	}
 	clear(calls)
 	clear(entries)
-	s.calls, s.entries = calls[:0], entries[:0]
+	sc.calls, sc.entries = calls[:0], entries[:0]
 }
 
 // pipeline sends calls by EVALSHA, or when retry is set those that got

@@ -1,8 +1,10 @@
 package ratelimit
 
 import (
+	"context"
 	"time"
 
+	"github.com/rediskit/rediskit/internal/batch"
 	"github.com/rediskit/rediskit/internal/window"
 )
 
@@ -35,30 +37,31 @@ func FallbackKeys(l *RedisLimiter) int {
 }
 
 // BatchAllow decides keys (repeats allowed: a hot key), each with a cost of
-// one, in one batch of l (a fixed window or a GCRA), as l's flusher would,
+// one, in one batch of l (a fixed window or a GCRA), as l's sender would,
 // and returns each decision's outcome. Nothing else may decide with l
 // meanwhile.
 func BatchAllow(l *RedisLimiter, keys []string) (allowed []bool, errs []error) {
 	allowed, errs = make([]bool, len(keys)), make([]error, len(keys))
-	deadline := time.Now().Add(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	switch a := l.alg.(type) {
 	case *fixedWindow:
 		if a.batch != nil {
-			batch := make([]*pending[txReq], len(keys))
+			reqs := make([]*batch.Pending[txReq], len(keys))
 			for i, k := range keys {
 				_, rkey, _, ttl, err := a.window(k)
 				if err != nil {
 					panic(err)
 				}
-				batch[i] = &pending[txReq]{req: txReq{key: rkey, ttl: ttl}, deadline: deadline, done: make(chan struct{}, 1)}
+				reqs[i] = &batch.Pending[txReq]{Req: txReq{key: rkey, ttl: ttl}}
 			}
-			a.batch.exec(batch)
-			for i, p := range batch {
-				allowed[i], errs[i] = p.err == nil && p.req.count <= int64(a.opts.Limit), p.err
+			a.batch.send(ctx, reqs, &txScratch{})
+			for i, p := range reqs {
+				allowed[i], errs[i] = p.Err == nil && p.Req.count <= int64(a.opts.Limit), p.Err
 			}
 			return allowed, errs
 		}
-		return scriptBatch(a.scripts, keys, deadline, func(k string) (string, string, time.Duration) {
+		return scriptBatch(ctx, a.scripts, keys, func(k string) (string, string, time.Duration) {
 			tag, rkey, _, ttl, err := a.window(k)
 			if err != nil {
 				panic(err)
@@ -66,7 +69,7 @@ func BatchAllow(l *RedisLimiter, keys []string) (allowed []bool, errs []error) {
 			return tag, rkey, ttl
 		}, allowed, errs)
 	case *gcra:
-		return scriptBatch(a.scripts, keys, deadline, func(k string) (string, string, time.Duration) {
+		return scriptBatch(ctx, a.scripts, keys, func(k string) (string, string, time.Duration) {
 			tag, rkey, err := a.key(k)
 			if err != nil {
 				panic(err)
@@ -77,21 +80,21 @@ func BatchAllow(l *RedisLimiter, keys []string) (allowed []bool, errs []error) {
 	panic("BatchAllow: not a fixed window or a GCRA")
 }
 
-func scriptBatch(s *scriptBatcher, keys []string, deadline time.Time, key func(string) (tag, rkey string, ttl time.Duration),
+func scriptBatch(ctx context.Context, s *scriptBatcher, keys []string, key func(string) (tag, rkey string, ttl time.Duration),
 	allowed []bool, errs []error) ([]bool, []error) {
-	batch := make([]*pending[evalReq], len(keys))
+	reqs := make([]*batch.Pending[evalReq], len(keys))
 	for i, k := range keys {
 		tag, rkey, ttl := key(k)
-		p := &pending[evalReq]{req: evalReq{tag: tag, keys: []string{rkey}, n: 1}, deadline: deadline, done: make(chan struct{}, 1)}
+		p := &batch.Pending[evalReq]{Req: evalReq{tag: tag, keys: []string{rkey}, n: 1}}
 		if ttl >= 0 {
-			p.req.ttls = []time.Duration{ttl}
+			p.Req.ttls = []time.Duration{ttl}
 		}
-		batch[i] = p
+		reqs[i] = p
 	}
-	s.exec(batch)
-	for i, p := range batch {
+	s.send(ctx, reqs, &evalScratch{})
+	for i, p := range reqs {
 		// counterScript: denied == 0; gcraScript: allowed == cost.
-		allowed[i], errs[i] = p.err == nil && (p.req.out[0] == 0) == (len(p.req.ttls) == 1), p.err
+		allowed[i], errs[i] = p.Err == nil && (p.Req.out[0] == 0) == (len(p.Req.ttls) == 1), p.Err
 	}
 	return allowed, errs
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rediskit/rediskit/internal/batch"
 	"github.com/rediskit/rediskit/internal/call"
 	"github.com/rediskit/rediskit/internal/window"
 )
@@ -27,11 +28,13 @@ import (
 // about 3 µs for a Lua script. go-redis' AutoPipeliner cannot carry MULTI
 // (it diverts it to an unbatched connection), hence this batcher.
 type txBatcher struct {
-	*batcher[txReq]
+	*batch.Batcher[txReq, txScratch]
 	rdb         redis.UniversalClient
 	unsupported atomic.Bool // the server rejected PEXPIRE NX (Redis < 7)
+}
 
-	// The flusher's scratch space, reused batch after batch.
+// txScratch is a sender's scratch space, reused batch after batch.
+type txScratch struct {
 	index map[string]int // counter -> its entry in incrs
 	incrs []txIncr
 }
@@ -42,7 +45,7 @@ type txReq struct {
 	key   string
 	ttl   time.Duration
 	count int64
-	incr  int // the flusher's: index of the counter's increment in the batch
+	incr  int // the sender's: index of the counter's increment in the batch
 }
 
 // txIncr is the increment of one counter in a batch: key by n, with the
@@ -58,8 +61,8 @@ type txIncr struct {
 // (timeout) by at most a tenth of it. wait, when not nil, gets each
 // caller's wait.
 func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wait) *txBatcher {
-	t := &txBatcher{rdb: rdb, index: map[string]int{}}
-	t.batcher = newBatcher(timeout, wait, t.send)
+	t := &txBatcher{rdb: rdb}
+	t.Batcher = batch.New(batchOptions(timeout, wait), t.send)
 	return t
 }
 
@@ -67,29 +70,32 @@ func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wa
 // ctx's request budget has less left. errUnsupported reports a server
 // without PEXPIRE NX: nothing was changed.
 func (t *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, timeout time.Duration) (int64, error) {
-	p := t.get()
-	p.req.key, p.req.ttl = key, ttl
-	defer t.release(p)
-	if err := t.do(ctx, p, timeout); err != nil {
+	p := t.Get()
+	p.Req.key, p.Req.ttl = key, ttl
+	defer t.Release(p)
+	if err := decideBatched(ctx, t.Batcher, p, timeout); err != nil {
 		return 0, err
 	}
-	return p.req.count, nil
+	return p.Req.count, nil
 }
 
 // send runs batch as one transaction, one INCRBY per distinct counter.
-func (t *txBatcher) send(ctx context.Context, batch []*pending[txReq]) {
-	clear(t.index)
-	incrs := t.incrs[:0]
-	for _, p := range batch {
-		i, ok := t.index[p.req.key]
+func (t *txBatcher) send(ctx context.Context, reqs []*batch.Pending[txReq], s *txScratch) {
+	if s.index == nil {
+		s.index = map[string]int{}
+	}
+	clear(s.index)
+	incrs := s.incrs[:0]
+	for _, p := range reqs {
+		i, ok := s.index[p.Req.key]
 		if !ok {
 			i = len(incrs)
-			t.index[p.req.key] = i
-			incrs = append(incrs, txIncr{key: p.req.key, ttl: p.req.ttl})
+			s.index[p.Req.key] = i
+			incrs = append(incrs, txIncr{key: p.Req.key, ttl: p.Req.ttl})
 		}
 		incrs[i].n++
-		p.req.incr = i
-		p.req.count = incrs[i].n // position among the counter's increments, for now
+		p.Req.incr = i
+		p.Req.count = incrs[i].n // position among the counter's increments, for now
 	}
 	var pexpire *redis.Cmd
 	_, err := t.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
@@ -106,17 +112,17 @@ func (t *txBatcher) send(ctx context.Context, batch []*pending[txReq]) {
 		t.unsupported.Store(true)
 		err = errUnsupported
 	}
-	for _, p := range batch {
-		c := incrs[p.req.incr]
-		if p.err = c.incr.Err(); err != nil {
-			p.err = err
+	for _, p := range reqs {
+		c := incrs[p.Req.incr]
+		if p.Err = c.incr.Err(); err != nil {
+			p.Err = err
 		}
-		if p.err != nil {
-			p.err = wrapRedis(p.err)
+		if p.Err != nil {
+			p.Err = wrapRedis(p.Err)
 			continue
 		}
-		p.req.count = c.incr.Val() - c.n + p.req.count
+		p.Req.count = c.incr.Val() - c.n + p.Req.count
 	}
 	clear(incrs)
-	t.incrs = incrs[:0]
+	s.incrs = incrs[:0]
 }

@@ -3,9 +3,9 @@
 // one fills, so under load each round trip carries every request that
 // arrived during the previous one, and an idle batcher costs nothing.
 //
-// A request that finds the batcher idle (no batch in flight, none waiting)
-// is sent at once by its caller, alone: at low load a request costs no
-// hand-over to another goroutine. Requests that arrive while a batch is in
+// With Options.Alone, a request that finds the batcher idle (no batch in
+// flight, none waiting) is sent at once by its caller, alone: at low load a
+// request costs no hand-over to another goroutine. Requests that arrive while a batch is in
 // flight queue for the next one, which one flusher goroutine sends.
 //
 // A Batcher knows nothing of Redis: its send func turns a batch into
@@ -56,6 +56,12 @@ type Options struct {
 	// their context is cancelled, as a call.Detached read does: for reads
 	// whose cancellation would only turn into an error to report.
 	Detached bool
+	// Alone lets a caller that finds the batcher idle send its request
+	// itself. Only for clients that honour context deadlines on the socket
+	// (call.Honoured): the caller then waits for Redis, bounded by its
+	// deadline, and not for a cancellation of its context (go-redis does
+	// not stop a read on it).
+	Alone bool
 }
 
 // Batcher batches the requests of type T of one feature (see the package
@@ -65,6 +71,7 @@ type Batcher[T, S any] struct {
 	send  func(ctx context.Context, batch []*Pending[T], scratch *S)
 	opts  Options
 	slack time.Duration
+	free  sync.Pool // of *Pending[T] released by their callers: reused
 
 	mu       sync.Mutex
 	queue    []*Pending[T]
@@ -78,14 +85,36 @@ type Batcher[T, S any] struct {
 
 // Pending is one request waiting for its batch: Req holds the request
 // and, once Do returned nil, what send put in it; send sets Err for a
-// request that failed.
+// request that failed. Get one from Batcher.Get (or as a zero value).
 type Pending[T any] struct {
 	Req T
 	Err error
 
-	deadline  time.Time // when the caller stops waiting
-	done      chan struct{}
-	abandoned atomic.Bool // the caller gave up: skip it if not yet sent
+	deadline  time.Time     // when the caller stops waiting
+	done      chan struct{} // signalled once (room for the signal: the flusher never blocks)
+	abandoned atomic.Bool   // the caller gave up: skip it if not yet sent
+}
+
+// Get returns a Pending to fill and pass to Do, reused from an earlier
+// request when one was released: a request would otherwise allocate it
+// and its channel.
+func (b *Batcher[T, S]) Get() *Pending[T] {
+	if p, ok := b.free.Get().(*Pending[T]); ok {
+		return p
+	}
+	return &Pending[T]{}
+}
+
+// Release gives p back for reuse once its caller has read the reply. A
+// request whose caller gave up is left to the garbage collector: its batch
+// may still be running and signal it.
+func (b *Batcher[T, S]) Release(p *Pending[T]) {
+	if p.abandoned.Load() {
+		return
+	}
+	var zero T
+	p.Req, p.Err, p.deadline = zero, nil, time.Time{}
+	b.free.Put(p)
 }
 
 // New returns a Batcher whose batches send sends, with the requests whose
@@ -103,13 +132,13 @@ var timers = sync.Pool{New: func() any {
 	return t
 }}
 
-// Do queues p and waits for its batch at most timeout, or what is left of
+// Do queues p (from Get, or a zero Pending with Req set) and waits for its batch at most timeout, or what is left of
 // ctx's request budget or until ctx's deadline when less, and takes its
 // wait off the budget. It returns p.Err once the batch ran; a wrapped
 // call.ErrTimeout (and context.DeadlineExceeded) when the caller stopped
 // waiting at its bound; ctx's error when ctx ended first (unless
 // Detached), or before anything was queued; ErrOverloaded when too many
-// requests wait already.
+// requests wait already. The caller may then Release p.
 func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T], timeout time.Duration) error {
 	now := time.Now()
 	wait := timeout
@@ -144,7 +173,7 @@ func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T], timeout time.Dura
 		return timeoutErr(0)
 	}
 	b.mu.Lock()
-	if !b.flushing && !b.alone && len(b.queue) == 0 {
+	if b.opts.Alone && !b.flushing && !b.alone && len(b.queue) == 0 {
 		b.alone = true
 		b.mu.Unlock()
 		b.sendAlone(ctx, now, p, wait)
@@ -153,7 +182,9 @@ func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T], timeout time.Dura
 		b.mu.Unlock()
 		return p.Err
 	}
-	p.done = make(chan struct{})
+	if p.done == nil {
+		p.done = make(chan struct{}, 1)
+	}
 	if len(b.queue) >= b.opts.MaxQueued {
 		b.mu.Unlock()
 		return ErrOverloaded
@@ -225,7 +256,7 @@ func (b *Batcher[T, S]) exec(batch []*Pending[T]) {
 	var last time.Time
 	for _, p := range batch {
 		if p.abandoned.Load() {
-			close(p.done)
+			p.done <- struct{}{}
 			continue
 		}
 		live = append(live, p)
@@ -240,13 +271,13 @@ func (b *Batcher[T, S]) exec(batch []*Pending[T]) {
 	defer cancel()
 	b.send(ctx, live, &b.flushS)
 	for _, p := range live {
-		close(p.done)
+		p.done <- struct{}{} // the last use of p: its caller may reuse it
 	}
 }
 
 // sendAlone sends p alone, from its caller's goroutine, bounded by its
-// deadline (wait from now); the caller's cancellation stops it too unless
-// the batcher is Detached. A timeout is reported as Do's.
+// deadline (wait from now) and, unless the batcher is Detached, by ctx. A
+// failure is what send makes of it, as for a batch.
 func (b *Batcher[T, S]) sendAlone(ctx context.Context, now time.Time, p *Pending[T], wait time.Duration) {
 	var sctx context.Context
 	if b.opts.Detached {
@@ -261,7 +292,4 @@ func (b *Batcher[T, S]) sendAlone(ctx context.Context, now time.Time, p *Pending
 	b.one[0] = p
 	b.send(sctx, b.one[:], &b.aloneS)
 	b.one[0] = nil
-	if p.Err != nil && sctx.Err() == context.DeadlineExceeded && call.IsTimeout(p.Err) {
-		p.Err = timeoutErr(wait)
-	}
 }

@@ -44,17 +44,19 @@ func (r *recorder) send(ctx context.Context, b []*batch.Pending[int], s *int) {
 }
 
 func do(ctx context.Context, b *batch.Batcher[int, int], v int, timeout time.Duration) (int, error) {
-	p := &batch.Pending[int]{Req: v}
+	p := b.Get()
+	defer b.Release(p)
+	p.Req = v
 	err := b.Do(ctx, p, timeout)
 	return p.Req, err
 }
 
-// An idle batcher sends a request alone from its caller; requests arriving
-// while a send is in flight go out together in the next batch, each with
-// its own reply or error.
+// An idle batcher sends a request alone from its caller (with Alone);
+// requests arriving while a send is in flight go out together in the next
+// batch, each with its own reply or error.
 func TestBatches(t *testing.T) {
 	r := &recorder{}
-	b := batch.New(batch.Options{Timeout: 10 * time.Second, MaxQueued: 100}, r.send)
+	b := batch.New(batch.Options{Alone: true, Timeout: 10 * time.Second, MaxQueued: 100}, r.send)
 	if v, err := do(context.Background(), b, 1, time.Second); v != 2 || err != nil {
 		t.Fatalf("alone: got %d, %v, want 2, nil", v, err)
 	}
@@ -123,7 +125,7 @@ func TestBounds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &recorder{}
 			var waited atomic.Int64 // the waits of every caller
-			b := batch.New(batch.Options{Timeout: tc.timeout, MaxQueued: 100, Detached: tc.detached,
+			b := batch.New(batch.Options{Alone: true, Timeout: tc.timeout, MaxQueued: 100, Detached: tc.detached,
 				Wait: func(_ context.Context, d time.Duration) { waited.Add(int64(d)) }}, r.send)
 			r.gate.Lock()
 			busy := make(chan error, 2)
@@ -171,7 +173,7 @@ func TestBounds(t *testing.T) {
 // budget is spent or whose context ended is refused before it is queued.
 func TestRefused(t *testing.T) {
 	r := &recorder{}
-	b := batch.New(batch.Options{Timeout: 10 * time.Second, MaxQueued: 2}, r.send)
+	b := batch.New(batch.Options{Alone: true, Timeout: 10 * time.Second, MaxQueued: 2}, r.send)
 	spent := budget.With(context.Background(), time.Second)
 	budget.From(spent).Spend(time.Second)
 	if _, err := do(spent, b, 1, time.Second); !errors.Is(err, call.ErrTimeout) {
@@ -220,5 +222,21 @@ func waitFor(t *testing.T, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal("timed out waiting")
 		}
+	}
+}
+
+// Without Alone every request goes through the flusher, in batches.
+func TestNotAlone(t *testing.T) {
+	r := &recorder{}
+	b := batch.New(batch.Options{Timeout: 10 * time.Second, MaxQueued: 100}, r.send)
+	for i := range 3 {
+		if v, err := do(context.Background(), b, i, time.Second); v != 2*i || err != nil {
+			t.Fatalf("got %d, %v, want %d, nil", v, err, 2*i)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.scratch) != 1 {
+		t.Errorf("got %d scratch spaces, want the flusher's only", len(r.scratch))
 	}
 }
