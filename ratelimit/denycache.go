@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,7 +15,8 @@ import (
 type denyCache struct {
 	seed   maphash.Seed
 	shards []denyShard
-	per    int // entries per shard; len(shards)*per <= size
+	per    int          // entries per shard; len(shards)*per <= size
+	n      atomic.Int64 // entries in all shards: none, and until needs no lock
 }
 
 // maxDenyShards bounds lock contention; a cache smaller than this has one
@@ -50,23 +52,26 @@ func (c *denyCache) shard(key string) *denyShard {
 }
 
 // until returns how long key stays denied (0: not denied) and the policy
-// that denied it.
-func (c *denyCache) until(key string, now time.Time) (time.Duration, int) {
-	if c == nil {
+// that denied it, at the time now returns; an empty cache (no client
+// denied: the common case) answers without a lock, a hash or the time.
+func (c *denyCache) until(key string, now func() time.Time) (time.Duration, int) {
+	if c == nil || c.n.Load() == 0 {
 		return 0, 0
 	}
+	t := now().UnixNano()
 	s := c.shard(key)
 	s.mu.Lock()
 	d, ok := s.m[key]
-	if ok && d.until <= now.UnixNano() {
+	if ok && d.until <= t {
 		delete(s.m, key)
+		c.n.Add(-1)
 		ok = false
 	}
 	s.mu.Unlock()
 	if !ok {
 		return 0, 0
 	}
-	return time.Duration(d.until - now.UnixNano()), d.policy
+	return time.Duration(d.until - t), d.policy
 }
 
 // deny records that policy denies key for d.
@@ -78,11 +83,13 @@ func (c *denyCache) deny(key string, now time.Time, d time.Duration, policy int)
 	entry := denial{until: now.Add(d).UnixNano(), policy: policy}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[key]; !ok && len(s.m) >= c.per {
+	_, found := s.m[key]
+	if !found && len(s.m) >= c.per {
 		n := now.UnixNano()
 		for k, v := range s.m {
 			if v.until <= n {
 				delete(s.m, k)
+				c.n.Add(-1)
 			}
 		}
 		if len(s.m) >= c.per {
@@ -90,6 +97,9 @@ func (c *denyCache) deny(key string, now time.Time, d time.Duration, policy int)
 		}
 	}
 	s.m[key] = entry
+	if !found {
+		c.n.Add(1)
+	}
 }
 
 // forget drops key.
@@ -99,6 +109,9 @@ func (c *denyCache) forget(key string) {
 	}
 	s := c.shard(key)
 	s.mu.Lock()
-	delete(s.m, key)
+	if _, ok := s.m[key]; ok {
+		delete(s.m, key)
+		c.n.Add(-1)
+	}
 	s.mu.Unlock()
 }

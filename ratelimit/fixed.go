@@ -77,7 +77,7 @@ func (f *fixedWindow) allowN(ctx context.Context, key string, n int) (Result, er
 	if n < 1 || n > f.opts.Limit {
 		return res, fmt.Errorf("%w: cost %d outside [1, %d]", ErrInvalidCost, n, f.opts.Limit)
 	}
-	if d, _ := f.deny.until(rkey, f.opts.Now()); d > 0 {
+	if d, _ := f.deny.until(rkey, f.opts.Now); d > 0 {
 		res.RetryAfter, res.Local = d, true
 		return res, nil
 	}

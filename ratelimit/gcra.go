@@ -105,7 +105,7 @@ func (g *gcra) allowN(ctx context.Context, key string, n int) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if d, _ := g.deny.until(rkey, g.opts.Now()); d > 0 {
+	if d, _ := g.deny.until(rkey, g.opts.Now); d > 0 {
 		res.RetryAfter, res.ResetAfter, res.Local = d, d, true
 		return res, nil
 	}

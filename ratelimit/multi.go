@@ -100,7 +100,7 @@ func (m *multi) allowN(ctx context.Context, key string, n int) (Result, error) {
 		}
 	}
 	// The deny cache is this limiter's own: the key's {id} names the entry.
-	if d, i := m.deny.until(tag, m.opts.Now()); d > 0 {
+	if d, i := m.deny.until(tag, m.opts.Now); d > 0 {
 		// The policy that denied, used up until its window ends.
 		res = m.result(i, int64(m.opts.Policies[i].Limit), d)
 		res.RetryAfter, res.Local = d, true
