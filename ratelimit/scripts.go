@@ -31,9 +31,12 @@ import "github.com/rediskit/rediskit/internal/script"
 // readKeys is the scripts' prelude: val[i] is the value of KEYS[i] (false:
 // missing or not a string), read with one MGET per 1,000 keys (Lua's
 // unpack limit); a key repeated in KEYS is read again, which is cheaper
-// than removing repeats first. num(s) is tonumber(s), computed once per
-// distinct s (ARGV repeats a few costs and TTLs many times).
+// than removing repeats first. The library functions the loops call are
+// locals (a global is a table lookup per use). num(s) is tonumber(s),
+// computed once per distinct s (ARGV repeats a few costs and TTLs many
+// times).
 const readKeys = `
+local tonumber, floor, ceil = tonumber, math.floor, math.ceil
 local val = {}
 for i = 1, #KEYS, 1000 do
   local part = redis.call('MGET', unpack(KEYS, i, math.min(i + 999, #KEYS)))
@@ -106,7 +109,7 @@ for base = 0, #KEYS - k, k do
     end
     if c then
       out[o + 2 + i] = c
-      local fit = math.floor((limits[i] - c) / n)
+      local fit = floor((limits[i] - c) / n)
       if fit < admitted then admitted = fit end
     else
       out[o + 2 + i] = 0
@@ -119,7 +122,7 @@ for base = 0, #KEYS - k, k do
     if admitted < 0 then admitted = 0 end
     if admitted < m then
       for i = k, 1, -1 do
-        if math.floor((limits[i] - out[o + 2 + i]) / n) <= admitted then denied = i end
+        if floor((limits[i] - out[o + 2 + i]) / n) <= admitted then denied = i end
       end
     end
     if admitted > 0 then
@@ -209,9 +212,9 @@ for q = 1, #order do
   local reset_after = changed[key] and tats[key] - now or 0
   if reset_after > 0 then
     if not found[q] then
-      if not redis.call('SET', key, tats[key], 'EX', math.ceil(reset_after), 'NX') then bad[key] = true end
+      if not redis.call('SET', key, tats[key], 'EX', ceil(reset_after), 'NX') then bad[key] = true end
     else
-      redis.call('SET', key, tats[key], 'EX', math.ceil(reset_after))
+      redis.call('SET', key, tats[key], 'EX', ceil(reset_after))
     end
   end
 end
