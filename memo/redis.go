@@ -254,15 +254,11 @@ func (f *Func[K, V]) fetch(ctx context.Context, key string, arg any, now time.Ti
 			now = time.Now()
 		}
 		rctx, cancel := call.Detached(ctx, now, f.cfg.Timeout, f.wait)
-		cmd := redis.NewStringCmd(rctx, "get", arg)
-		_ = f.rdb.Process(rctx, cmd)
+		data, err = f.get(rctx, arg)
 		cancel()
-		data, err = cmd.Result()
 	} else {
 		data, err = call.Do(ctx, f.cfg.Timeout, f.wait, false, func(ctx context.Context) (string, error) {
-			cmd := redis.NewStringCmd(ctx, "get", arg)
-			_ = f.rdb.Process(ctx, cmd)
-			return cmd.Result()
+			return f.get(ctx, arg)
 		})
 	}
 	switch {
@@ -274,6 +270,13 @@ func (f *Func[K, V]) fetch(ctx context.Context, key string, arg any, now time.Ti
 		return "", false, f.redisErr(ctx, "get", key, err)
 	}
 	return data, true, nil
+}
+
+// get is the GET of the entry key arg (boxed once by the caller).
+func (f *Func[K, V]) get(ctx context.Context, arg any) (string, error) {
+	cmd := redis.NewStringCmd(ctx, "get", arg)
+	_ = f.rdb.Process(ctx, cmd)
+	return cmd.Result()
 }
 
 // decode turns an entry's bytes into a new envelope: nil for a tombstone
