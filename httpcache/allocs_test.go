@@ -33,7 +33,7 @@ func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len
 // entry key, 1). bench/httpcache_test.go BenchmarkHTTPCacheHit measures
 // the same with an httptest.ResponseRecorder (which adds about 7).
 func TestHitAllocs(t *testing.T) {
-	if raceEnabled {
+	if redistest.Race {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	cases := []struct {

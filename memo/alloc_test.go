@@ -23,7 +23,7 @@ import (
 // 4 allocations per millisecond of calls, which a loaded machine can make
 // long.
 func TestWarmHitAllocs(t *testing.T) {
-	if raceEnabled {
+	if redistest.Race {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	target, csc := memo.L1Client(t)

@@ -1,5 +1,0 @@
-//go:build !race
-
-package memo_test
-
-const raceEnabled = false
