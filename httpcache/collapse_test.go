@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rediskit/rediskit/httpcache"
@@ -178,10 +179,11 @@ func TestColdMissLooksUpOnce(t *testing.T) {
 // Concurrent hits share their reads: a lookup that finds Redis idle is sent
 // at once, alone; those that arrive while reads are in flight go out
 // together in the next round trip, one GET per distinct key, and each
-// request still gets its own response.
+// request still gets its own response. (On a cluster lookups are not
+// batched: TestClusterStalledMasterSparesOthers.)
 func TestConcurrentHitsShareReads(t *testing.T) {
 	t.Parallel()
-	for name, target := range map[string]redistest.Target{"standalone": redistest.StandaloneTarget(t), "cluster": redistest.ClusterTarget(t)} {
+	for name, target := range map[string]redistest.Target{"standalone": redistest.StandaloneTarget(t)} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			prefix := redistest.Prefix(t)
@@ -232,5 +234,69 @@ func TestConcurrentHitsShareReads(t *testing.T) {
 				t.Errorf("got %d GETs for %d hits on 2 URLs, want 4 (one alone, one batch of one, then one per URL)", g, n)
 			}
 		})
+	}
+}
+
+// On a cluster, a stalled master delays only the lookups of its own keys:
+// requests for entries on the healthy masters are still hits, because
+// lookups are not batched across nodes.
+func TestClusterStalledMasterSparesOthers(t *testing.T) {
+	t.Parallel()
+	_, addrs := redistest.StartCluster(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	prefix := redistest.Prefix(t)
+	c := newCache(t, rdb, prefix, httpcache.Options{Timeout: 200 * time.Millisecond}, nil)
+	if httpcache.BatchedReads(c) {
+		t.Fatal("a cluster client's lookups are batched")
+	}
+	h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = w.Write([]byte("v"))
+	}))
+	ctx := context.Background()
+	var stalled, healthy []string
+	for i := 0; i < 30; i++ {
+		url := fmt.Sprintf("http://example.com/stall-%d", i)
+		do(h, "GET", url) // stored
+		master, err := rdb.MasterForKey(ctx, prefix+":g"+genOf(t, rdb, prefix)+":{"+url+"}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if master.Options().Addr == addrs[0] {
+			stalled = append(stalled, url)
+		} else {
+			healthy = append(healthy, url)
+		}
+	}
+	if len(stalled) == 0 || len(healthy) == 0 {
+		t.Fatalf("got %d URLs on the stalled master and %d on the others, want some of each", len(stalled), len(healthy))
+	}
+	pause := redis.NewClient(&redis.Options{Addr: addrs[0]})
+	t.Cleanup(func() { _ = pause.Close() })
+	if err := pause.Do(ctx, "client", "pause", 800, "all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var hits, misses atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(400 * time.Millisecond)
+	for g := range 12 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(end); i++ {
+				if g%3 == 0 { // a third of the requests wait on the stalled master
+					do(h, "GET", stalled[(g+i)%len(stalled)])
+					continue
+				}
+				if cs := do(h, "GET", healthy[(g+i)%len(healthy)]).Header().Get("Cache-Status"); strings.Contains(cs, "hit") {
+					hits.Add(1)
+				} else {
+					misses.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if hits.Load() == 0 || misses.Load() > 0 {
+		t.Errorf("healthy masters during the stall: %d hits, %d other answers, want hits only", hits.Load(), misses.Load())
 	}
 }

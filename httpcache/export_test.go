@@ -17,6 +17,9 @@ func coreForTest() *core.Client {
 // QueuedReads reports how many entry reads wait for a batch.
 func QueuedReads(c *Cache) int { return c.gets.Queued() }
 
+// BatchedReads reports whether c's lookups are batched.
+func BatchedReads(c *Cache) bool { return c.gets != nil }
+
 // FlightWaiters reports how many requests wait for the handler call in flight
 // for the URL key (not hashed: short, brace-free keys only).
 func FlightWaiters(c *Cache, key string) int {

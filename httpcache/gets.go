@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"context"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,27 +26,38 @@ type getReq struct {
 // getIndex is a batch's scratch space: the GET of each distinct key.
 type getIndex map[string]*redis.StringCmd
 
-// newGets returns the batcher of c's entry reads: the lookups of concurrent
-// requests share one round trip, a pipeline with one GET per distinct key
-// (a hot URL's concurrent hits read it once); a lookup that finds no read
-// in flight is sent at once by its caller (batch.Options.Alone), with a
+// newGets returns the batcher of c's entry reads on a standalone (or
+// Sentinel) client, nil on any other: the lookups of concurrent requests
+// share one round trip, a pipeline with one GET per distinct key (a hot
+// URL's concurrent hits read it once); a lookup that finds no read in
+// flight is sent at once by its caller (batch.Options.Alone), with a
 // client that honours deadlines. A lookup waits at most Timeout or its
 // request budget, and is detached: it ends at its deadline, not when the
-// client goes away (go-redis would not stop the socket read either).
+// client goes away (go-redis would not stop the socket read either). A
+// batch runs with a context of its own: go-redis hooks (tracing) see the
+// request's context only on a lookup sent alone.
+//
+// A cluster client's lookups are not batched: a pipeline waits for every
+// node it spans, so one stalled master would hold up the lookups of keys
+// on the healthy ones.
 func (c *Cache) newGets() *batch.Batcher[getReq, getIndex] {
+	rdb, ok := c.c.Redis().(*redis.Client)
+	if !ok {
+		return nil
+	}
 	return batch.New(batch.Options{Timeout: c.opts.Timeout, MaxQueued: maxQueuedGets, Wait: c.wait, Detached: true,
-		Alone: call.Honoured(c.c.Redis())},
+		Alone: call.Honoured(rdb)},
 		func(ctx context.Context, reqs []*batch.Pending[getReq], s *getIndex) {
 			if len(reqs) == 1 { // alone: one GET, no pipeline
 				p := &reqs[0].Req
-				p.val, p.err = c.c.Redis().Get(ctx, p.key).Result()
+				p.val, p.err = rdb.Get(ctx, p.key).Result()
 				return
 			}
 			if *s == nil {
 				*s = getIndex{}
 			}
 			index := *s
-			_, _ = c.c.Redis().Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			_, _ = rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 				for _, p := range reqs {
 					if _, ok := index[p.Req.key]; !ok {
 						index[p.Req.key] = pipe.Get(ctx, p.Req.key)
@@ -60,9 +72,15 @@ func (c *Cache) newGets() *batch.Batcher[getReq, getIndex] {
 		})
 }
 
-// get reads the string at key through c's batcher: ("", redis.Nil) when
-// there is none, a WRONGTYPE error when key holds another type.
-func (c *Cache) get(ctx context.Context, key string) (string, error) {
+// get reads the string at key, through c's batcher when it has one, from
+// start: ("", redis.Nil) when there is none, a WRONGTYPE error when key
+// holds another type.
+func (c *Cache) get(ctx context.Context, key string, start time.Time) (string, error) {
+	if c.gets == nil {
+		rctx := call.Start(ctx, start, c.opts.Timeout, c.wait)
+		defer rctx.End()
+		return c.c.Redis().Get(rctx, key).Result()
+	}
 	p := c.gets.Get()
 	defer c.gets.Release(p)
 	p.Req.key = key

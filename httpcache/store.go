@@ -101,11 +101,14 @@ func (c *Cache) lookup(ctx context.Context, key string, gen int64, slot string, 
 		}
 		m = l.mark()
 	}
-	s, err := c.get(ctx, key)
+	start := time.Now()
+	s, err := c.get(ctx, key, start)
 	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") { // a hash of variants
-		// Like get, these reads end at their deadline (Timeout or what is
-		// left of the request budget), not when the client goes away.
-		rctx := call.Start(ctx, time.Now(), c.opts.Timeout, c.wait)
+		// Like get, these reads end at their deadline (what is left of
+		// Timeout since the GET began, or of the request budget), not when
+		// the client goes away.
+		now := time.Now()
+		rctx := call.Start(ctx, now, c.opts.Timeout-now.Sub(start), c.wait)
 		defer rctx.End()
 		rdb := c.c.Redis()
 		var spec string

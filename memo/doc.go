@@ -105,8 +105,12 @@
 // decoded from. A warm hit is then one GET and a comparison: no key
 // building, no decoding, no timer (the GET's bound, Timeout and the
 // request's deadline and budget, is a deadline-only context that shares
-// its timer with the calls ending in the same millisecond). The entries
-// in Redis stay JSON envelopes, readable with redis-cli.
+// its timer with the calls ending in the same millisecond). Key types
+// whose == does not tell keys apart (floats, whose 0 and -0 render
+// differently; interfaces; pointers and channels, rendered by a WrapKey
+// function from what they point to) keep no recent entries: their hits
+// build the key and decode every time. The entries in Redis stay JSON
+// envelopes, readable with redis-cli.
 //
 // # L1
 //

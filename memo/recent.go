@@ -17,9 +17,10 @@ import (
 //
 // The table relies on == between keys meaning the same entry. For key
 // types where it does not (floats: 0 == -0, yet their keys differ;
-// interfaces: == panics on a slice inside), it is off: every Get renders
-// its key, and the reads in flight are kept by slot of the hash of the
-// entry key instead.
+// interfaces: == panics on a slice inside; pointers and channels, which a
+// key function given to WrapKey renders from what they point to, equal
+// while that changes), it is off: every Get renders its key, and the reads
+// in flight are kept by slot of the hash of the entry key instead.
 const (
 	recentBits     = 12
 	recentSlots    = 1 << recentBits
@@ -100,11 +101,13 @@ func (t *recentTable[K, V]) store(i int, r *recent[K, V]) {
 }
 
 // exactEquality reports whether == between values of type t holds exactly
-// when they are the same value, which no float, complex or interface
-// (possibly holding an uncomparable value) inside t guarantees.
+// when they render the same key, which no float, complex, interface
+// (possibly holding an uncomparable value), pointer or channel inside t
+// guarantees.
 func exactEquality(t reflect.Type) bool {
 	switch t.Kind() {
-	case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.Interface:
+	case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.Interface,
+		reflect.Pointer, reflect.UnsafePointer, reflect.Chan:
 		return false
 	case reflect.Array:
 		return exactEquality(t.Elem())

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -152,7 +153,8 @@ func testRecentEntries(t *testing.T, c *core.Client, rdb redis.UniversalClient) 
 	})
 }
 
-// Keys that are == without being the same key (0 and -0) get entries of
+// Keys that are == without being the same key (0 and -0; one pointer
+// whose pointee, which the key function renders, changed) get entries of
 // their own, and keys whose == may panic (an interface holding a slice, with
 // a key function) are served: for such key types the table is off.
 func TestRecentEqualKeys(t *testing.T) {
@@ -177,6 +179,19 @@ func TestRecentEqualKeys(t *testing.T) {
 		func(k any) string { return fmt.Sprint(k) }, Options{Namespace: redistest.Prefix(t), TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
+	}
+	type user struct{ ID int }
+	users, err := WrapKey(c, "users", func(_ context.Context, u *user) (int, error) { return u.ID, nil },
+		func(u *user) string { return strconv.Itoa(u.ID) }, Options{Namespace: redistest.Prefix(t), TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &user{}
+	for _, id := range []int{1, 1, 2, 2} { // one pointer, keyed by what it points to
+		u.ID = id
+		if got, err := users.Get(ctx, u); err != nil || got != id {
+			t.Errorf("pointer key, ID %d: got %d, %v, want %d", id, got, err, id)
+		}
 	}
 	negZero := math.Copysign(0, -1)
 	for round := range 2 { // a miss, then a hit

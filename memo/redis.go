@@ -88,7 +88,7 @@ type readFlight[V any] struct {
 // table's recent entry for k (nil if none) and when the read started.
 type lookup[K comparable, V any] struct {
 	k    K
-	slot int // k's in the recent table
+	slot int // k's in the recent table (recentTable.slotOf)
 	gen  int64
 	key  string
 	arg  any
@@ -111,7 +111,8 @@ type lookup[K comparable, V any] struct {
 //
 // The reads in flight are kept by slot of the recent table, one per slot:
 // a read whose slot holds another key's shares nothing (as rare as keys
-// sharing a slot at the same moment), and no key is hashed again.
+// sharing a slot at the same moment), and no key is hashed again (unless
+// the table is off, see recentTable.slotOf).
 func (f *Func[K, V]) read(ctx context.Context, lk *lookup[K, V]) (*envelope[V], error) {
 	for {
 		f.readsMu.Lock()

@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/rediskit/rediskit/internal/batch"
@@ -31,13 +30,12 @@ func batchOptions(timeout time.Duration, wait call.Wait) batch.Options {
 // batch may still be writing it.)
 func decideBatched[T, S any](ctx context.Context, b *batch.Batcher[T, S], p *batch.Pending[T], timeout time.Duration) error {
 	err := b.Do(ctx, p, timeout)
+	var te *batch.TimeoutError
 	switch {
-	case err == nil || errors.Is(err, ErrTimeout):
-		return err
+	case errors.As(err, &te):
+		return timeoutErr(te.Wait, context.DeadlineExceeded)
 	case errors.Is(err, batch.ErrOverloaded):
 		return ErrOverloaded
-	case errors.Is(err, call.ErrTimeout):
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return err
 }

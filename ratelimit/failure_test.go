@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,5 +202,45 @@ func TestDefaultOnErrorLogs(t *testing.T) {
 	}
 	if st := l.Stats(); st.Errors != 3 {
 		t.Errorf("Stats: got %+v, want 3 errors", st)
+	}
+}
+
+// A caller whose own context deadline passes before Redis answers gave up:
+// it gets its context's error, and that is no Redis failure (nothing
+// reported, nothing counted), however long the limiter's Timeout.
+func TestCallerDeadlineNotAFailure(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() { // accepts and never answers
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	var reported atomic.Int64
+	l, err := ratelimit.NewFixedWindow(core.NewFromRedis(rdb), ratelimit.Options{Timeout: 10 * time.Second,
+		OnError: func(context.Context, error) { reported.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+		_, err := l.Allow(ctx, "k")
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ratelimit.ErrTimeout) {
+			t.Fatalf("decision %d: got %v, want the context's own deadline", i, err)
+		}
+	}
+	if n, s := reported.Load(), l.Stats().Errors; n != 0 || s != 0 {
+		t.Errorf("got %d errors reported and %d counted, want none", n, s)
 	}
 }

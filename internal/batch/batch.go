@@ -39,6 +39,9 @@ var ErrOverloaded = errors.New("too many requests waiting for redis")
 // maxBatch bounds the requests of one batch (one round trip).
 const maxBatch = 512
 
+// DefaultMaxQueued is the MaxQueued of Options that leave it 0.
+const DefaultMaxQueued = 50_000
+
 // Options configure a Batcher.
 type Options struct {
 	// Timeout is the feature's call timeout. A batch's context ends at the
@@ -48,7 +51,7 @@ type Options struct {
 	// free, so the first request after an outage gets through.
 	Timeout time.Duration
 	// MaxQueued bounds the requests waiting for a batch (ErrOverloaded
-	// beyond it).
+	// beyond it); 0 means DefaultMaxQueued.
 	MaxQueued int
 	// Wait, when not nil, gets each caller's wait.
 	Wait call.Wait
@@ -85,7 +88,8 @@ type Batcher[T, S any] struct {
 
 // Pending is one request waiting for its batch: Req holds the request
 // and, once Do returned nil, what send put in it; send sets Err for a
-// request that failed. Get one from Batcher.Get (or as a zero value).
+// request that failed. Get one from Batcher.Get (and Release it), or use a
+// zero value once.
 type Pending[T any] struct {
 	Req T
 	Err error
@@ -121,6 +125,9 @@ func (b *Batcher[T, S]) Release(p *Pending[T]) {
 // callers still wait; send must set the Err of those that failed. Two
 // sends may run at once, never with the same scratch space.
 func New[T, S any](opts Options, send func(ctx context.Context, batch []*Pending[T], scratch *S)) *Batcher[T, S] {
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = DefaultMaxQueued
+	}
 	return &Batcher[T, S]{send: send, opts: opts, slack: opts.Timeout / 10}
 }
 
@@ -132,13 +139,17 @@ var timers = sync.Pool{New: func() any {
 	return t
 }}
 
-// Do queues p (from Get, or a zero Pending with Req set) and waits for its batch at most timeout, or what is left of
-// ctx's request budget or until ctx's deadline when less, and takes its
-// wait off the budget. It returns p.Err once the batch ran; a wrapped
-// call.ErrTimeout (and context.DeadlineExceeded) when the caller stopped
-// waiting at its bound; ctx's error when ctx ended first (unless
-// Detached), or before anything was queued; ErrOverloaded when too many
-// requests wait already. The caller may then Release p.
+// Do queues p (from Get, or a zero Pending with Req set) and waits for its
+// batch at most timeout, or what is left of ctx's request budget or until
+// ctx's deadline when less, and takes its wait off the budget. It returns
+// p.Err once the batch ran; a *TimeoutError when the caller stopped
+// waiting at its timeout or budget; ctx's error when ctx ended first (its
+// deadline included), or before anything was queued; ErrOverloaded when
+// too many requests wait already. A Detached caller waits for its deadline
+// whatever becomes of ctx (ctx's deadline then ends it with a
+// *TimeoutError). A caller sending alone (Options.Alone) waits for Redis,
+// bounded by its deadline: a cancellation of ctx does not stop the read
+// (go-redis does not). The caller may then Release p.
 func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T], timeout time.Duration) error {
 	now := time.Now()
 	wait := timeout
@@ -167,19 +178,18 @@ func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T], timeout time.Dura
 	p.deadline = now.Add(wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(p.deadline) {
 		p.deadline = d
-		wait = d.Sub(now)
+		if b.opts.Detached { // else ctx's Done reports its own deadline, as ctx's error
+			wait = d.Sub(now)
+		}
 	}
 	if wait <= 0 { // the request's budget is spent: the same
-		return timeoutErr(0)
+		return &TimeoutError{Wait: 0}
 	}
 	b.mu.Lock()
 	if b.opts.Alone && !b.flushing && !b.alone && len(b.queue) == 0 {
 		b.alone = true
 		b.mu.Unlock()
 		b.sendAlone(ctx, now, p, wait)
-		b.mu.Lock()
-		b.alone = false
-		b.mu.Unlock()
 		return p.Err
 	}
 	if p.done == nil {
@@ -207,7 +217,7 @@ func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T], timeout time.Dura
 		return p.Err
 	case <-t.C:
 		p.abandoned.Store(true)
-		return timeoutErr(wait)
+		return &TimeoutError{Wait: wait}
 	case <-cancelled:
 		p.abandoned.Store(true)
 		return ctx.Err()
@@ -221,8 +231,17 @@ func (b *Batcher[T, S]) Queued() int {
 	return len(b.queue)
 }
 
-func timeoutErr(wait time.Duration) error {
-	return fmt.Errorf("%w after %v: %w", call.ErrTimeout, wait, context.DeadlineExceeded)
+// TimeoutError is Do's error when its caller stopped waiting at its bound
+// (the timeout or the request budget) after Wait. It is call.ErrTimeout
+// and context.DeadlineExceeded for errors.Is.
+type TimeoutError struct{ Wait time.Duration }
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%v (waited %v)", call.ErrTimeout, e.Wait)
+}
+
+func (e *TimeoutError) Is(target error) bool {
+	return target == call.ErrTimeout || target == context.DeadlineExceeded
 }
 
 // flush sends batches until the queue is empty, then exits.
@@ -279,6 +298,11 @@ func (b *Batcher[T, S]) exec(batch []*Pending[T]) {
 // deadline (wait from now) and, unless the batcher is Detached, by ctx. A
 // failure is what send makes of it, as for a batch.
 func (b *Batcher[T, S]) sendAlone(ctx context.Context, now time.Time, p *Pending[T], wait time.Duration) {
+	defer func() { // even when send panics: the next idle caller may send alone again
+		b.mu.Lock()
+		b.alone = false
+		b.mu.Unlock()
+	}()
 	var sctx context.Context
 	if b.opts.Detached {
 		// Ends at the deadline only, without a timer of its own; the wait

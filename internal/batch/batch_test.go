@@ -160,7 +160,7 @@ func TestBounds(t *testing.T) {
 			}
 			waitFor(t, func() bool { return !blocked(r) })
 			if got := sends(r); got != 2 {
-				t.Errorf("got %d sends, want 1: the request that gave up is not sent", got)
+				t.Errorf("got %d sends, want 2: the request that gave up is not sent", got)
 			}
 			if waited.Load() < int64(40*time.Millisecond) {
 				t.Errorf("waits reported: %v, want the waits", time.Duration(waited.Load()))
@@ -193,7 +193,7 @@ func TestRefused(t *testing.T) {
 	for range 2 { // queued
 		wg.Go(func() { _, _ = do(context.Background(), b, 1, 10*time.Second) })
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, func() bool { return b.Queued() == 2 })
 	if _, err := do(context.Background(), b, 1, time.Second); !errors.Is(err, batch.ErrOverloaded) {
 		t.Errorf("queue full: got %v, want ErrOverloaded", err)
 	}
