@@ -10,11 +10,6 @@ import (
 	"github.com/rediskit/rediskit/internal/call"
 )
 
-// maxQueuedGets bounds the lookups waiting for one Redis batch; beyond it
-// a lookup fails at once (the request is served by the handler, as when
-// Redis fails) instead of piling up.
-const maxQueuedGets = 50_000
-
 // getReq is one entry read of a batch: the GET of key, and its reply
 // (val, or err: redis.Nil when there is no such string).
 type getReq struct {
@@ -33,9 +28,11 @@ type getIndex map[string]*redis.StringCmd
 // flight is sent at once by its caller (batch.Options.Alone), with a
 // client that honours deadlines. A lookup waits at most Timeout or its
 // request budget, and is detached: it ends at its deadline, not when the
-// client goes away (go-redis would not stop the socket read either). A
-// batch runs with a context of its own: go-redis hooks (tracing) see the
-// request's context only on a lookup sent alone.
+// client goes away (go-redis would not stop the socket read either).
+// Beyond batch.DefaultMaxQueued waiting lookups, a lookup fails at once
+// (the handler serves the request, as when Redis fails). A batch runs with
+// a context of its own: go-redis hooks (tracing) see the request's context
+// only on a lookup sent alone.
 //
 // A cluster client's lookups are not batched: a pipeline waits for every
 // node it spans, so one stalled master would hold up the lookups of keys
@@ -45,7 +42,7 @@ func (c *Cache) newGets() *batch.Batcher[getReq, getIndex] {
 	if !ok {
 		return nil
 	}
-	return batch.New(batch.Options{Timeout: c.opts.Timeout, MaxQueued: maxQueuedGets, Wait: c.wait, Detached: true,
+	return batch.New(batch.Options{Timeout: c.opts.Timeout, Wait: c.wait, Detached: true,
 		Alone: call.Honoured(rdb)},
 		func(ctx context.Context, reqs []*batch.Pending[getReq], s *getIndex) {
 			if len(reqs) == 1 { // alone: one GET, no pipeline

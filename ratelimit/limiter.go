@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rediskit/rediskit/core"
+	"github.com/rediskit/rediskit/internal/batch"
 	"github.com/rediskit/rediskit/internal/keypart"
 	"github.com/rediskit/rediskit/internal/report"
 )
@@ -123,7 +124,7 @@ const (
 	defaultDenyCacheSize = 100_000
 	// maxQueued bounds the decisions waiting for one Redis batch; beyond it
 	// a call fails fast with ErrOverloaded instead of piling up.
-	maxQueued = 50_000
+	maxQueued = batch.DefaultMaxQueued
 )
 
 // Options configures NewFixedWindow, NewGCRA and NewMulti. The zero value

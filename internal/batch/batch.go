@@ -1,23 +1,24 @@
 // Package batch coalesces concurrent Redis requests of one feature into
 // batches that share one round trip: while one batch is in flight the next
 // one fills, so under load each round trip carries every request that
-// arrived during the previous one, and an idle batcher costs nothing.
-//
-// With Options.Alone, a request that finds the batcher idle (no batch in
-// flight, none waiting) is sent at once by its caller, alone: at low load a
-// request costs no hand-over to another goroutine. Requests that arrive while a batch is in
-// flight queue for the next one, which one flusher goroutine sends.
+// arrived during the previous one, and an idle batcher costs nothing. One
+// flusher goroutine sends the batches. With Options.Alone, a request that
+// finds the batcher idle (no batch in flight, none waiting) is sent at once
+// by its caller, alone: at low load it costs no hand-over to another
+// goroutine.
 //
 // A Batcher knows nothing of Redis: its send func turns a batch into
 // commands (a pipeline, a transaction, one script call) and sets each
 // request's reply or error. At most two sends run at once, the flusher's
 // and one caller's, each with scratch space of its own (S), so send may
 // reuse what it keeps there from batch to batch.
-// What it guarantees is the bound of every rediskit call (package call):
-// each caller waits at most its feature's Timeout, or less when its request
-// budget (package budget) or its context's deadline has less left; the
-// wait is taken off the budget and reported to the feature's call.Wait;
-// and a caller who gave up before its batch was sent is left out of it.
+//
+// What a Batcher guarantees is the bound of every rediskit call (package
+// call): each caller waits at most its feature's Timeout, or less when its
+// request budget (package budget) or its context's deadline has less left;
+// the wait is taken off the budget and reported to the feature's
+// call.Wait; and a caller who gave up before its batch was sent is left
+// out of it.
 package batch
 
 import (
