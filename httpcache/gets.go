@@ -81,7 +81,7 @@ func (c *Cache) get(ctx context.Context, key string, start time.Time) (string, e
 	p := c.gets.Get()
 	defer c.gets.Release(p)
 	p.Req.key = key
-	if err := c.gets.Do(ctx, p, c.opts.Timeout); err != nil {
+	if err := c.gets.Do(ctx, p); err != nil {
 		return "", err
 	}
 	return p.Req.val, p.Req.err

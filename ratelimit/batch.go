@@ -28,8 +28,8 @@ func batchOptions(timeout time.Duration, wait call.Wait) batch.Options {
 // send, in this package's terms already) and the caller's context errors
 // are returned as they are. (p itself is not read: after a timeout its
 // batch may still be writing it.)
-func decideBatched[T, S any](ctx context.Context, b *batch.Batcher[T, S], p *batch.Pending[T], timeout time.Duration) error {
-	err := b.Do(ctx, p, timeout)
+func decideBatched[T, S any](ctx context.Context, b *batch.Batcher[T, S], p *batch.Pending[T]) error {
+	err := b.Do(ctx, p)
 	var te *batch.TimeoutError
 	switch {
 	case errors.As(err, &te):

@@ -21,7 +21,7 @@ func (f *fixedWindow) check(ctx context.Context) error {
 	if err == nil && f.batch != nil && !f.batch.unsupported.Load() {
 		// The batched path's MULTI/EXEC, on a probe key of its own.
 		key := probeKey(f.opts.Namespace, "multi")
-		if _, err = f.batch.incr(ctx, key, time.Second, f.opts.Timeout); errors.Is(err, errUnsupported) {
+		if _, err = f.batch.incr(ctx, key, time.Second); errors.Is(err, errUnsupported) {
 			err = nil // an old server: the script, probed above, is the path
 		}
 		if derr := f.exec.rdb.Del(context.WithoutCancel(ctx), key).Err(); err == nil {

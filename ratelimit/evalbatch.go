@@ -101,11 +101,11 @@ func newScriptBatcher(rdb redis.UniversalClient, timeout time.Duration, wait cal
 
 // decide queues one decision of cost n on keys and waits for it (see
 // batch.Batcher.Do); the reply is its width values.
-func (s *scriptBatcher) decide(ctx context.Context, tag string, keys []string, ttls []time.Duration, n int, timeout time.Duration) ([]int64, error) {
+func (s *scriptBatcher) decide(ctx context.Context, tag string, keys []string, ttls []time.Duration, n int) ([]int64, error) {
 	p := s.Get()
 	p.Req.tag, p.Req.keys, p.Req.ttls, p.Req.n = tag, keys, ttls, n
 	defer s.Release(p)
-	if err := decideBatched(ctx, s.Batcher, p, timeout); err != nil {
+	if err := decideBatched(ctx, s.Batcher, p); err != nil {
 		return nil, err
 	}
 	return p.Req.out, nil
@@ -113,7 +113,7 @@ func (s *scriptBatcher) decide(ctx context.Context, tag string, keys []string, t
 
 // decideOne is decide for a request on one key: ttl is its TTL, or
 // ignored when hasTTL is false (GCRA).
-func (s *scriptBatcher) decideOne(ctx context.Context, tag, key string, ttl time.Duration, hasTTL bool, n int, timeout time.Duration) ([]int64, error) {
+func (s *scriptBatcher) decideOne(ctx context.Context, tag, key string, ttl time.Duration, hasTTL bool, n int) ([]int64, error) {
 	p := s.Get()
 	p.Req.tag, p.Req.n = tag, n
 	defer s.Release(p)
@@ -123,7 +123,7 @@ func (s *scriptBatcher) decideOne(ctx context.Context, tag, key string, ttl time
 		p.Req.ttl1[0] = ttl
 		p.Req.ttls = p.Req.ttl1[:]
 	}
-	if err := decideBatched(ctx, s.Batcher, p, timeout); err != nil {
+	if err := decideBatched(ctx, s.Batcher, p); err != nil {
 		return nil, err
 	}
 	return p.Req.out, nil

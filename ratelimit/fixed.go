@@ -102,12 +102,12 @@ func (f *fixedWindow) allowN(ctx context.Context, key string, n int) (Result, er
 // script path changes nothing on a denial.
 func (f *fixedWindow) increment(ctx context.Context, tag, rkey string, n int, ttl time.Duration) (int64, bool, error) {
 	if n == 1 && f.batch != nil && !f.batch.unsupported.Load() {
-		count, err := f.batch.incr(ctx, rkey, ttl, f.opts.Timeout)
+		count, err := f.batch.incr(ctx, rkey, ttl)
 		if !errors.Is(err, errUnsupported) {
 			return count, count <= int64(f.opts.Limit), err
 		}
 	}
-	out, err := f.scripts.decideOne(ctx, tag, rkey, ttl, true, n, f.opts.Timeout)
+	out, err := f.scripts.decideOne(ctx, tag, rkey, ttl, true, n)
 	if err != nil {
 		return 0, false, err
 	}

@@ -84,7 +84,7 @@ func (g *gcra) key(key string) (tag, rkey string, err error) {
 
 // decide runs one GCRA step of cost n (0: a Peek) on key.
 func (g *gcra) decide(ctx context.Context, tag, rkey string, n int) (Result, error) {
-	out, err := g.scripts.decideOne(ctx, tag, rkey, 0, false, n, g.opts.Timeout)
+	out, err := g.scripts.decideOne(ctx, tag, rkey, 0, false, n)
 	if err != nil {
 		return Result{Limit: g.opts.Burst, Policy: g.opts.Policy, Window: g.opts.Window}, err
 	}

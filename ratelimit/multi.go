@@ -106,7 +106,7 @@ func (m *multi) allowN(ctx context.Context, key string, n int) (Result, error) {
 		res.RetryAfter, res.Local = d, true
 		return res, nil
 	}
-	out, err := m.scripts.decide(ctx, tag, keys, ttls, n, m.opts.Timeout)
+	out, err := m.scripts.decide(ctx, tag, keys, ttls, n)
 	if err != nil {
 		return res, err
 	}

@@ -69,11 +69,11 @@ func newTxBatcher(rdb redis.UniversalClient, timeout time.Duration, wait call.Wa
 // incr increments key by one and waits for it at most timeout, or less when
 // ctx's request budget has less left. errUnsupported reports a server
 // without PEXPIRE NX: nothing was changed.
-func (t *txBatcher) incr(ctx context.Context, key string, ttl time.Duration, timeout time.Duration) (int64, error) {
+func (t *txBatcher) incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
 	p := t.Get()
 	p.Req.key, p.Req.ttl = key, ttl
 	defer t.Release(p)
-	if err := decideBatched(ctx, t.Batcher, p, timeout); err != nil {
+	if err := decideBatched(ctx, t.Batcher, p); err != nil {
 		return 0, err
 	}
 	return p.Req.count, nil

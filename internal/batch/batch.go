@@ -29,7 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rediskit/rediskit/internal/budget"
 	"github.com/rediskit/rediskit/internal/call"
 )
 
@@ -45,8 +44,10 @@ const DefaultMaxQueued = 50_000
 
 // Options configure a Batcher.
 type Options struct {
-	// Timeout is the feature's call timeout. A batch's context ends at the
-	// latest deadline of its callers plus a tenth of Timeout: while Redis
+	// Timeout is the feature's call timeout, the longest a caller waits
+	// (less when its request budget or its context's deadline has less
+	// left). A batch's context ends at the latest deadline of its callers
+	// plus a tenth of Timeout: while Redis
 	// is unreachable go-redis may spend long on a batch (dial errors,
 	// retry backoff), and bounding it by its callers keeps the one sender
 	// free, so the first request after an outage gets through.
@@ -141,8 +142,8 @@ var timers = sync.Pool{New: func() any {
 }}
 
 // Do queues p (from Get, or a zero Pending with Req set) and waits for its
-// batch at most timeout, or what is left of ctx's request budget or until
-// ctx's deadline when less, and takes its wait off the budget. It returns
+// batch at most Options.Timeout, or what is left of ctx's request budget
+// or until ctx's deadline when less, and takes its wait off the budget. It returns
 // p.Err once the batch ran; a *TimeoutError when the caller stopped
 // waiting at its timeout or budget; ctx's error when ctx ended first (its
 // deadline included), or before anything was queued; ErrOverloaded when
@@ -151,24 +152,10 @@ var timers = sync.Pool{New: func() any {
 // *TimeoutError). A caller sending alone (Options.Alone) waits for Redis,
 // bounded by its deadline: a cancellation of ctx does not stop the read
 // (go-redis does not). The caller may then Release p.
-func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T], timeout time.Duration) error {
+func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T]) error {
 	now := time.Now()
-	wait := timeout
-	bud := budget.From(ctx)
-	if bud != nil {
-		wait = min(wait, bud.Left())
-	}
-	if bud != nil || b.opts.Wait != nil {
-		defer func() {
-			d := time.Since(now)
-			if bud != nil {
-				bud.Spend(d)
-			}
-			if b.opts.Wait != nil {
-				b.opts.Wait(ctx, d)
-			}
-		}()
-	}
+	wait, bud := call.Bound(ctx, b.opts.Timeout)
+	defer call.Spend(ctx, bud, b.opts.Wait, now)
 	var cancelled <-chan struct{}
 	if !b.opts.Detached {
 		if err := ctx.Err(); err != nil { // the caller is gone: never queue a request nobody waits for

@@ -52,12 +52,9 @@ func Context(ctx context.Context, timeout time.Duration, w Wait) (context.Contex
 	if ctx.Done() == nil {
 		return Detached(ctx, time.Now(), timeout, w)
 	}
-	b := budget.From(ctx)
+	timeout, b := Bound(ctx, timeout)
 	if b == nil && w == nil {
 		return context.WithTimeout(ctx, timeout)
-	}
-	if b != nil {
-		timeout = min(timeout, b.Left())
 	}
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
@@ -94,10 +91,7 @@ type Call struct {
 // Start is Detached returning the context and its cancel func as one
 // *Call: call End exactly once, as soon as the call ends.
 func Start(ctx context.Context, now time.Time, timeout time.Duration, w Wait) *Call {
-	b := budget.From(ctx)
-	if b != nil {
-		timeout = min(timeout, b.Left())
-	}
+	timeout, b := Bound(ctx, timeout)
 	deadline := now.Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -107,20 +101,31 @@ func Start(ctx context.Context, now time.Time, timeout time.Duration, w Wait) *C
 
 // End takes the call's wait off the request budget and reports it to the
 // call's Wait.
-func (c *Call) End() { spend(c.parent, c.b, c.w, c.start) }
+func (c *Call) End() { Spend(c.parent, c.b, c.w, c.start) }
 
 // spender returns the cancel func of a call that started at start: cancel,
-// then spend.
+// then Spend.
 func spender(ctx context.Context, b *budget.Budget, w Wait, start time.Time, cancel context.CancelFunc) context.CancelFunc {
 	return func() {
 		cancel()
-		spend(ctx, b, w, start)
+		Spend(ctx, b, w, start)
 	}
 }
 
-// spend takes the wait of a call that started at start off b and reports
-// it to w (either may be nil).
-func spend(ctx context.Context, b *budget.Budget, w Wait, start time.Time) {
+// Bound returns how long a call made with ctx may wait: timeout, or what
+// is left of ctx's request budget when that is less; and that budget (nil
+// when ctx carries none), for Spend.
+func Bound(ctx context.Context, timeout time.Duration) (time.Duration, *budget.Budget) {
+	b := budget.From(ctx)
+	if b != nil {
+		timeout = min(timeout, b.Left())
+	}
+	return timeout, b
+}
+
+// Spend takes the wait of a call that started at start off b and reports
+// it to w (either may be nil): what ends every call, once.
+func Spend(ctx context.Context, b *budget.Budget, w Wait, start time.Time) {
 	if b == nil && w == nil {
 		return
 	}
