@@ -15,11 +15,14 @@ import (
 // break the {id} hash tag.
 const maxIDBytes = 128
 
+// errEmptyKey is the error of a decision on the empty key.
+var errEmptyKey = fmt.Errorf("%w: empty key", ErrInvalidKey)
+
 // hashTag returns "{id}" for key, the part of every Redis key that pins all
 // of one client's counters to one cluster slot.
 func hashTag(key string) (string, error) {
 	if key == "" {
-		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
+		return "", errEmptyKey
 	}
 	return keypart.Tag(key, maxIDBytes), nil
 }
@@ -53,7 +56,7 @@ func (k keyShape) keyOf(id string, windowed bool, w int64) (rkey, tag string, er
 // hashTag): all of them parts of one string, one allocation.
 func keysOf(id string, shapes []keyShape, windowed bool, ws []int64, keys []string) (tag string, err error) {
 	if id == "" {
-		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
+		return "", errEmptyKey
 	}
 	enc := keypart.Encode(id, maxIDBytes) // a kept id: no allocation
 	var buf [256]byte
@@ -77,15 +80,6 @@ func keysOf(id string, shapes []keyShape, windowed bool, ws []int64, keys []stri
 	}
 	first := len(shapes[0].prefix)
 	return all[first : first+len(enc)+2], nil
-}
-
-// windowKey returns the key of tag's counter in window number w.
-func (k keyShape) windowKey(tag string, w int64) string {
-	var buf [160]byte
-	b := append(buf[:0], k.prefix...)
-	b = append(b, tag...)
-	b = append(b, k.suffix...)
-	return string(strconv.AppendInt(b, w, 10))
 }
 
 // durationMS formats d in whole milliseconds, the window length in keys: two
