@@ -183,57 +183,53 @@ func TestColdMissLooksUpOnce(t *testing.T) {
 // batched: TestClusterStalledMasterSparesOthers.)
 func TestConcurrentHitsShareReads(t *testing.T) {
 	t.Parallel()
-	for name, target := range map[string]redistest.Target{"standalone": redistest.StandaloneTarget(t)} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			prefix := redistest.Prefix(t)
-			urls := []string{"http://example.com/shared-a", "http://example.com/shared-b"}
-			origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Cache-Control", "max-age=60")
-				_, _ = w.Write([]byte(r.URL.Path))
-			})
-			other := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
-			for _, u := range urls {
-				do(cached(other, origin), "GET", u) // stored
-			}
-			gen := genOf(t, redistest.NewClient(t, target), prefix)
-			var gets atomic.Int64
-			held := make(chan struct{}, 2)
-			release := make(chan struct{})
-			rdb := hookedClient(t, target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
-				if cmd.Name() == "get" && strings.HasPrefix(cmdKey(cmd), prefix+":g"+gen+":") && gets.Add(1) <= 2 {
-					// The first lookup (alone) and the first batch (of
-					// one) are held until the others queued.
-					held <- struct{}{}
-					<-release
-				}
-				return next(ctx, cmd)
-			})
-			c := newCache(t, rdb, prefix, httpcache.Options{}, nil)
-			h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				t.Errorf("handler called for %s, want hits", r.URL)
-			}))
-			const n = 40
-			var wg sync.WaitGroup
-			bodies := make([]string, n)
-			for i := range n {
-				wg.Go(func() { bodies[i] = do(h, "GET", urls[i%2]).Body.String() })
-				if i < 2 {
-					<-held
-				}
-			}
-			poll(t, "the other lookups to queue", func() bool { return httpcache.QueuedReads(c) == n-2 })
-			close(release)
-			wg.Wait()
-			for i, b := range bodies {
-				if want := strings.TrimPrefix(urls[i%2], "http://example.com"); b != want {
-					t.Errorf("request %d: got %q, want %q", i, b, want)
-				}
-			}
-			if g := gets.Load(); g != 4 {
-				t.Errorf("got %d GETs for %d hits on 2 URLs, want 4 (one alone, one batch of one, then one per URL)", g, n)
-			}
-		})
+	target := redistest.StandaloneTarget(t)
+	prefix := redistest.Prefix(t)
+	urls := []string{"http://example.com/shared-a", "http://example.com/shared-b"}
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = w.Write([]byte(r.URL.Path))
+	})
+	other := newCache(t, redistest.NewClient(t, target), prefix, httpcache.Options{}, nil)
+	for _, u := range urls {
+		do(cached(other, origin), "GET", u) // stored
+	}
+	gen := genOf(t, redistest.NewClient(t, target), prefix)
+	var gets atomic.Int64
+	held := make(chan struct{}, 2)
+	release := make(chan struct{})
+	rdb := hookedClient(t, target, func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if cmd.Name() == "get" && strings.HasPrefix(cmdKey(cmd), prefix+":g"+gen+":") && gets.Add(1) <= 2 {
+			// The first lookup (alone) and the first batch (of
+			// one) are held until the others queued.
+			held <- struct{}{}
+			<-release
+		}
+		return next(ctx, cmd)
+	})
+	c := newCache(t, rdb, prefix, httpcache.Options{}, nil)
+	h := cached(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("handler called for %s, want hits", r.URL)
+	}))
+	const n = 40
+	var wg sync.WaitGroup
+	bodies := make([]string, n)
+	for i := range n {
+		wg.Go(func() { bodies[i] = do(h, "GET", urls[i%2]).Body.String() })
+		if i < 2 {
+			<-held
+		}
+	}
+	poll(t, "the other lookups to queue", func() bool { return httpcache.QueuedReads(c) == n-2 })
+	close(release)
+	wg.Wait()
+	for i, b := range bodies {
+		if want := strings.TrimPrefix(urls[i%2], "http://example.com"); b != want {
+			t.Errorf("request %d: got %q, want %q", i, b, want)
+		}
+	}
+	if g := gets.Load(); g != 4 {
+		t.Errorf("got %d GETs for %d hits on 2 URLs, want 4 (one alone, one batch of one, then one per URL)", g, n)
 	}
 }
 
