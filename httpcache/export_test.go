@@ -17,6 +17,10 @@ func coreForTest() *core.Client {
 // QueuedReads reports how many entry reads wait for a batch.
 func QueuedReads(c *Cache) int { return c.gets.Queued() }
 
+// AloneReads reports how many of c's lookups may be sent at once without
+// batching (c must be batched).
+func AloneReads(c *Cache) int { return aloneLookups(c.c.Redis().(*redis.Client)) }
+
 // BatchedReads reports whether c's lookups are batched.
 func BatchedReads(c *Cache) bool { return c.gets != nil }
 

@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,9 +25,9 @@ type getIndex map[string]*redis.StringCmd
 // newGets returns the batcher of c's entry reads on a standalone (or
 // Sentinel) client, nil on any other: the lookups of concurrent requests
 // share one round trip, a pipeline with one GET per distinct key (a hot
-// URL's concurrent hits read it once); a lookup that finds no read in
-// flight is sent at once by its caller (batch.Options.Alone), with a
-// client that honours deadlines. A lookup waits at most Timeout or its
+// URL's concurrent hits read it once); a lookup that finds no lookup
+// waiting is sent at once by its caller while fewer than GOMAXPROCS are
+// (aloneLookups). A lookup waits at most Timeout or its
 // request budget, and is detached: it ends at its deadline, not when the
 // client goes away (go-redis would not stop the socket read either).
 // Beyond batch.DefaultMaxQueued waiting lookups, a lookup fails at once
@@ -43,7 +44,7 @@ func (c *Cache) newGets() *batch.Batcher[getReq, getIndex] {
 		return nil
 	}
 	return batch.New(batch.Options{Timeout: c.opts.Timeout, Wait: c.wait, Detached: true,
-		Alone: call.Honoured(rdb)},
+		Alone: aloneLookups(rdb)},
 		func(ctx context.Context, reqs []*batch.Pending[getReq], s *getIndex) {
 			if len(reqs) == 1 { // alone: one GET, no pipeline
 				p := &reqs[0].Req
@@ -67,6 +68,17 @@ func (c *Cache) newGets() *batch.Batcher[getReq, getIndex] {
 			}
 			clear(index)
 		})
+}
+
+// aloneLookups is how many lookups of rdb may be sent at once without
+// batching (batch.Options.Alone): as many as there are CPUs to run them
+// (beyond, batching saves CPU), none with a client that would not bound
+// them by their deadline.
+func aloneLookups(rdb *redis.Client) int {
+	if !call.Honoured(rdb) {
+		return 0
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // get reads the string at key, through c's batcher when it has one, from

@@ -3,15 +3,16 @@
 // one fills, so under load each round trip carries every request that
 // arrived during the previous one, and an idle batcher costs nothing. One
 // flusher goroutine sends the batches. With Options.Alone, a request that
-// finds the batcher idle (no batch in flight, none waiting) is sent at once
-// by its caller, alone: at low load it costs no hand-over to another
-// goroutine.
+// finds no request waiting, while fewer than Alone others are being sent
+// alone, is sent at once by its caller: at low concurrency a request costs
+// no hand-over to another goroutine, and only the requests beyond Alone in
+// flight are batched.
 //
 // A Batcher knows nothing of Redis: its send func turns a batch into
 // commands (a pipeline, a transaction, one script call) and sets each
-// request's reply or error. At most two sends run at once, the flusher's
-// and one caller's, each with scratch space of its own (S), so send may
-// reuse what it keeps there from batch to batch.
+// request's reply or error. Sends run at once (the flusher's and those of
+// callers sending alone), each with scratch space of its own (S), so send
+// may reuse what it keeps there from batch to batch.
 //
 // What a Batcher guarantees is the bound of every rediskit call (package
 // call): each caller waits at most its feature's Timeout, or less when its
@@ -61,12 +62,15 @@ type Options struct {
 	// their context is cancelled, as a call.Detached read does: for reads
 	// whose cancellation would only turn into an error to report.
 	Detached bool
-	// Alone lets a caller that finds the batcher idle send its request
-	// itself. Only for clients that honour context deadlines on the socket
-	// (call.Honoured): the caller then waits for Redis, bounded by its
-	// deadline, and not for a cancellation of its context (go-redis does
-	// not stop a read on it).
-	Alone bool
+	// Alone is how many callers may send their own request at once, each
+	// when it finds no request waiting (0: none; every request goes
+	// through the flusher). Up to about GOMAXPROCS, requests sent alone
+	// cost no goroutine hand-over; beyond it, batching saves the CPU the
+	// requests compete for. Only for clients that honour context deadlines
+	// on the socket (call.Honoured): a caller sending alone waits for
+	// Redis, bounded by its deadline, and not for a cancellation of its
+	// context (go-redis does not stop a read on it).
+	Alone int
 }
 
 // Batcher batches the requests of type T of one feature (see the package
@@ -80,12 +84,11 @@ type Batcher[T, S any] struct {
 
 	mu       sync.Mutex
 	queue    []*Pending[T]
-	flushing bool           // the flusher runs
-	alone    bool           // a caller sends its request alone
-	buf      []*Pending[T]  // the flusher's batch, reused (one flusher at a time)
-	flushS   S              // the flusher's scratch space
-	aloneS   S              // the scratch space of the caller sending alone
-	one      [1]*Pending[T] // the batch of the caller sending alone
+	flushing bool          // the flusher runs
+	alone    int           // callers sending their request alone
+	buf      []*Pending[T] // the flusher's batch, reused (one flusher at a time)
+	flushS   S             // the flusher's scratch space
+	aloneS   sync.Pool     // of *aloneSend[T, S], for callers sending alone
 }
 
 // Pending is one request waiting for its batch: Req holds the request
@@ -174,8 +177,8 @@ func (b *Batcher[T, S]) Do(ctx context.Context, p *Pending[T]) error {
 		return &TimeoutError{Wait: 0}
 	}
 	b.mu.Lock()
-	if b.opts.Alone && !b.flushing && !b.alone && len(b.queue) == 0 {
-		b.alone = true
+	if b.alone < b.opts.Alone && len(b.queue) == 0 {
+		b.alone++
 		b.mu.Unlock()
 		b.sendAlone(ctx, now, p, wait)
 		return p.Err
@@ -282,13 +285,20 @@ func (b *Batcher[T, S]) exec(batch []*Pending[T]) {
 	}
 }
 
+// aloneSend is the batch of one and the scratch space of a caller sending
+// alone.
+type aloneSend[T, S any] struct {
+	one     [1]*Pending[T]
+	scratch S
+}
+
 // sendAlone sends p alone, from its caller's goroutine, bounded by its
 // deadline (wait from now) and, unless the batcher is Detached, by ctx. A
 // failure is what send makes of it, as for a batch.
 func (b *Batcher[T, S]) sendAlone(ctx context.Context, now time.Time, p *Pending[T], wait time.Duration) {
-	defer func() { // even when send panics: the next idle caller may send alone again
+	defer func() { // even when send panics: the slot is free again
 		b.mu.Lock()
-		b.alone = false
+		b.alone--
 		b.mu.Unlock()
 	}()
 	var sctx context.Context
@@ -301,7 +311,12 @@ func (b *Batcher[T, S]) sendAlone(ctx context.Context, now time.Time, p *Pending
 		sctx, cancel = context.WithDeadline(ctx, p.deadline)
 		defer cancel()
 	}
-	b.one[0] = p
-	b.send(sctx, b.one[:], &b.aloneS)
-	b.one[0] = nil
+	a, _ := b.aloneS.Get().(*aloneSend[T, S])
+	if a == nil {
+		a = new(aloneSend[T, S])
+	}
+	a.one[0] = p
+	b.send(sctx, a.one[:], &a.scratch)
+	a.one[0] = nil
+	b.aloneS.Put(a)
 }
